@@ -1,0 +1,1 @@
+"""Drug-treatment postcode-lottery indicators: fetch, build, statistics, queries, charts, downloads."""
