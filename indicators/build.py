@@ -1,0 +1,427 @@
+"""Build the warehouse: raw cache -> DuckDB `staged` -> `published`, written to a new file and swapped in only after the checks pass.
+
+Depends on duckdb, pandas, the source parsers, indicators.geography, indicators.stats and
+indicators.checks; never on Streamlit. A failed build leaves the previous warehouse byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from tqdm import tqdm
+
+from indicators import geography
+from indicators.catalogue import Indicator, load_catalogue
+from indicators.checks import run_checks
+from indicators.config import ENGLAND_CODE
+from indicators.errors import BuildError, IndicatorsError, InputError
+from indicators.fetch import read_manifest, sha256_file
+from indicators.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_COLUMNS, conform_observations
+from indicators.sources import Source, all_sources
+from indicators.stats.sql import apply_statistics, register_macros
+
+UPPER_TIER_PREFIXES = ("E92", "E12", "E10", "E06", "E08", "E09")
+PUBLISHED_AREA_TYPES = ("country", "region", "county", "unitary", "metropolitan district", "london borough")
+
+
+@dataclass
+class BuildReport:
+    db_path: Path
+    build_id: str = ""
+    seconds: float = 0.0
+    sources_used: dict[str, list[str]] = field(default_factory=dict)
+    sources_missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- staging
+
+def stage_sources(raw_dir: Path, sources: list[Source], report: BuildReport,
+                  progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Run every source's parser over its files in the raw cache; concatenate tables by name."""
+    tables: dict[str, list[pd.DataFrame]] = {}
+    for source in tqdm(sources, desc="staging", unit="source", disable=not progress, file=sys.stderr):
+        files = source.matching_files(raw_dir / source.id)
+        if not files:
+            report.sources_missing.append(source.id)
+            continue
+        for path in files:
+            if path.stat().st_size == 0:
+                raise InputError(path, "the file is empty (0 bytes)", expected=f"a {source.title} file")
+        try:
+            staged = source.module().stage(files)
+        except IndicatorsError:
+            raise
+        except Exception as exc:  # a parser bug or a shape nobody foresaw: still one clear line
+            raise BuildError(f"{source.id}: could not parse {', '.join(p.name for p in files)}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        report.sources_used[source.id] = [p.name for p in files]
+        for name, frame in staged.items():
+            if name == "observations":
+                frame = conform_observations(frame)
+            tables.setdefault(name, []).append(frame)
+    return {name: pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            for name, frames in tables.items()}
+
+
+# --------------------------------------------------------------------------- names -> codes
+
+_NAME_DROP = re.compile(r"[^a-z0-9 ]+")
+
+
+def normalise_name(name: str) -> str:
+    """Lower-case, '&' as 'and', no punctuation, ', City of' / ', County of' dropped."""
+    text = str(name).lower().replace("&", " and ")
+    text = re.sub(r",\s*(city|county) of\b", "", text)
+    text = re.sub(r"\b(ua|county council|council)\b", "", text)
+    text = _NAME_DROP.sub(" ", text)
+    return " ".join(text.split())
+
+
+def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
+                       report: BuildReport) -> pd.DataFrame:
+    """Fill missing area codes (sources that publish names only) by exact normalised-name match.
+
+    Ambiguous or unmatched names are left out, and listed in the build report, rather than guessed.
+    """
+    missing = observations["area_code"].eq("")
+    if not missing.any():
+        return observations
+    lookup: dict[str, set[str]] = {}
+    for code, name in areas[["area_code", "area_name"]].itertuples(index=False):
+        lookup.setdefault(normalise_name(name), set()).add(code)
+    names = observations.loc[missing, "area_name"]
+    resolved = names.map(lambda n: next(iter(lookup[normalise_name(n)]))
+                         if len(lookup.get(normalise_name(n), ())) == 1 else "")
+    observations = observations.copy()
+    observations.loc[missing, "area_code"] = resolved
+    unmatched = observations.loc[missing & observations["area_code"].eq("")]
+    for (source_id, name), _ in unmatched.groupby(["source_id", "area_name"]):
+        report.warnings.append(f"{source_id}: area name {name!r} matches no upper-tier area "
+                               "unambiguously; its rows are left out")
+    return observations.loc[~(missing & observations["area_code"].eq(""))].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- indicators
+
+def indicator_rows(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator]) -> pd.DataFrame:
+    frames = []
+    for ind in catalogue:
+        if not ind.sql.strip():
+            continue
+        try:
+            frame = con.execute(ind.sql).df()
+        except duckdb.Error as exc:
+            raise BuildError(f"data/indicators/{ind.id}.sql: {exc}") from exc
+        frame.insert(0, "indicator_id", ind.id)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["indicator_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _note(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFrame,
+              reorgs: pd.DataFrame, ltla_utla: pd.DataFrame) -> pd.DataFrame:
+    """Put every series on current upper-tier areas (see README, "Reorganisations").
+
+    Same footprint: the old area's figures are carried to the new code. Split or boundary
+    change: counts are re-aggregated from districts where every district's count exists; a
+    rate that cannot be re-derived is left missing with a note. Old areas keep their own rows.
+    Finally every current area gets a row for every period of every indicator, empty where
+    the source files have nothing, so "no data" is explicit rather than an absent row.
+    """
+    if rows.empty:
+        return rows
+    by_id = {ind.id: ind for ind in catalogue}
+    names = dict(zip(areas["area_code"], areas["area_name"]))
+    current = areas.loc[areas["valid_to"].isna() & areas["area_type"].isin(PUBLISHED_AREA_TYPES)]
+    current_codes = list(current["area_code"])
+    carried = reorgs.loc[reorgs["relation"] == "same_footprint"]
+    carry_from: dict[str, list[tuple[str, str]]] = {}
+    for old, old_name, new in carried[["old_code", "old_name", "new_code"]].itertuples(index=False):
+        carry_from.setdefault(new, []).append((old, old_name))
+    rebuilt = reorgs.loc[reorgs["relation"] != "same_footprint"]
+    rebuilt_from: dict[str, list[str]] = {}
+    for old_name, new in rebuilt[["old_name", "new_code"]].itertuples(index=False):
+        rebuilt_from.setdefault(new, []).append(old_name)
+    districts: dict[str, list[str]] = {}
+    for ltla, utla in ltla_utla[["ltla_code", "utla_code"]].itertuples(index=False):
+        if ltla != utla and ltla.startswith("E07"):
+            districts.setdefault(utla, []).append(ltla)
+
+    added = []
+    key_cols = ["indicator_id", "period_label"]
+    for (indicator_id, period_label), group in rows.groupby(key_cols, sort=False):
+        ind = by_id[indicator_id]
+        present = group.set_index("area_code")
+        template = group.iloc[0]
+        for code in current_codes:
+            if code in present.index:
+                continue
+            new = {c: template[c] for c in ("indicator_id", "period_label", "period_start", "period_end",
+                                             "source_id", "source_file", "edition")}
+            new.update(area_code=code, area_name=names[code], value=None, lower_ci_95=None,
+                       upper_ci_95=None, lower_ci_998=None, upper_ci_998=None, numerator=None,
+                       denominator=None, is_suppressed=False, publisher_comparison="",
+                       harmonisation="")
+            olds = [(o, n) for o, n in carry_from.get(code, []) if o in present.index]
+            if olds:
+                old, old_name = olds[0]
+                src = present.loc[old]
+                for c in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
+                          "numerator", "denominator", "is_suppressed", "source_id", "source_file",
+                          "edition", "publisher_comparison"):
+                    new[c] = src[c]
+                new["value_note"] = _note(
+                    f"Published for {old_name} ({old}), which covered the same area as {names[code]}.",
+                    src["value_note"])
+                new["harmonisation"] = f"carried from {old}"
+                added.append(new)
+                continue
+            parts = districts.get(code, [])
+            if code in rebuilt_from and ind.reaggregate == "counts" and parts:
+                have = [d for d in parts if d in present.index]
+                nums = present.loc[have, "numerator"] if have else pd.Series(dtype=float)
+                olds_text = " and ".join(sorted(set(rebuilt_from[code])))
+                if len(have) == len(parts) and nums.notna().all():
+                    new["numerator"] = float(nums.sum())
+                    dens = present.loc[have, "denominator"]
+                    if dens.notna().all() and ind.ci_method in ("wilson", "byars_rate"):
+                        new["denominator"] = float(dens.sum())
+                    new["value_note"] = _note(
+                        f"{names[code]} did not exist in this period; the count is the sum of its "
+                        f"{len(have)} former districts.",
+                        "" if new["denominator"] is not None else
+                        f"The publisher's rate covers only the old areas ({olds_text}) and cannot be re-derived for the new boundaries.")
+                    new["source_id"] = present.loc[have[0], "source_id"]
+                    new["source_file"] = present.loc[have[0], "source_file"]
+                    new["edition"] = present.loc[have[0], "edition"]
+                    new["harmonisation"] = "re-aggregated from districts: " + ",".join(sorted(have))
+                else:
+                    new["value_note"] = (f"{names[code]} did not exist in this period and the counts "
+                                         f"of its former districts are not all published; the figures "
+                                         f"for the old areas ({olds_text}) cannot be split.")
+                    new["harmonisation"] = "not derivable"
+                added.append(new)
+                continue
+            if code in rebuilt_from:
+                olds_text = " and ".join(sorted(set(rebuilt_from[code])))
+                new["value_note"] = (f"{names[code]} did not exist in this period; the publisher's "
+                                     f"figures for the old areas ({olds_text}) cannot be re-derived "
+                                     "for the new boundaries.")
+                new["harmonisation"] = "not derivable"
+            else:
+                new["value_note"] = "No figure for this area and period in the source files used for this build."
+                new["harmonisation"] = "no data"
+            added.append(new)
+    out = rows.copy()
+    out["harmonisation"] = ""
+    if added:
+        out = pd.concat([out, pd.DataFrame(added)], ignore_index=True)
+    return out
+
+
+# --------------------------------------------------------------------------- publish helpers
+
+def _write(con: duckdb.DuckDBPyConnection, qualified: str, frame: pd.DataFrame) -> None:
+    con.register("_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
+def catalogue_frame(catalogue: list[Indicator]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "indicator_id": i.id, "family": i.family, "title": i.title, "short_title": i.short_title,
+        "definition": i.definition, "caveats": "\n".join(i.caveats), "unit": i.unit,
+        "value_type": i.value_type, "multiplier": i.multiplier, "polarity": i.polarity,
+        "ci_method": i.ci_method, "period_type": i.period_type, "suppression": i.suppression,
+        "publisher": i.publisher, "publisher_id": i.publisher_id,
+        "source_ids": ",".join(i.source_ids), "reaggregate": i.reaggregate,
+        "publication_status": i.publication_status, "status_note": i.status_note,
+    } for i in catalogue])
+
+
+def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str]]) -> pd.DataFrame:
+    rows = []
+    for s in sources:
+        manifest = read_manifest(raw_dir / s.id).get("files", {})
+        declared = {d.name: d.url for d in s.files}
+        for name in used.get(s.id, []):
+            path = raw_dir / s.id / name
+            entry = manifest.get(name, {})
+            rows.append({
+                "source_id": s.id, "title": s.title, "publisher": s.publisher, "file": name,
+                "url": entry.get("url") or declared.get(name) or s.landing_page,
+                "landing_page": s.landing_page, "licence": s.licence, "licence_url": s.licence_url,
+                "attribution": s.attribution,
+                "retrieved": entry.get("retrieved_at", ""),
+                "sha256": sha256_file(path), "size_bytes": path.stat().st_size,
+            })
+    return pd.DataFrame(rows, columns=["source_id", "title", "publisher", "file", "url", "landing_page",
+                                       "licence", "licence_url", "attribution", "retrieved", "sha256",
+                                       "size_bytes"])
+
+
+def make_build_id(sources: pd.DataFrame, catalogue: list[Indicator], built_at: datetime) -> str:
+    digest = hashlib.sha256()
+    for sha in sorted(sources["sha256"]):
+        digest.update(sha.encode())
+    for ind in catalogue:
+        digest.update(ind.id.encode() + ind.sql.encode())
+    return f"{built_at:%Y%m%d}-{digest.hexdigest()[:10]}"
+
+
+# --------------------------------------------------------------------------- the build
+
+def build(raw_dir: Path, db_path: Path, *, sources: list[Source] | None = None,
+          catalogue: list[Indicator] | None = None, progress: bool = False) -> BuildReport:
+    """Build a new warehouse at `db_path` from `raw_dir`; atomic: all or nothing."""
+    started = time.perf_counter()
+    sources = sources if sources is not None else all_sources()
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    report = BuildReport(db_path=db_path)
+    if not raw_dir.is_dir():
+        raise BuildError(f"raw folder {raw_dir} does not exist: run `indicators fetch` first "
+                         "(or `indicators fetch --mirror DIR` offline)")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+    tmp_path.unlink(missing_ok=True)
+    try:
+        _build_into(tmp_path, raw_dir, sources, catalogue, report, progress)
+        os.replace(tmp_path, db_path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+        Path(f"{tmp_path}.wal").unlink(missing_ok=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: list[Indicator],
+                report: BuildReport, progress: bool) -> None:
+    staged = stage_sources(raw_dir, sources, report, progress)
+    for needed in ("boundaries", "ltla_utla", "code_changes", "ltla14"):
+        if needed not in staged:
+            raise BuildError(f"no {needed} table: the boundaries and lookups sources are required "
+                             f"(missing from {raw_dir}: {', '.join(report.sources_missing) or 'nothing'})")
+    geo = geography.build_geography(staged["boundaries"], staged["ltla_utla"],
+                                    staged["code_changes"], staged["ltla14"])
+    areas = geo.areas
+    observations = staged.get("observations", conform_observations(pd.DataFrame(columns=list(OBSERVATION_COLUMNS))))
+    observations = resolve_area_codes(observations, areas, report)
+
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA staged; CREATE SCHEMA published;")
+        register_macros(con)
+        _write(con, "staged.observations", observations)
+        for name, frame in staged.items():
+            if name in ("observations", "boundaries"):
+                continue
+            _write(con, f"staged.{name}", frame)
+        _write(con, "staged.reorganisations", geo.reorganisations)
+        _write(con, "staged.ltla_current_utla", geo.ltla_current_utla)
+
+        rows = indicator_rows(con, catalogue)
+        _check_duplicates(rows)
+        rows = harmonise(rows, catalogue, areas, geo.reorganisations, geo.ltla_current_utla)
+        published_codes = set(areas.loc[areas["area_type"].isin(PUBLISHED_AREA_TYPES), "area_code"])
+        if not rows.empty:
+            rows = rows.loc[rows["area_code"].isin(published_codes)].copy()
+            rows["area_name"] = rows["area_code"].map(dict(zip(areas["area_code"], areas["area_name"])))
+        _write(con, "staged.indicator_rows", _for_stats(rows, catalogue))
+        apply_statistics(con, "staged.indicator_rows", "staged.indicator_values")
+
+        _write(con, "published.areas", areas)
+        _write(con, "published.boundaries", geo.boundaries)
+        _write(con, "published.neighbours", geo.neighbours)
+        if "peer_cipfa" in staged:
+            con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
+        _write(con, "published.indicators", catalogue_frame(catalogue))
+        sources_df = sources_frame(raw_dir, sources, report.sources_used)
+        _write(con, "published.sources", sources_df)
+        columns = ", ".join(INDICATOR_VALUE_COLUMNS)
+        con.execute(f"""
+            CREATE TABLE published.indicator_values AS
+            SELECT {columns} FROM staged.indicator_values
+            ORDER BY indicator_id, area_code, period_start, period_label
+        """)
+        con.execute("""
+            CREATE TABLE published.value_provenance AS
+            SELECT indicator_id, area_code, period_label, source_id, source_file, edition,
+                   publisher_comparison, harmonisation,
+                   pub_lower_ci_95, pub_upper_ci_95, pub_lower_ci_998, pub_upper_ci_998
+            FROM staged.indicator_values
+            ORDER BY indicator_id, area_code, period_label
+        """)
+        built_at = datetime.now(timezone.utc).replace(microsecond=0)
+        report.build_id = make_build_id(sources_df, catalogue, built_at)
+        _write(con, "published.build_info", pd.DataFrame([{
+            "build_id": report.build_id, "built_at": built_at.isoformat(),
+            "build_date": built_at.date().isoformat(),
+            "raw_dir": str(raw_dir), "warnings": json.dumps(report.warnings),
+        }]))
+        for table in ("indicator_values", "areas", "indicators", "sources", "boundaries"):
+            report.row_counts[table] = con.execute(f"SELECT count(*) FROM published.{table}").fetchall()[0][0]
+        result = run_checks(con)
+        report.warnings.extend(result.warnings)
+        if result.failures:
+            raise BuildError("the new warehouse failed its checks, so the previous one was kept:\n  - "
+                             + "\n  - ".join(result.failures[:20])
+                             + (f"\n  ... and {len(result.failures) - 20} more" if len(result.failures) > 20 else ""))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def _check_duplicates(rows: pd.DataFrame) -> None:
+    if rows.empty:
+        return
+    key = ["indicator_id", "area_code", "period_label"]
+    dup = rows.loc[rows.duplicated(key, keep=False)]
+    if not dup.empty:
+        first = dup.sort_values(key).head(2)
+        files = " and ".join(sorted(set(first["source_file"])))
+        ind, code, period = first.iloc[0][key]
+        raise InputError(files, f"two rows for {ind}, area {code}, period {period}",
+                         expected="one row per indicator, area and period (persons, all ages)")
+
+
+def _for_stats(rows: pd.DataFrame, catalogue: list[Indicator]) -> pd.DataFrame:
+    """Rows plus the catalogue columns the statistics pass needs; publisher limits kept for cross-checks."""
+    cat = pd.DataFrame([{"indicator_id": i.id, "ci_method": i.ci_method, "multiplier": i.multiplier,
+                         "polarity": i.polarity} for i in catalogue])
+    columns = ["indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end",
+               "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator",
+               "denominator", "is_suppressed", "value_note", "source_id", "source_file", "edition",
+               "publisher_comparison", "harmonisation"]
+    if rows.empty:
+        rows = pd.DataFrame(columns=columns)
+    rows = rows[columns].copy()
+    for c in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator"):
+        rows[c] = pd.to_numeric(rows[c], errors="coerce").astype("float64")
+    for c in ("period_start", "period_end"):
+        rows[c] = pd.to_datetime(rows[c]).dt.date
+    rows["is_suppressed"] = rows["is_suppressed"].fillna(False).astype(bool)
+    for c in ("value_note", "source_id", "source_file", "edition", "publisher_comparison", "harmonisation",
+              "area_name"):
+        rows[c] = rows[c].fillna("").astype(str)
+    for level in ("lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998"):
+        rows[f"pub_{level}"] = rows[level]
+    return rows.merge(cat, on="indicator_id", how="left")

@@ -1,0 +1,207 @@
+"""The one command-line entry point, `indicators`: fetch, build, check, list, serve (and export, template, import).
+
+Errors the user can act on are printed as one clear message (exit 2), never as a traceback;
+set INDICATORS_DEBUG=1 to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from indicators import config
+from indicators.errors import IndicatorsError, WarehouseMissing
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", type=Path, default=None,
+                   help="warehouse file (default data/warehouse.duckdb, or INDICATORS_DB)")
+
+
+def _add_raw(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--raw", type=Path, default=None,
+                   help="raw cache folder laid out as <source_id>/<file> (default data/raw, or INDICATORS_RAW)")
+
+
+def _add_mirror(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mirror", type=Path, default=None,
+                   help="take the official files from this local folder (same <source_id>/<file> layout) "
+                        "instead of the network; default INDICATORS_MIRROR")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="indicators", description=(
+        "England's drug-treatment postcode lottery: fetch the official data, build the warehouse, "
+        "check it, and serve the dashboard."))
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("fetch", help="download every declared source into the raw cache")
+    _add_mirror(p)
+    _add_raw(p)
+    p.add_argument("--source", action="append", help="only this source id (repeatable)")
+
+    p = sub.add_parser("build", help="build the DuckDB warehouse from the raw cache (atomic)")
+    _add_raw(p)
+    _add_db(p)
+
+    p = sub.add_parser("check", help="run the contract checks on a warehouse")
+    _add_db(p)
+
+    p = sub.add_parser("list", help="list indicators, periods, area counts and sources")
+    _add_db(p)
+
+    p = sub.add_parser("serve", help="start the dashboard (fetching and building first if needed)")
+    _add_db(p)
+    _add_mirror(p)
+    _add_raw(p)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even if it exists")
+
+    for name, module in (("export", "indicators.downloads"), ("template", "indicators.local_data"),
+                         ("import", "indicators.local_data")):
+        try:
+            mod = __import__(module, fromlist=["add_cli"])
+        except ImportError:
+            continue
+        mod.add_cli(sub, name)
+    return top
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return args.db or config.default_db_path()
+
+
+def _raw(args: argparse.Namespace) -> Path:
+    return args.raw or config.default_raw_dir()
+
+
+def _mirror(args: argparse.Namespace) -> Path | None:
+    return args.mirror or config.default_mirror()
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from indicators.fetch import fetch_all
+    from indicators.sources import all_sources
+
+    sources = all_sources()
+    if args.source:
+        unknown = set(args.source) - {s.id for s in sources}
+        if unknown:
+            raise IndicatorsError(f"unknown source id(s): {', '.join(sorted(unknown))}; "
+                                  f"declared: {', '.join(s.id for s in sources)}")
+        sources = [s for s in sources if s.id in args.source]
+    report = fetch_all(_raw(args), mirror=_mirror(args), sources=sources)
+    for source_id, names in report.fetched.items():
+        print(f"{source_id}: {len(names)} file(s)")
+    for source_id, reason in report.skipped.items():
+        print(f"{source_id}: nothing fetched ({reason})")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from indicators.build import build
+
+    report = build(_raw(args), _db(args), progress=True)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.sources_missing:
+        print(f"no files for: {', '.join(report.sources_missing)} (their indicators are empty)")
+    counts = ", ".join(f"{k} {v}" for k, v in report.row_counts.items())
+    print(f"built {report.db_path} ({report.build_id}) in {report.seconds:.1f} s: {counts}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from indicators.checks import run_checks
+    from indicators.queries import connect
+
+    con = connect(_db(args))
+    result = run_checks(con)
+    for name in result.passed:
+        print(f"ok    {name}")
+    for message in result.warnings:
+        print(f"warn  {message}")
+    for message in result.failures:
+        print(f"FAIL  {message}")
+    return 1 if result.failures else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from indicators.queries import connect, indicator_summary, source_summary
+
+    con = connect(_db(args))
+    summary = indicator_summary(con)
+    if summary.empty:
+        print("no indicators in this warehouse")
+    for row in summary.itertuples(index=False):
+        periods = f"{row.first_period} to {row.latest_period}" if row.n_periods else "no data"
+        print(f"{row.indicator_id:28} {row.n_periods:3d} period(s) {periods:22} "
+              f"{row.n_areas_with_value:4d} areas with a value in the latest period")
+    print()
+    for row in source_summary(con).itertuples(index=False):
+        print(f"{row.source_id:18} {row.file:60} {row.licence:32} retrieved {row.retrieved or 'unknown'}")
+    return 0
+
+
+def ensure_warehouse(db: Path, raw: Path, mirror: Path | None, rebuild: bool = False) -> None:
+    """Fetch (if the raw cache is empty) and build (if there is no warehouse) before serving."""
+    from indicators.build import build
+    from indicators.fetch import fetch_all
+
+    if db.exists() and not rebuild:
+        return
+    has_raw = raw.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in raw.iterdir())
+    if mirror is not None or not has_raw:
+        print(f"fetching the official data into {raw} " + (f"from {mirror}" if mirror else "from the publishers"))
+        report = fetch_all(raw, mirror=mirror)
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    print(f"building {db}")
+    report = build(raw, db, progress=True)
+    print(f"built {report.build_id} in {report.seconds:.1f} s")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    db = _db(args)
+    ensure_warehouse(db, _raw(args), _mirror(args), args.rebuild)
+    env = dict(os.environ, INDICATORS_DB=str(db.resolve()))
+    command = [sys.executable, "-m", "streamlit", "run", str(config.REPO_ROOT / "dashboard.py"),
+               "--server.headless", "true", "--server.address", "127.0.0.1",
+               "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
+    print(f"serving the dashboard at http://127.0.0.1:{args.port}/ (Ctrl+C to stop)")
+    return subprocess.call(command, env=env)
+
+
+COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "check": cmd_check, "list": cmd_list, "serve": cmd_serve}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
+    try:
+        return handler(args)
+    except WarehouseMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IndicatorsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for those who ask
+        if os.environ.get("INDICATORS_DEBUG"):
+            raise
+        print(f"unexpected error ({type(exc).__name__}: {exc}). This is a bug; rerun with "
+              "INDICATORS_DEBUG=1 for details and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Default locations of the raw cache, the warehouse and the mirror; environment overrides. Standard library only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data"
+CATALOGUE_DIR = DATA_DIR / "indicators"
+SOURCES_DIR = DATA_DIR / "sources"
+
+ENGLAND_CODE = "E92000001"
+USER_AGENT = "drug-treatment-postcode-lottery/0.1 (+https://github.com/; open-source public-health dashboard)"
+
+
+def default_raw_dir() -> Path:
+    return Path(os.environ.get("INDICATORS_RAW", DATA_DIR / "raw"))
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("INDICATORS_DB", DATA_DIR / "warehouse.duckdb"))
+
+
+def default_mirror() -> Path | None:
+    value = os.environ.get("INDICATORS_MIRROR")
+    return Path(value) if value else None

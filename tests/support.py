@@ -1,0 +1,158 @@
+"""A small invented warehouse in the published contract, for page, query and download tests.
+
+Every number here is made up for tests; nothing is a published figure. The shapes follow
+the published contract in README.md exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ENGLAND = "E92000001"
+
+AREAS = [
+    # code, name, type, region code, region name, valid_from, valid_to
+    (ENGLAND, "England", "country", None, None, None, None),
+    ("E12000007", "London", "region", "E12000007", "London", None, None),
+    ("E12000002", "North West", "region", "E12000002", "North West", None, None),
+    ("E09000007", "Camden", "london borough", "E12000007", "London", None, None),
+    ("E09000033", "Westminster", "london borough", "E12000007", "London", None, None),
+    ("E09000012", "Hackney", "london borough", "E12000007", "London", None, None),
+    ("E06000009", "Blackpool", "unitary", "E12000002", "North West", None, None),
+    ("E08000003", "Manchester", "metropolitan district", "E12000002", "North West", None, None),
+    ("E06000063", "Cumberland", "unitary", "E12000002", "North West", date(2023, 4, 1), None),
+    ("E10000006", "Cumbria", "county", "E12000002", "North West", None, date(2023, 3, 31)),
+]
+
+# A rough square per current area (lon, lat of its south-west corner), so maps have something to draw.
+SQUARES = {
+    "E09000007": (-0.16, 51.53), "E09000033": (-0.17, 51.50), "E09000012": (-0.08, 51.53),
+    "E06000009": (-3.06, 53.78), "E08000003": (-2.26, 53.44), "E06000063": (-3.40, 54.50),
+}
+
+INDICATORS = [
+    dict(indicator_id="completion_opiate", family="completions",
+         title="Successful completion of drug treatment: opiate users", short_title="Completions (opiate)",
+         definition="Invented definition for tests.", caveats="A caveat.", unit="%", value_type="proportion",
+         multiplier=100.0, polarity="high_is_good", ci_method="wilson", period_type="financial year",
+         suppression="Small numbers withheld.", publisher="OHID Fingertips", publisher_id="90244",
+         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note=""),
+    dict(indicator_id="deaths_drug_misuse", family="deaths", title="Deaths related to drug misuse",
+         short_title="Drug-misuse deaths", definition="Invented definition for tests.", caveats="",
+         unit="per 100,000 (age-standardised)", value_type="directly standardised rate", multiplier=100000.0,
+         polarity="low_is_good", ci_method="published", period_type="3 calendar years",
+         suppression="No rate below 10 deaths.", publisher="Office for National Statistics",
+         publisher_id="ONS", source_ids="ons_deaths", reaggregate="counts", publication_status="open",
+         status_note=""),
+    dict(indicator_id="completion_alcohol", family="completions", title="Successful completion of alcohol treatment",
+         short_title="Completions (alcohol)", definition="Invented definition for tests.", caveats="", unit="%",
+         value_type="proportion", multiplier=100.0, polarity="high_is_good", ci_method="wilson",
+         period_type="financial year", suppression="", publisher="OHID Fingertips", publisher_id="92447",
+         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note=""),
+]
+
+# indicator, area, period, value, l95, u95, l998, u998, num, den, suppressed, note, cmp95, cmp998
+VALUES = [
+    ("completion_opiate", ENGLAND, "2020/21", 5.0, 4.9, 5.1, 4.8, 5.2, 7000.0, 140000.0, False, "", None, None),
+    ("completion_opiate", "E12000007", "2020/21", 6.0, 5.5, 6.5, 5.2, 6.8, 900.0, 15000.0, False, "", "better", "better"),
+    ("completion_opiate", "E12000002", "2020/21", 4.0, 3.6, 4.4, 3.4, 4.7, 600.0, 15000.0, False, "", "worse", "worse"),
+    ("completion_opiate", "E09000007", "2020/21", 7.5, 6.0, 9.3, 5.3, 10.4, 75.0, 1000.0, False, "", "better", "better"),
+    ("completion_opiate", "E09000033", "2020/21", 5.2, 4.0, 6.7, 3.5, 7.6, 52.0, 1000.0, False, "", "similar", "similar"),
+    ("completion_opiate", "E09000012", "2020/21", None, None, None, None, None, None, None, True, "Value suppressed: small numbers", "not compared", "not compared"),
+    ("completion_opiate", "E06000009", "2020/21", 3.0, 2.2, 4.1, 1.8, 4.8, 36.0, 1200.0, False, "", "worse", "similar"),
+    ("completion_opiate", "E08000003", "2020/21", 4.6, 3.9, 5.5, 3.5, 6.1, 92.0, 2000.0, False, "", "similar", "similar"),
+    ("completion_opiate", "E06000063", "2020/21", None, None, None, None, None, None, None, False, "No figure for this area and period in the source files used for this build.", "not compared", "not compared"),
+    ("completion_opiate", ENGLAND, "2019/20", 5.4, 5.3, 5.5, 5.2, 5.6, 7500.0, 139000.0, False, "", None, None),
+    ("completion_opiate", "E09000007", "2019/20", 7.0, 5.6, 8.7, 4.9, 9.8, 70.0, 1000.0, False, "", "better", "similar"),
+    ("completion_opiate", "E06000009", "2019/20", 3.5, 2.6, 4.7, 2.2, 5.4, 42.0, 1200.0, False, "", "worse", "worse"),
+    ("deaths_drug_misuse", ENGLAND, "2019-21", 5.1, 5.0, 5.2, None, None, 8361.0, None, False, "", None, None),
+    ("deaths_drug_misuse", "E12000007", "2019-21", 3.0, 2.8, 3.2, None, None, 800.0, None, False, "", "better", "not compared"),
+    ("deaths_drug_misuse", "E12000002", "2019-21", 8.0, 7.6, 8.4, None, None, 1500.0, None, False, "", "worse", "not compared"),
+    ("deaths_drug_misuse", "E09000007", "2019-21", 4.0, 2.9, 5.4, None, None, 40.0, None, False, "", "similar", "not compared"),
+    ("deaths_drug_misuse", "E09000033", "2019-21", 3.0, 2.0, 4.3, None, None, 28.0, None, False, "", "better", "not compared"),
+    ("deaths_drug_misuse", "E09000012", "2019-21", None, None, None, None, None, 8.0, None, True, "Rate not calculated: fewer than 10 deaths", "not compared", "not compared"),
+    ("deaths_drug_misuse", "E06000009", "2019-21", 19.4, 16.0, 23.3, None, None, 110.0, None, False, "", "worse", "not compared"),
+    ("deaths_drug_misuse", "E08000003", "2019-21", 9.0, 7.9, 10.2, None, None, 230.0, None, False, "", "worse", "not compared"),
+    ("deaths_drug_misuse", "E06000063", "2019-21", None, None, None, None, None, 60.0, None, False, "Cumberland did not exist in this period; the count is the sum of its 3 former districts.", "not compared", "not compared"),
+    ("deaths_drug_misuse", "E10000006", "2019-21", 9.5, 8.2, 11.0, None, None, 150.0, None, False, "", "worse", "not compared"),
+]
+
+PERIODS = {"2020/21": (date(2020, 4, 1), date(2021, 3, 31)), "2019/20": (date(2019, 4, 1), date(2020, 3, 31)),
+           "2019-21": (date(2019, 1, 1), date(2021, 12, 31))}
+
+
+def _square(lon: float, lat: float, size: float = 0.05) -> dict:
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: str = "20261101-fixture0001") -> Path:
+    """Write the invented warehouse to `path` and return it."""
+    values = VALUES if values is None else values
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA published; CREATE SCHEMA staged;")
+        areas = pd.DataFrame(AREAS, columns=["area_code", "area_name", "area_type", "region_code", "region_name",
+                                             "valid_from", "valid_to"])
+        areas["valid_from"] = pd.to_datetime(areas["valid_from"]).dt.date
+        areas["valid_to"] = pd.to_datetime(areas["valid_to"]).dt.date
+        rows = []
+        for (ind, code, period, value, l95, u95, l998, u998, num, den, sup, note, c95, c998) in values:
+            start, end = PERIODS[period]
+            name = next(a[1] for a in AREAS if a[0] == code)
+            source = "ons_deaths" if ind.startswith("deaths") else "fingertips"
+            rows.append(dict(indicator_id=ind, area_code=code, area_name=name, period_label=period,
+                             period_start=start, period_end=end, value=value, lower_ci_95=l95, upper_ci_95=u95,
+                             lower_ci_998=l998, upper_ci_998=u998, numerator=num, denominator=den,
+                             is_suppressed=sup, value_note=note, compared_to_england=c95,
+                             compared_to_england_998=c998, source_id=source))
+        frames = {
+            "areas": areas,
+            "indicator_values": pd.DataFrame(rows, columns=[
+                "indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end", "value",
+                "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator",
+                "is_suppressed", "value_note", "compared_to_england", "compared_to_england_998", "source_id"]),
+            "indicators": pd.DataFrame(INDICATORS),
+            "sources": pd.DataFrame([
+                dict(source_id="fingertips", title="Fingertips API", publisher="OHID", file="indicator-90244.csv",
+                     url="https://fingertips.phe.org.uk/api/all_data/csv/by_indicator_id?indicator_ids=90244",
+                     landing_page="https://fingertips.phe.org.uk/", licence="Open Government Licence v3.0",
+                     licence_url="https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+                     attribution="Contains public sector information licensed under the Open Government Licence v3.0.",
+                     retrieved="2026-11-01T00:00:00+00:00", sha256="0" * 64, size_bytes=100),
+                dict(source_id="ons_deaths", title="Deaths related to drug poisoning by local authority",
+                     publisher="Office for National Statistics", file="2021localauthorities.xlsx",
+                     url="https://www.ons.gov.uk/", landing_page="https://www.ons.gov.uk/",
+                     licence="Open Government Licence v3.0",
+                     licence_url="https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/",
+                     attribution="Source: Office for National Statistics licensed under the Open Government Licence v.3.0",
+                     retrieved="2026-11-01T00:00:00+00:00", sha256="1" * 64, size_bytes=200),
+            ]),
+            "boundaries": pd.DataFrame([dict(area_code=c, area_name=next(a[1] for a in AREAS if a[0] == c),
+                                             geometry=json.dumps(_square(*xy))) for c, xy in SQUARES.items()]),
+            "neighbours": pd.DataFrame([("E09000007", "E09000033", 3.1), ("E09000033", "E09000007", 3.1),
+                                        ("E09000007", "E09000012", 1.2), ("E09000012", "E09000007", 1.2)],
+                                       columns=["area_code", "neighbour_code", "shared_border_km"]),
+            "peer_cipfa": pd.DataFrame([("E06000009", "E08000003", "Manchester", 1)],
+                                       columns=["area_code", "neighbour_code", "neighbour_name", "rank"]),
+            "build_info": pd.DataFrame([dict(build_id=build_id, built_at="2026-11-01T00:00:00+00:00",
+                                             build_date="2026-11-01", raw_dir="tests", warnings="[]")]),
+        }
+        for name, frame in frames.items():
+            con.register("_f", frame)
+            con.execute(f"CREATE TABLE published.{name} AS SELECT * FROM _f")
+            con.unregister("_f")
+        con.execute("""CREATE TABLE published.value_provenance AS
+            SELECT indicator_id, area_code, period_label, source_id, '' AS source_file, '' AS edition,
+                   '' AS publisher_comparison, '' AS harmonisation,
+                   lower_ci_95 AS pub_lower_ci_95, upper_ci_95 AS pub_upper_ci_95,
+                   lower_ci_998 AS pub_lower_ci_998, upper_ci_998 AS pub_upper_ci_998
+            FROM published.indicator_values""")
+    finally:
+        con.close()
+    return path
