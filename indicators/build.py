@@ -255,6 +255,7 @@ def catalogue_frame(catalogue: list[Indicator]) -> pd.DataFrame:
         "publisher": i.publisher, "publisher_id": i.publisher_id,
         "source_ids": ",".join(i.source_ids), "reaggregate": i.reaggregate,
         "publication_status": i.publication_status, "status_note": i.status_note,
+        "availability": json.dumps(list(i.availability), sort_keys=True),
     } for i in catalogue])
 
 

@@ -16,6 +16,7 @@ VALID_POLARITY = {"high_is_good", "low_is_good", "no_polarity"}
 VALID_CI_METHOD = {"wilson", "byars_rate", "byars_count", "dobson", "published", "none"}
 VALID_FAMILY = {"completions", "deaths", "hcv", "naloxone", "need", "treatment"}
 VALID_REAGGREGATE = {"counts", "none"}
+VALID_STATUS = {"open", "foi", "restricted", "not collected"}
 FAMILY_TITLES = {
     "completions": "Successful completions",
     "deaths": "Drug-related deaths",
@@ -46,8 +47,10 @@ class Indicator:
     source_ids: tuple[str, ...]
     reaggregate: str
     sql: str
-    publication_status: str = "open"  # open | foi | restricted | not collected
+    publication_status: str = "open"  # open | foi | restricted | not collected (the best available)
     status_note: str = ""
+    # Where figures for this indicator exist, per source: dicts with source, status, url, note.
+    availability: tuple[dict, ...] = ()
 
 
 REQUIRED = ("id", "family", "title", "short_title", "definition", "unit", "value_type", "multiplier",
@@ -69,12 +72,20 @@ def load_indicator(toml_path: Path) -> Indicator:
     for key, allowed in checks:
         if raw[key] not in allowed:
             raise InputError(toml_path, f"{key} is {raw[key]!r}", where=key, expected=f"one of {sorted(allowed)}")
+    if raw.get("publication_status", "open") not in VALID_STATUS:
+        raise InputError(toml_path, f"publication_status is {raw['publication_status']!r}",
+                         where="publication_status", expected=f"one of {sorted(VALID_STATUS)}")
+    for i, item in enumerate(raw.get("availability", [])):
+        if item.get("status") not in VALID_STATUS or not item.get("source"):
+            raise InputError(toml_path, f"availability entry {i + 1} is {item!r}", where="availability",
+                             expected=f"a source and a status in {sorted(VALID_STATUS)}")
     if raw["id"] != toml_path.stem:
         raise InputError(toml_path, f"id {raw['id']!r} differs from the file name", where="id")
     sql_path = toml_path.with_suffix(".sql")
     sql = sql_path.read_text(encoding="utf-8") if sql_path.exists() else ""
     return Indicator(
         caveats=tuple(raw.pop("caveats", ())),
+        availability=tuple(raw.pop("availability", ())),
         source_ids=tuple(raw.pop("source_ids")),
         multiplier=float(raw.pop("multiplier")),
         sql=sql,

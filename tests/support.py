@@ -41,19 +41,19 @@ INDICATORS = [
          definition="Invented definition for tests.", caveats="A caveat.", unit="%", value_type="proportion",
          multiplier=100.0, polarity="high_is_good", ci_method="wilson", period_type="financial year",
          suppression="Small numbers withheld.", publisher="OHID Fingertips", publisher_id="90244",
-         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note=""),
+         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note="", availability="[]"),
     dict(indicator_id="deaths_drug_misuse", family="deaths", title="Deaths related to drug misuse",
          short_title="Drug-misuse deaths", definition="Invented definition for tests.", caveats="",
          unit="per 100,000 (age-standardised)", value_type="directly standardised rate", multiplier=100000.0,
          polarity="low_is_good", ci_method="published", period_type="3 calendar years",
          suppression="No rate below 10 deaths.", publisher="Office for National Statistics",
          publisher_id="ONS", source_ids="ons_deaths", reaggregate="counts", publication_status="open",
-         status_note=""),
+         status_note="", availability="[]"),
     dict(indicator_id="completion_alcohol", family="completions", title="Successful completion of alcohol treatment",
          short_title="Completions (alcohol)", definition="Invented definition for tests.", caveats="", unit="%",
          value_type="proportion", multiplier=100.0, polarity="high_is_good", ci_method="wilson",
          period_type="financial year", suppression="", publisher="OHID Fingertips", publisher_id="92447",
-         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note=""),
+         source_ids="fingertips", reaggregate="counts", publication_status="open", status_note="", availability="[]"),
 ]
 
 # indicator, area, period, value, l95, u95, l998, u998, num, den, suppressed, note, cmp95, cmp998

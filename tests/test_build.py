@@ -1,0 +1,211 @@
+"""The build, end to end: the real published files in ../shared, invented fixtures, and atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from indicators.build import build, normalise_name
+from indicators.cli import main
+from indicators.errors import BuildError, IndicatorsError
+from indicators.fetch import fetch_all
+from indicators.sources.ons_deaths import parse_workbook
+
+ENGLAND = "E92000001"
+
+
+@pytest.fixture(scope="module")
+def real_build(shared_raw, tmp_path_factory):
+    """One warehouse built from the whole shared mirror, shared by the tests below."""
+    root = tmp_path_factory.mktemp("real")
+    raw = root / "raw"
+    fetch_all(raw, mirror=shared_raw, progress=False)
+    db = root / "warehouse.duckdb"
+    started = time.perf_counter()
+    report = build(raw, db)
+    return dict(raw=raw, db=db, report=report, seconds=time.perf_counter() - started,
+                con=duckdb.connect(str(db), read_only=True))
+
+
+def q(con, sql, params=()):
+    return con.execute(sql, list(params)).fetchall()
+
+
+def test_build_is_fast_and_reports(real_build):
+    assert real_build["seconds"] < 60
+    assert real_build["report"].build_id
+    assert real_build["report"].row_counts["indicator_values"] > 1000
+
+
+def test_current_areas_are_the_153_of_2024(real_build):
+    con = real_build["con"]
+    (n,) = q(con, """SELECT count(*) FROM published.areas WHERE valid_to IS NULL
+                     AND area_type IN ('county','unitary','metropolitan district','london borough')""")[0]
+    assert n == 153
+    historic = dict(q(con, "SELECT area_code, valid_to FROM published.areas WHERE valid_to IS NOT NULL"))
+    for code in ("E10000006", "E10000023", "E10000027", "E10000021", "E10000002", "E10000009"):
+        assert code in historic, code
+
+
+def test_deaths_misuse_latest_period_for_every_current_area(real_build):
+    con = real_build["con"]
+    rows = q(con, """
+        SELECT a.area_code, v.value, v.numerator, v.value_note
+        FROM published.areas a LEFT JOIN published.indicator_values v
+          ON v.area_code = a.area_code AND v.indicator_id = 'deaths_drug_misuse' AND v.period_label = '2019-21'
+        WHERE a.valid_to IS NULL AND a.area_type IN ('county','unitary','metropolitan district','london borough')""")
+    assert len(rows) == 153
+    missing_row = [r[0] for r in rows if r[1] is None and r[2] is None and not r[3]]
+    assert missing_row == []
+
+
+def test_deaths_equal_ons_where_unchanged(real_build, shared_raw):
+    con = real_build["con"]
+    ons = parse_workbook(shared_raw / "ons_deaths" / "2021localauthorities.xlsx")
+    ons = ons[(ons["series"] == "ons_deaths:misuse_3yr") & (ons["sex"] == "Persons")
+              & (ons["period_label"] == "2019-21")].set_index("area_code")
+    published = {r[0]: r[1:] for r in q(con, """
+        SELECT area_code, value, lower_ci_95, upper_ci_95, numerator FROM published.indicator_values
+        WHERE indicator_id = 'deaths_drug_misuse' AND period_label = '2019-21'""")}
+    compared = 0
+    for code, (value, lower, upper, deaths) in published.items():
+        if code not in ons.index:
+            continue
+        row = ons.loc[code]
+        assert deaths == row["numerator"] or (deaths is None and row["numerator"] != row["numerator"]), code
+        if row["value"] == row["value"]:
+            assert (value, lower, upper) == (row["value"], row["lower_ci_95"], row["upper_ci_95"]), code
+        compared += 1
+    assert compared > 150
+    # Golden values read by hand from Table 6 of the 2021 edition.
+    assert published[ENGLAND][:4] == (5.1, 5.0, 5.2, 8361.0)
+
+
+def test_same_footprint_carried_split_reaggregated(real_build):
+    con = real_build["con"]
+    get = lambda code: q(con, """SELECT value, lower_ci_95, upper_ci_95, numerator, value_note
+        FROM published.indicator_values WHERE indicator_id = 'deaths_drug_misuse'
+        AND period_label = '2019-21' AND area_code = ?""", [code])[0]
+    # North Yorkshire (E06000065) has the old county's footprint: the figures are carried.
+    assert get("E06000065")[:4] == get("E10000023")[:4]
+    assert "North Yorkshire" in get("E06000065")[4]
+    assert get("E06000066")[:4] == get("E10000027")[:4]
+    # Cumberland: the sum of Allerdale, Carlisle and Copeland's deaths; no rate.
+    districts = q(con, """SELECT sum(numerator) FROM staged.observations WHERE series = 'ons_deaths:misuse_3yr'
+        AND sex = 'Persons' AND period_label = '2019-21'
+        AND area_code IN ('E07000026', 'E07000028', 'E07000029')""")[0][0]
+    value, lower, upper, deaths, note = get("E06000063")
+    assert (value, lower, upper) == (None, None, None)
+    assert deaths == districts
+    assert "cannot be re-derived" in note
+    # The historic county keeps its own row.
+    assert get("E10000006")[0] is not None
+
+
+def test_england_comparisons_present(real_build):
+    con = real_build["con"]
+    rows = dict(q(con, """SELECT area_code, compared_to_england FROM published.indicator_values
+        WHERE indicator_id = 'deaths_drug_misuse' AND period_label = '2019-21'"""))
+    assert rows[ENGLAND] is None
+    assert rows["E06000009"] == "worse"  # Blackpool: 95% interval well above England's 5.1
+    assert rows["E06000063"] == "not compared"
+
+
+def test_sources_and_provenance(real_build):
+    con = real_build["con"]
+    sources = q(con, "SELECT source_id, file, licence, sha256 FROM published.sources")
+    files = {(s, f) for s, f, _, _ in sources}
+    assert ("ons_deaths", "2021localauthorities.xlsx") in files
+    assert all(len(sha) == 64 for *_, sha in sources)
+    editions = dict(q(con, """SELECT period_label, any_value(edition) FROM published.value_provenance
+        WHERE indicator_id = 'deaths_drug_misuse' AND area_code = ? GROUP BY ALL""", [ENGLAND]))
+    assert editions["2019-21"] == "2021"
+    assert editions["2017-19"] == "2021"  # both editions hold 2017-19: the newer one wins
+
+
+def test_check_and_list_commands(real_build, capsys):
+    assert main(["check", "--db", str(real_build["db"])]) == 0
+    out = capsys.readouterr().out
+    assert "ok    indicator_values key is unique" in out
+    assert main(["list", "--db", str(real_build["db"])]) == 0
+    assert "deaths_drug_misuse" in capsys.readouterr().out
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_failed_build_leaves_previous_warehouse_untouched(real_build, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(real_build["raw"], raw)
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(real_build["db"], db)
+    before = _digest(db)
+    (raw / "ons_deaths" / "2021localauthorities.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(IndicatorsError) as info:
+        build(raw, db)
+    assert "2021localauthorities.xlsx" in str(info.value)
+    assert _digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "warehouse.duckdb"]
+
+
+def test_cli_build_error_is_one_line_no_traceback(real_build, tmp_path, capsys):
+    raw = tmp_path / "raw"
+    shutil.copytree(real_build["raw"], raw)
+    (raw / "ons_deaths" / "2021localauthorities.xlsx").write_bytes(b"")
+    assert main(["build", "--raw", str(raw), "--db", str(tmp_path / "w.duckdb")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "2021localauthorities.xlsx" in err and "empty" in err
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_missing_raw_folder(tmp_path):
+    with pytest.raises(BuildError, match="indicators fetch"):
+        build(tmp_path / "nope", tmp_path / "w.duckdb")
+
+
+def test_fingertips_counts_only_get_both_wilson_levels(real_build, fixtures, tmp_path):
+    """A Fingertips response with counts, denominators and only 95% limits: after the build
+    both levels are Wilson limits and the England comparisons follow from them."""
+    from indicators.stats.intervals import wilson
+
+    raw = tmp_path / "raw"
+    shutil.copytree(real_build["raw"], raw)
+    shutil.copyfile(fixtures / "fingertips" / "indicator-90244.csv", raw / "fingertips" / "indicator-90244.csv")
+    db = tmp_path / "w.duckdb"
+    build(raw, db)
+    con = duckdb.connect(str(db), read_only=True)
+    rows = q(con, """SELECT area_code, value, numerator, denominator, lower_ci_95, upper_ci_95,
+                            lower_ci_998, upper_ci_998, compared_to_england, compared_to_england_998
+                     FROM published.indicator_values WHERE indicator_id = 'completion_opiate'
+                       AND numerator IS NOT NULL""")
+    assert len(rows) >= 3
+    england = {r[0]: r for r in rows}[ENGLAND]
+    for code, value, num, den, l95, u95, l998, u998, c95, c998 in rows:
+        (el95, eu95), (el998, eu998) = wilson(num, den, 0.95, 100), wilson(num, den, 0.998, 100)
+        assert l95 == pytest.approx(float(el95), abs=1e-9) and u95 == pytest.approx(float(eu95), abs=1e-9)
+        assert l998 == pytest.approx(float(el998), abs=1e-9) and u998 == pytest.approx(float(eu998), abs=1e-9)
+        if code == ENGLAND:
+            assert c95 is None
+            continue
+        expected = "similar" if l95 <= england[1] <= u95 else ("better" if l95 > england[1] else "worse")
+        assert c95 == expected
+        expected = "similar" if l998 <= england[1] <= u998 else ("better" if l998 > england[1] else "worse")
+        assert c998 == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Bristol, City of", "bristol"),
+    ("Herefordshire, County of", "herefordshire"),
+    ("Brighton & Hove", "brighton and hove"),
+    ("City of London", "city of london"),
+    ("St. Helens", "st helens"),
+])
+def test_normalise_name(name, expected):
+    assert normalise_name(name) == expected
