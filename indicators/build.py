@@ -93,19 +93,28 @@ def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
                        report: BuildReport) -> pd.DataFrame:
     """Fill missing area codes (sources that publish names only) by exact normalised-name match.
 
-    Ambiguous or unmatched names are left out, and listed in the build report, rather than guessed.
+    Where two areas share a name (Dorset the county and Dorset the unitary), the one that
+    existed at the end of the row's period is taken. Unmatched or still ambiguous names are
+    left out, and listed in the build report, rather than guessed.
     """
     missing = observations["area_code"].eq("")
     if not missing.any():
         return observations
-    lookup: dict[str, set[str]] = {}
-    for code, name in areas[["area_code", "area_name"]].itertuples(index=False):
-        lookup.setdefault(normalise_name(name), set()).add(code)
-    names = observations.loc[missing, "area_name"]
-    resolved = names.map(lambda n: next(iter(lookup[normalise_name(n)]))
-                         if len(lookup.get(normalise_name(n), ())) == 1 else "")
+    lookup: dict[str, list[tuple[str, object, object]]] = {}
+    for code, name, start, end in areas[["area_code", "area_name", "valid_from", "valid_to"]].itertuples(index=False):
+        lookup.setdefault(normalise_name(name), []).append((code, start, end))
+
+    def pick(name: str, period_end) -> str:
+        candidates = lookup.get(normalise_name(name), [])
+        if len(candidates) > 1 and not pd.isna(period_end):
+            day = pd.Timestamp(period_end)
+            candidates = [c for c in candidates
+                          if (pd.isna(c[1]) or pd.Timestamp(c[1]) <= day) and (pd.isna(c[2]) or pd.Timestamp(c[2]) >= day)]
+        return candidates[0][0] if len(candidates) == 1 else ""
+
     observations = observations.copy()
-    observations.loc[missing, "area_code"] = resolved
+    todo = observations.loc[missing, ["area_name", "period_end"]]
+    observations.loc[missing, "area_code"] = [pick(n, e) for n, e in todo.itertuples(index=False)]
     unmatched = observations.loc[missing & observations["area_code"].eq("")]
     for (source_id, name), _ in unmatched.groupby(["source_id", "area_name"]):
         report.warnings.append(f"{source_id}: area name {name!r} matches no upper-tier area "
@@ -159,9 +168,20 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
     rebuilt_from: dict[str, list[str]] = {}
     for old_name, new in rebuilt[["old_name", "new_code"]].itertuples(index=False):
         rebuilt_from.setdefault(new, []).append(old_name)
+    # The districts of a rebuilt area are those that existed the day before it was created
+    # (whatever their code prefix: BCP was built from two unitaries and a district).
+    created = {}
+    for new_code, effective in rebuilt[["new_code", "effective"]].itertuples(index=False):
+        day_before = pd.Timestamp(effective) - pd.Timedelta(days=1)
+        created[new_code] = min(created.get(new_code, day_before), day_before)
     districts: dict[str, list[str]] = {}
-    for ltla, utla in ltla_utla[["ltla_code", "utla_code"]].itertuples(index=False):
-        if ltla != utla and ltla.startswith("E07"):
+    for ltla, utla, valid_from, valid_to in ltla_utla[
+            ["ltla_code", "utla_code", "valid_from", "valid_to"]].itertuples(index=False):
+        if ltla == utla or utla not in created:
+            continue
+        day = created[utla]
+        if (pd.isna(valid_from) or pd.Timestamp(valid_from) <= day) and \
+                (pd.isna(valid_to) or pd.Timestamp(valid_to) >= day):
             districts.setdefault(utla, []).append(ltla)
 
     added = []
@@ -350,7 +370,12 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         apply_statistics(con, "staged.indicator_rows", "staged.indicator_values")
 
         _write(con, "published.areas", areas)
-        _write(con, "published.boundaries", geo.boundaries)
+        shapes = geo.boundaries.rename(columns={"geometry_geojson": "geometry"})
+        _write(con, "published.boundaries",
+               shapes.loc[shapes["layer"] == "utla", ["area_code", "area_name", "geometry"]])
+        _write(con, "published.region_boundaries",
+               shapes.loc[shapes["layer"] != "utla", ["area_code", "area_name", "geometry"]])
+        _write(con, "published.later_code_changes", geo.later_changes)
         _write(con, "published.neighbours", geo.neighbours)
         if "peer_cipfa" in staged:
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
@@ -407,7 +432,8 @@ def _check_duplicates(rows: pd.DataFrame) -> None:
 def _for_stats(rows: pd.DataFrame, catalogue: list[Indicator]) -> pd.DataFrame:
     """Rows plus the catalogue columns the statistics pass needs; publisher limits kept for cross-checks."""
     cat = pd.DataFrame([{"indicator_id": i.id, "ci_method": i.ci_method, "multiplier": i.multiplier,
-                         "polarity": i.polarity} for i in catalogue])
+                         "polarity": i.polarity} for i in catalogue],
+                       columns=["indicator_id", "ci_method", "multiplier", "polarity"])
     columns = ["indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end",
                "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator",
                "denominator", "is_suppressed", "value_note", "source_id", "source_file", "edition",

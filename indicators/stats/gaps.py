@@ -1,0 +1,208 @@
+"""How big is the postcode lottery: gap measures across areas for one indicator and period; depends on numpy, pandas and intervals.py.
+
+Every measure here is descriptive and comes with its caveat in the docstring; pages
+should show them next to the uncertainty (rank intervals, funnel plots), never alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from indicators.config import ENGLAND_CODE
+from indicators.stats.compare import BETTER, NOT_COMPARED, WORSE
+from indicators.stats.intervals import Z95
+
+POOLABLE_METHODS = ("wilson", "byars_rate")
+# Normal quantile at 0.9: the 90th/10th percentile ratio of a log-normal with sd tau is exp(2 * 1.2816 * tau).
+_Z90 = 1.2815515655446004
+
+
+def quantile_groups(values, n_groups: int, ascending: bool = True) -> np.ndarray:
+    """PHE quantile groups (1 = lowest values when ascending) for the non-missing values; NaN elsewhere.
+
+    group = floor((q + 1) - ceil(((N + 1) - rank) / (N / q))), rank by value with ties
+    at the lowest rank, group 0 set to 1; all NaN when fewer than q values.
+
+    Reference: Public Health England. PHEindicatormethods::calculate_quantiles /
+    PHStatsMethods.ph_quantile (Fingertips quantile method).
+    """
+    v = pd.Series(np.asarray(values, dtype=float))
+    present = v.notna()
+    count = int(present.sum())
+    out = np.full(v.size, np.nan)
+    if count < n_groups:
+        return out
+    rank = v[present].rank(method="min", ascending=ascending).to_numpy()
+    group = np.floor((n_groups + 1) - np.ceil(((count + 1) - rank) / (count / n_groups)))
+    out[present.to_numpy()] = np.where(group == 0, 1, group)
+    return out
+
+
+def _group_value(part: pd.DataFrame, pooled: bool) -> float:
+    if pooled:
+        return float(part["numerator"].sum() / part["denominator"].sum() * part["multiplier"].iloc[0])
+    return float(part["value"].mean())
+
+
+def _dersimonian_laird_log(value, lower, upper) -> dict:
+    v, lo, hi = (np.asarray(x, dtype=float) for x in (value, lower, upper))
+    ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (v > 0) & (hi > lo)
+    k = int(ok.sum())
+    if k < 2:
+        return {"tau2_log": np.nan, "i2": np.nan, "q": np.nan, "n_with_interval": k,
+                "tau_p90_p10_ratio": np.nan}
+    y = np.log(v[ok])
+    se = (np.log(hi[ok]) - np.log(lo[ok])) / (2 * Z95)
+    w = 1 / se ** 2
+    mean = (w * y).sum() / w.sum()
+    q = float((w * (y - mean) ** 2).sum())
+    tau2 = max(0.0, (q - (k - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    i2 = max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0
+    return {"tau2_log": float(tau2), "i2": float(i2), "q": q, "n_with_interval": k,
+            "tau_p90_p10_ratio": float(np.exp(2 * _Z90 * np.sqrt(tau2)))}
+
+
+def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | None = None) -> dict:
+    """Gap measures across the areas of ONE indicator and period.
+
+    `df` has one row per area with `value` and, where available, lower_ci_95,
+    upper_ci_95, numerator, denominator, multiplier, ci_method, polarity and
+    compared_to_england; an England row (area_code E92000001) is ignored. Returns:
+
+    - n_areas: areas with a value.
+    - best_fifth_value, worst_fifth_value: the value of the best and the worst fifth
+      of areas (PHE quintile groups by value, `quantile_groups`; best = highest values
+      for 'high_is_good' and 'no_polarity', lowest for 'low_is_good'). A group's value
+      is POOLED, sum(numerator) / sum(denominator) * multiplier, when `pooled` is True
+      or (None) when the rows are proportions or crude rates (ci_method wilson or
+      byars_rate) and every area in both groups has its counts: pooling
+      weights areas by size, so the figure is the group's actual rate. Otherwise it is
+      the unweighted mean of the areas' values (always for DSRs and published
+      figures, where counts do not reproduce the value). `fifth_method` says which.
+    - fifth_ratio, fifth_difference: the higher of the two group values divided by /
+      minus the lower (>= 1 and >= 0 whichever end is best).
+    - p90_p10_ratio: the 90th over the 10th percentile of area values (numpy linear
+      quantiles); NaN when the 10th percentile is not positive.
+    - n_compared, n_worse_than_england, n_better_than_england,
+      share_worse_than_england: from `compared_to_england` (95%); the share is over
+      the areas that were compared (not 'not compared').
+    - tau2_log, i2, q, n_with_interval, tau_p90_p10_ratio: between-area variance
+      beyond chance, DerSimonian-Laird on the log scale with each area's standard
+      error taken from its 95% interval, se = (log upper - log lower) / (2 * 1.96); I^2
+      = share of the spread not due to chance; tau_p90_p10_ratio = exp(2 * 1.2816 * tau),
+      the 90th/10th percentile ratio of the underlying area values once chance is
+      removed. Only areas with positive limits enter.
+
+    References: Public Health England. Fingertips technical guidance (quintiles;
+    PHEindicatormethods::calculate_quantiles). DerSimonian R, Laird N. Meta-analysis in
+    clinical trials. Control Clin Trials 1986;7:177-88. Higgins JPT, Thompson SG.
+    Quantifying heterogeneity in a meta-analysis. Stat Med 2002;21:1539-58.
+    Spiegelhalter DJ. Handling over-dispersion of performance indicators. Qual Saf
+    Health Care 2005;14:347-51 (the same additive-variance idea on the counts scale:
+    `funnel.overdispersion`).
+    """
+    frame = df.copy()
+    if "area_code" in frame.columns:
+        frame = frame[frame["area_code"] != ENGLAND_CODE]
+    if polarity is None:
+        known = frame["polarity"].dropna().unique() if "polarity" in frame.columns else []
+        polarity = str(known[0]) if len(known) else "no_polarity"
+    frame = frame[pd.to_numeric(frame["value"], errors="coerce").notna()].reset_index(drop=True)
+    values = frame["value"].astype(float).to_numpy()
+    result: dict = {"n_areas": int(values.size), "polarity": polarity}
+
+    groups = quantile_groups(values, 5, ascending=True)
+    best_group, worst_group = (1, 5) if polarity == "low_is_good" else (5, 1)
+    best = frame[groups == best_group]
+    worst = frame[groups == worst_group]
+    has_counts = all(c in frame.columns for c in ("numerator", "denominator", "multiplier"))
+    if pooled is None:
+        methods_ok = "ci_method" in frame.columns and frame["ci_method"].isin(POOLABLE_METHODS).all()
+        both = pd.concat([best, worst])
+        pooled = bool(has_counts and methods_ok and len(both)
+                      and both[["numerator", "denominator", "multiplier"]].notna().all().all()
+                      and (both["denominator"] > 0).all())
+    if len(best) and len(worst):
+        best_value, worst_value = _group_value(best, pooled), _group_value(worst, pooled)
+        high, low = max(best_value, worst_value), min(best_value, worst_value)
+        ratio = high / low if low > 0 else np.nan
+        result.update(best_fifth_value=best_value, worst_fifth_value=worst_value,
+                      fifth_ratio=ratio, fifth_difference=high - low,
+                      fifth_method="pooled" if pooled else "mean")
+    else:
+        result.update(best_fifth_value=np.nan, worst_fifth_value=np.nan, fifth_ratio=np.nan,
+                      fifth_difference=np.nan, fifth_method="too few areas")
+
+    if values.size:
+        p10, p90 = np.percentile(values, [10, 90])
+        result["p90_p10_ratio"] = float(p90 / p10) if p10 > 0 else np.nan
+    else:
+        result["p90_p10_ratio"] = np.nan
+
+    if "compared_to_england" in frame.columns:
+        label = frame["compared_to_england"]
+        compared = label.notna() & (label != NOT_COMPARED)
+        n_compared = int(compared.sum())
+        n_worse = int((label == WORSE).sum())
+        result.update(n_compared=n_compared, n_worse_than_england=n_worse,
+                      n_better_than_england=int((label == BETTER).sum()),
+                      share_worse_than_england=n_worse / n_compared if n_compared else np.nan)
+    if {"lower_ci_95", "upper_ci_95"} <= set(frame.columns):
+        result.update(_dersimonian_laird_log(values, frame["lower_ci_95"], frame["upper_ci_95"]))
+    return result
+
+
+def gap_table(df: pd.DataFrame) -> pd.DataFrame:
+    """`gap_measures` for every indicator_id and period_label in `df`, one row each.
+
+    References: as `gap_measures`.
+    """
+    rows = []
+    for (indicator_id, period_label), part in df.groupby(["indicator_id", "period_label"], sort=True):
+        rows.append({"indicator_id": indicator_id, "period_label": period_label, **gap_measures(part)})
+    return pd.DataFrame(rows)
+
+
+def excess_deaths_vs_best_quartile(rates, deaths) -> dict:
+    """Deaths that would not have happened had every area had the best quartile's death rate.
+
+    The best quartile is the quarter of areas with the lowest rates (PHE quartile
+    groups, `quantile_groups`); its rate is the unweighted mean of those areas' rates.
+    For each area above it, expected = deaths * best_rate / area_rate and the excess is
+    deaths - expected; `excess_deaths` is their sum, `per_area` the excess per input
+    row (0 at or below the best rate, NaN where rate or deaths are unusable).
+
+    CAVEAT, to be shown wherever the figure is: this is crude and illustrative. It
+    scales each area's observed deaths by a ratio of age-standardised rates, which
+    assumes the area's age structure and population are such that deaths move in
+    proportion to the ASR; it treats the best quartile's rate as achievable everywhere,
+    ignores the uncertainty in every rate (the best quartile is partly best by chance,
+    which inflates the excess), and says nothing about cause. Round it and call it "of
+    the order of".
+
+    Returns dict(best_quartile_rate, excess_deaths, total_deaths, excess_share,
+    areas_above, n_areas, per_area).
+
+    References: Public Health England. Fingertips technical guidance (quartiles,
+    PHEindicatormethods::calculate_quantiles). The "deaths avoided if every area matched
+    the best" framing follows the preventable-mortality gap in: Marmot M, et al. Fair
+    society, healthy lives (The Marmot Review). London; 2010.
+    """
+    rate = np.asarray(rates, dtype=float)
+    death = np.asarray(deaths, dtype=float)
+    ok = np.isfinite(rate) & np.isfinite(death) & (rate > 0) & (death >= 0)
+    per_area = np.full(rate.size, np.nan)
+    groups = quantile_groups(np.where(ok, rate, np.nan), 4, ascending=True)
+    if not (groups == 1).any():
+        return {"best_quartile_rate": np.nan, "excess_deaths": np.nan, "total_deaths": float(death[ok].sum()),
+                "excess_share": np.nan, "areas_above": 0, "n_areas": int(ok.sum()), "per_area": per_area}
+    best_rate = float(rate[groups == 1].mean())
+    above = ok & (rate > best_rate)
+    per_area[ok] = 0.0
+    per_area[above] = death[above] - death[above] * best_rate / rate[above]
+    total = float(death[ok].sum())
+    excess = float(per_area[ok].sum())
+    return {"best_quartile_rate": best_rate, "excess_deaths": excess, "total_deaths": total,
+            "excess_share": excess / total if total > 0 else np.nan,
+            "areas_above": int(above.sum()), "n_areas": int(ok.sum()), "per_area": per_area}
