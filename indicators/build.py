@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 from tqdm import tqdm
 
-from indicators import geography
+from indicators import geography, peers
 from indicators.catalogue import Indicator, load_catalogue
 from indicators.checks import run_checks
 from indicators.config import ENGLAND_CODE
@@ -29,6 +29,7 @@ from indicators.fetch import read_manifest, sha256_file
 from indicators.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_COLUMNS, conform_observations
 from indicators.sources import Source, all_sources
 from indicators.stats.sql import apply_statistics, register_macros
+from indicators.stats.trend import RECENT_POINTS, recent_trend
 
 UPPER_TIER_PREFIXES = ("E92", "E12", "E10", "E06", "E08", "E09")
 PUBLISHED_AREA_TYPES = ("country", "region", "county", "unitary", "metropolitan district", "london borough")
@@ -369,6 +370,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         _write(con, "staged.indicator_rows", _for_stats(rows, catalogue))
         apply_statistics(con, "staged.indicator_rows", "staged.indicator_values")
 
+        _publish_peers_and_trends(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
         _write(con, "published.areas", areas)
         shapes = geo.boundaries.rename(columns={"geometry_geojson": "geometry"})
         _write(con, "published.boundaries",
@@ -414,6 +416,31 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         con.execute("CHECKPOINT")
     finally:
         con.close()
+
+
+def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator], areas: pd.DataFrame,
+                              population: pd.DataFrame | None, ltla_current_utla: pd.DataFrame) -> None:
+    """published.peer_similar (most similar areas, with reasons) and published.recent_trends."""
+    values = con.execute("""SELECT indicator_id, area_code, period_label, period_end, value, numerator,
+                                   denominator FROM staged.indicator_values""").df()
+    profile = peers.similarity_profile(areas, values, population, ltla_current_utla)
+    _write(con, "published.peer_variables", profile)
+    _write(con, "published.peer_similar", peers.similar_areas(profile))
+    kinds = {i.id: ("proportion" if i.ci_method == "wilson" else "rate" if i.ci_method == "byars_rate" else None)
+             for i in catalogue}
+    rows = []
+    for (indicator_id, area_code), group in values.groupby(["indicator_id", "area_code"], sort=True):
+        kind = kinds.get(indicator_id)
+        group = group.loc[group["value"].notna() | group["numerator"].notna()].sort_values("period_end")
+        if kind is None or group.empty:
+            continue
+        last = group.tail(RECENT_POINTS)
+        rows.append({"indicator_id": indicator_id, "area_code": area_code,
+                     "trend": recent_trend(last["numerator"], last["denominator"], last["period_label"], kind=kind),
+                     "first_period": last["period_label"].iloc[0], "last_period": last["period_label"].iloc[-1],
+                     "n_points": len(last)})
+    _write(con, "published.recent_trends", pd.DataFrame(rows, columns=[
+        "indicator_id", "area_code", "trend", "first_period", "last_period", "n_points"]))
 
 
 def _check_duplicates(rows: pd.DataFrame) -> None:

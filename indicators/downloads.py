@@ -1,0 +1,853 @@
+"""Downloads and citation: byte-stable CSV, Markdown metadata, bulk zip, Parquet, warehouse copy, the `export` verb.
+
+Depends on duckdb, pyarrow, pandas and indicators.config/errors/queries/schema; never on Streamlit.
+Reads are parameterised queries on a read-only connection; every file write is atomic. The
+dashboard's download buttons and `indicators export` call the same functions, so they give the
+same bytes for the same warehouse.
+
+CSV format (every CSV this module writes; also stated in each README):
+UTF-8 without a byte-order mark; comma-separated; one header row; every line ends with "\\n";
+a field is quoted with '"' only when it holds a comma, a double quote, "\\n" or "\\r" (RFC 4180
+quoting, quotes doubled); numbers unrounded, in plain decimal notation with the fewest digits
+that read back to exactly the stored double (repr(float), with exponents expanded: 0.00001,
+never 1e-05; 7000.0 keeps its ".0"); nulls and empty text as empty cells; booleans as
+true/false; dates as YYYY-MM-DD (timestamps as ISO 8601); text cells beginning with "=", "+",
+"-", "@", tab or carriage return get a leading "'" (OWASP CSV injection guidance), numbers never
+do; a constant `build_id` column is the last column of every file.
+
+Without a BOM, Excel on Windows opened by double-click misreads non-ASCII text (e.g. "©");
+with one, base R's read.csv, Python's csv module and shell tools see a stray character in the
+first column name. The data columns are almost all ASCII, so the files have no BOM (as Our World
+in Data and Datasette) and the README tells Excel users to use Data > From Text/CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import numbers
+import os
+import re
+import secrets
+import shutil
+import zipfile
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from indicators import config
+from indicators.errors import IndicatorsError
+from indicators.queries import connect
+from indicators.schema import INDICATOR_VALUE_COLUMNS
+
+DASHBOARD_NAME = "Drug-treatment postcode lottery dashboard"
+LINE_END = "\n"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = ("csv", "parquet", "zip", "duckdb")
+BULK_TABLES = ("indicator_values", "indicators", "areas", "sources")
+ALL_INDICATORS = "all_indicators"
+ACCESSED_PLACEHOLDER = "[the date you downloaded this file]"
+
+TABLE_DOCS = {
+    "indicator_values": "One row per indicator, area and period: the value, its 95% and 99.8% confidence "
+                        "limits, the counts behind it, whether it was suppressed, a note, and how the area "
+                        "compares with England.",
+    "indicators": "One row per indicator: its definition, unit, polarity, confidence-interval method, "
+                  "caveats, suppression rule and publisher.",
+    "areas": "One row per area (England, regions and upper-tier local authorities, including former ones): "
+             "its GSS code, name, type, region and the dates it existed.",
+    "sources": "One row per official source file used for this build: publisher, URL, licence, "
+               "attribution statement, retrieval date and SHA-256 checksum.",
+}
+
+COLUMN_DOCS: dict[str, dict[str, str]] = {
+    "indicator_values": {
+        "indicator_id": "Stable id of the indicator (see indicators.csv); never reused.",
+        "area_code": "GSS code of the area: E92000001 England, E12 regions, E06/E08/E09/E10 upper-tier "
+                     "local authorities.",
+        "area_name": "Name of the area.",
+        "period_label": "The period as the publisher labels it, e.g. 2021/22 (financial year), 2019-21 "
+                        "(three calendar years pooled), 2021 (calendar year).",
+        "period_start": "First day of the period (YYYY-MM-DD).",
+        "period_end": "Last day of the period (YYYY-MM-DD).",
+        "value": "The indicator's value in the unit given in indicators.csv, unrounded; empty when there "
+                 "is no value (suppressed or no data).",
+        "lower_ci_95": "Lower 95% confidence limit of value; empty when there is no valid interval.",
+        "upper_ci_95": "Upper 95% confidence limit of value; empty when there is no valid interval.",
+        "lower_ci_998": "Lower 99.8% confidence limit of value; empty when there is no valid interval.",
+        "upper_ci_998": "Upper 99.8% confidence limit of value; empty when there is no valid interval.",
+        "numerator": "The count the value is based on (people, completions, deaths); can be fractional "
+                     "where the publisher publishes pooled or modelled counts; empty when not published.",
+        "denominator": "The population or cohort the count is divided by; empty when not published "
+                       "(e.g. for age-standardised rates).",
+        "is_suppressed": "true when the publisher withheld the value (small numbers or its disclosure rule).",
+        "value_note": "Why a value is missing or qualified; empty when there is nothing to say.",
+        "compared_to_england": "The area's 95% interval against England's value for the same period: "
+                               "similar, better, worse (higher, lower where neither direction is better) "
+                               "or not compared; empty on England's own rows.",
+        "compared_to_england_998": "As compared_to_england, using the 99.8% interval.",
+        "source_id": "The source the row comes from (see sources.csv).",
+    },
+    "indicators": {
+        "indicator_id": "Stable id of the indicator; never reused.",
+        "family": "Group of indicators: completions, deaths, hcv, naloxone, need or treatment.",
+        "title": "Full title.",
+        "short_title": "Short title used on charts.",
+        "definition": "What is counted and how the value is calculated.",
+        "caveats": "Plain-language caveats, one per line.",
+        "unit": "Unit of value and its confidence limits.",
+        "value_type": "Kind of statistic: proportion, crude rate, directly standardised rate, count...",
+        "multiplier": "Scale of value: 100 for a percentage, 100000 for a rate per 100,000.",
+        "polarity": "high_is_good, low_is_good or no_polarity: which direction is better.",
+        "ci_method": "How the confidence limits were obtained: wilson, byars_rate, byars_count, dobson, "
+                     "published (the publisher's limits) or none.",
+        "period_type": "What a period is (financial year, pooled calendar years...).",
+        "suppression": "The publisher's rule for withholding values.",
+        "publisher": "Who publishes the underlying figures.",
+        "publisher_id": "The publisher's own id for the indicator or table.",
+        "source_ids": "The sources the indicator is built from, comma-separated (see sources.csv).",
+        "reaggregate": "counts when counts for reorganised areas are re-added from districts; none otherwise.",
+        "publication_status": "open, foi (from freedom-of-information replies), restricted or not collected.",
+        "status_note": "Why the indicator is not openly published, when it is not.",
+        "availability": "Where figures for the indicator exist, per source: a JSON list of objects with "
+                        "source, status (open, foi, restricted, not collected), url and note.",
+    },
+    "areas": {
+        "area_code": "GSS code of the area.",
+        "area_name": "Name of the area.",
+        "area_type": "country, region, county, unitary, metropolitan district or london borough.",
+        "region_code": "GSS code of the area's region; empty for England.",
+        "region_name": "Name of the area's region; empty for England.",
+        "valid_from": "First day the area existed with this code; empty if before the data begin.",
+        "valid_to": "Last day the area existed with this code; empty for current areas.",
+    },
+    "sources": {
+        "source_id": "Id of the source (as in indicator_values.csv and indicators.csv).",
+        "title": "Title of the publication.",
+        "publisher": "Who publishes it.",
+        "file": "Name of the file used.",
+        "url": "Where the file was downloaded from.",
+        "landing_page": "The publication's web page.",
+        "licence": "Licence of the file.",
+        "licence_url": "Link to the licence text.",
+        "attribution": "The attribution statement the licence asks re-users to include.",
+        "retrieved": "When the file was downloaded (ISO 8601).",
+        "sha256": "SHA-256 checksum of the file used.",
+        "size_bytes": "Size of the file in bytes.",
+    },
+}
+BUILD_ID_DOC = "Id of the warehouse build the rows come from; the same on every row."
+
+SORT_KEYS = {
+    "indicator_values": ("indicator_id", "area_code", "period_start", "period_label"),
+    "indicators": ("indicator_id",),
+    "areas": ("area_code", "valid_from", "valid_to"),
+    "sources": ("source_id", "file"),
+}
+
+POLARITY_TEXT = {
+    "high_is_good": "Higher is better.",
+    "low_is_good": "Lower is better.",
+    "no_polarity": "Neither direction is better; comparisons say higher or lower.",
+}
+
+# method: (name, plain description, reference)
+CI_METHOD_TEXT = {
+    "wilson": (
+        "Wilson score interval",
+        "Confidence limits for a proportion computed from the numerator and denominator by the Wilson "
+        "score method, at 95% and 99.8%; they stay between 0% and 100% and behave well for small counts.",
+        "Wilson EB. Probable inference, the law of succession, and statistical inference. J Am Stat Assoc "
+        "1927;22:209-12. Newcombe RG. Two-sided confidence intervals for the single proportion: comparison "
+        "of seven methods. Stat Med 1998;17:857-72."),
+    "byars_rate": (
+        "Byar's method, exact Poisson below 10 events",
+        "Confidence limits for a crude rate: the limits of the event count by Byar's approximation to the "
+        "Poisson distribution when there are at least 10 events, exact Poisson limits (chi-squared) below "
+        "that, divided by the population and put on the rate's scale.",
+        "Breslow NE, Day NE. Statistical methods in cancer research, volume II: the design and analysis of "
+        "cohort studies. Lyon: IARC; 1987 (Byar's method, p. 69). Ulm K. A simple method to calculate the "
+        "confidence interval of a standardized mortality ratio. Am J Epidemiol 1990;131:373-5."),
+    "byars_count": (
+        "Byar's method for a count, exact Poisson below 10 events",
+        "Confidence limits for a count of events by Byar's approximation to the Poisson distribution when "
+        "there are at least 10 events, exact Poisson limits (chi-squared) below that.",
+        "Breslow NE, Day NE. Statistical methods in cancer research, volume II. Lyon: IARC; 1987 (p. 69). "
+        "Ulm K. Am J Epidemiol 1990;131:373-5."),
+    "dobson": (
+        "Dobson's method for a directly standardised rate",
+        "Confidence limits for a directly standardised rate (2013 European Standard Population) by "
+        "Dobson's method, which scales the Poisson limits of the total event count; no rate is given "
+        "below 10 events.",
+        "Dobson AJ, Kuulasmaa K, Eberle E, Scherer J. Confidence intervals for weighted sums of Poisson "
+        "parameters. Stat Med 1991;10:457-62. Eurostat. Revision of the European Standard Population. 2013."),
+    "published": (
+        "Limits as published",
+        "The publisher's own confidence limits, copied unchanged (they cannot be recomputed from the "
+        "published rows, e.g. age-standardised rates without age-specific counts). Where the publisher "
+        "gives no 99.8% limits those columns are empty and the 99.8% comparison is 'not compared'.",
+        "The publisher's methodology; see the sources below."),
+    "none": (
+        "No confidence interval",
+        "This indicator has no confidence interval, so areas are not compared with England.",
+        ""),
+}
+
+COMPARISON_NOTES = (
+    "similar: England's value lies inside the area's confidence interval.",
+    "better / worse: the whole interval lies on one side of England's value; which side is better "
+    "follows the indicator's polarity.",
+    "higher / lower: as better / worse, for indicators where neither direction is better.",
+    "not compared: the area has no valid interval, or England has no value for that period. "
+    "This is not the same as similar.",
+    "empty: the row is England itself.",
+    "compared_to_england uses the 95% interval; compared_to_england_998 uses the stricter 99.8% interval. "
+    "(Method: Public Health England, Fingertips technical guidance, 'Comparing with the benchmark'.)",
+)
+
+ROW_NOTES = (
+    "Suppressed (is_suppressed is true): the publisher withheld the value, usually because the count is "
+    "small enough to identify people or to be unreliable. value and its limits are empty; a count may "
+    "still be given; value_note says why.",
+    "No data (value empty, is_suppressed false): there is no figure for that area and period in the "
+    "source files used for this build, or the area did not exist then and the figure cannot be "
+    "re-derived for its boundaries; value_note says which. No data is not zero.",
+    "Not compared (compared_to_england is 'not compared'): see the comparison categories above.",
+)
+
+GENERAL_CAVEATS = (
+    "A successful completion is not the same as recovery, and a low completion rate is not in itself poor "
+    "care: people on opioid substitution treatment are protected from overdose while they stay in "
+    "treatment. Read completions next to drug-related deaths.",
+    "Differences between areas mean something only with their uncertainty: use the confidence limits and "
+    "the comparison columns, not the order of unrounded values.",
+    "Values are unrounded; the dashboard rounds only for display, so a figure here can have more digits "
+    "than on screen.",
+    "Where an area's boundaries changed (the 2019-2023 reorganisations), figures for earlier periods are "
+    "re-added from districts where the counts allow it and left empty where they cannot be re-derived; "
+    "value_note says which.",
+    "A missing figure is not zero.",
+)
+
+FORMAT_NOTES = (
+    "Encoding: UTF-8 without a byte-order mark. pandas, R (readr, data.table) and DuckDB read the files "
+    "directly. In Excel, open them with Data > From Text/CSV and file origin 65001: Unicode (UTF-8), so "
+    "that characters such as the copyright sign display correctly.",
+    "Comma-separated, one header row, every line ends with a line feed; a field is enclosed in double "
+    "quotes only when it holds a comma, a double quote or a line break (RFC 4180 quoting).",
+    "The column order is fixed: the order listed below.",
+    "Numbers are unrounded, in plain decimal notation with the fewest digits that read back to exactly "
+    "the stored value (0.00001, never 1e-05); decimal columns keep a trailing .0 on whole numbers "
+    "(counts can be fractional).",
+    "An empty cell is a missing value; text columns also use an empty cell for empty text.",
+    "Yes/no columns hold true or false; dates are YYYY-MM-DD.",
+    "Spreadsheet safety: a text cell that would begin with =, +, -, @, a tab or a carriage return starts "
+    "with a single quote (') added by this export, so that spreadsheets do not run it as a formula (OWASP "
+    "CSV injection guidance). Numeric columns are never changed. The Parquet files and the DuckDB "
+    "warehouse hold the text unchanged.",
+    "Every CSV ends with a build_id column naming the warehouse build the rows come from.",
+)
+
+
+class UnsafeFileName(IndicatorsError, ValueError):
+    """A part of a download file name is empty or has characters other than the safe ones."""
+
+
+# --------------------------------------------------------------------------- CSV cells
+
+def _number(x: float) -> str:
+    if math.isnan(x):
+        return ""
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = repr(x)
+    if "e" in text:
+        text = format(Decimal(text), "f")
+        if "." not in text:
+            text += ".0"
+    return text
+
+
+def _text(text: str) -> str:
+    if text.startswith(FORMULA_TRIGGERS):
+        text = "'" + text
+    if any(ch in text for ch in ',"\n\r'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _cell(value: object) -> str:
+    """One CSV field: the type of the value decides, so numbers are never treated as text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return "" if value.is_nan() else format(value, "f")
+    if isinstance(value, numbers.Real):
+        return _number(float(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return _cell(pd.Timestamp(value))
+    return _text(str(value))
+
+
+def _csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    lines = [",".join(_text(str(c)) for c in columns)]
+    lines.extend(",".join(_cell(v) for v in row) for row in rows)
+    return (LINE_END.join(lines) + LINE_END).encode("utf-8")
+
+
+def _column_cells(series: pd.Series) -> list[object]:
+    """A frame column as Python values; datetimes that are all midnight become dates."""
+    if series.dtype.kind == "M" or isinstance(series.dtype, pd.DatetimeTZDtype):
+        present = series.dropna()
+        naive = not isinstance(series.dtype, pd.DatetimeTZDtype)
+        if naive and (present == present.dt.normalize()).all():
+            return [None if pd.isna(v) else v.date() for v in series]
+        return [None if pd.isna(v) else v.isoformat() for v in series]
+    return series.tolist()
+
+
+def view_column_order(columns: Iterable[str]) -> list[str]:
+    """The published value columns in their published order, then any others in the given order, then build_id."""
+    columns = [str(c) for c in columns]
+    known = [c for c in INDICATOR_VALUE_COLUMNS if c in columns]
+    others = [c for c in columns if c not in INDICATOR_VALUE_COLUMNS and c != "build_id"]
+    return known + others + ["build_id"]
+
+
+def view_csv(frame: pd.DataFrame, *, build_id: str | None = None) -> bytes:
+    """CSV bytes of exactly the rows and columns a view shows (row order kept, index dropped).
+
+    Columns follow `view_column_order`; the build id comes from `build_id`, else
+    `frame.attrs["build_id"]`, else a constant `build_id` column of the frame.
+    """
+    if frame.columns.duplicated().any():
+        raise ValueError(f"view_csv: duplicate column names {sorted(set(frame.columns[frame.columns.duplicated()]))}")
+    frame = frame.rename(columns=str)
+    stamp = build_id or frame.attrs.get("build_id")
+    if "build_id" in frame.columns:
+        present = set(frame["build_id"].dropna().astype(str))
+        if stamp is None and len(present) == 1:
+            stamp = present.pop()
+        elif present - {stamp}:
+            raise ValueError(f"view_csv: the frame's build_id column {sorted(present)} differs from {stamp!r}")
+    if not stamp:
+        raise ValueError("view_csv needs the build id: pass build_id=queries.build_info(con)['build_id'] "
+                         "or set frame.attrs['build_id']")
+    order = view_column_order(frame.columns)
+    cells = [_column_cells(frame[c]) for c in order[:-1]]
+    rows = (list(row) + [stamp] for row in zip(*cells)) if cells else ([stamp] for _ in range(len(frame)))
+    return _csv_bytes(order, rows)
+
+
+# --------------------------------------------------------------------------- warehouse reads
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def build_stamp(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """(build_id, build_date) of the warehouse."""
+    rows = con.execute("SELECT build_id, build_date FROM published.build_info").fetchall()
+    if len(rows) != 1 or not rows[0][0]:
+        raise IndicatorsError("the warehouse has no build id (published.build_info should hold one row); "
+                              "rebuild it with `uv run indicators build`")
+    build_id, build_date = str(rows[0][0]), str(rows[0][1])[:10]
+    try:
+        date.fromisoformat(build_date)
+    except ValueError:
+        raise IndicatorsError(f"published.build_info has build_date {rows[0][1]!r}; expected YYYY-MM-DD") from None
+    return build_id, build_date
+
+
+def indicator_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT indicator_id FROM published.indicators ORDER BY indicator_id").fetchall()]
+
+
+def check_indicator(con: duckdb.DuckDBPyConnection, indicator: str | None) -> None:
+    """Raise IndicatorsError naming the valid ids when `indicator` is not in the warehouse."""
+    if indicator is None:
+        return
+    valid = indicator_ids(con)
+    if indicator not in valid:
+        raise IndicatorsError(f"unknown indicator id {indicator!r}; valid ids: {', '.join(valid) or '(none)'}")
+
+
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    present = [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'published' "
+        "AND table_name = ? ORDER BY ordinal_position", [table]).fetchall()]
+    if not present:
+        raise IndicatorsError(f"the warehouse has no published.{table} table; rebuild it with `uv run indicators build`")
+    if table == "indicator_values":
+        missing = [c for c in INDICATOR_VALUE_COLUMNS if c not in present]
+        if missing:
+            raise IndicatorsError(f"published.indicator_values lacks column(s) {', '.join(missing)}; "
+                                  "rebuild the warehouse with `uv run indicators build`")
+    documented = [c for c in COLUMN_DOCS[table] if c in present]
+    return documented + [c for c in present if c not in COLUMN_DOCS[table] and c != "build_id"]
+
+
+def _select(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list | None = None):
+    columns = _table_columns(con, table)
+    keys = [c for c in SORT_KEYS[table] if c in columns]
+    order = ", ".join([f"{_ident(c)} NULLS FIRST" for c in keys] + [_ident(c) for c in columns if c not in keys])
+    sql = (f"SELECT {', '.join(_ident(c) for c in columns)} FROM published.{_ident(table)} AS t {where} "
+           f"ORDER BY {order}")
+    return con.sql(sql, params=params or [])
+
+
+# The source files of the given indicators (two bound parameters, both the list of ids): the files
+# their values came from (published.value_provenance), or, for an indicator with no such files,
+# every file of its declared sources. `t` is published.sources.
+_SOURCES_OF_INDICATORS = """(
+    EXISTS (SELECT 1 FROM published.value_provenance p
+            WHERE list_contains(?, p.indicator_id) AND p.source_id = t.source_id AND p.source_file = t.file)
+    OR t.source_id IN (
+        SELECT trim(unnest(string_split(i.source_ids, ','))) FROM published.indicators i
+        WHERE list_contains(?, i.indicator_id) AND NOT EXISTS (
+            SELECT 1 FROM published.value_provenance p JOIN published.sources s
+              ON s.source_id = p.source_id AND s.file = p.source_file
+            WHERE p.indicator_id = i.indicator_id)))"""
+
+
+def exportable_values(con: duckdb.DuckDBPyConnection, indicator: str | None = None) -> duckdb.DuckDBPyRelation:
+    """The published value rows every export offers, in the published column order, sorted; one indicator or all."""
+    check_indicator(con, indicator)
+    if indicator is None:
+        return _select(con, "indicator_values")
+    return _select(con, "indicator_values", "WHERE indicator_id = ?", [indicator])
+
+
+def table_relation(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> duckdb.DuckDBPyRelation:
+    """The rows of one bulk table as exported; with `indicator`, only what concerns that indicator (areas: all)."""
+    if table not in BULK_TABLES:
+        raise ValueError(f"unknown table {table!r}; expected one of {', '.join(BULK_TABLES)}")
+    if table == "indicator_values":
+        return exportable_values(con, indicator)
+    check_indicator(con, indicator)
+    if indicator is None or table == "areas":
+        return _select(con, table)
+    if table == "indicators":
+        return _select(con, table, "WHERE indicator_id = ?", [indicator])
+    return _select(con, table, f"WHERE {_SOURCES_OF_INDICATORS}", [[indicator], [indicator]])
+
+
+def _table_export(con, table: str, indicator: str | None) -> tuple[list[str], list[tuple]]:
+    relation = table_relation(con, table, indicator)
+    return list(relation.columns), relation.fetchall()
+
+
+def table_csv(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> bytes:
+    """One bulk table as CSV bytes (the zip's `<table>.csv`), with the build_id column last."""
+    build_id, _ = build_stamp(con)
+    columns, rows = _table_export(con, table, indicator)
+    return _csv_bytes(columns + ["build_id"], (row + (build_id,) for row in rows))
+
+
+# --------------------------------------------------------------------------- names and citation
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_]*")
+_WHAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_EXT = re.compile(r"[a-z0-9]{1,10}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def filename_part(text: str) -> str:
+    """`text` made safe for a file name: runs of other characters become '-', e.g. '2020/21' -> '2020-21'."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", str(text)).strip("-_")
+
+
+def download_name(indicator_id: str | None, build_date: str, what: str, ext: str) -> str:
+    """'<indicator id or all_indicators>_<what>_<build date>.<ext>'; raises UnsafeFileName on unsafe parts."""
+    if indicator_id is not None and (not isinstance(indicator_id, str) or not _SLUG.fullmatch(indicator_id)
+                                     or len(indicator_id) > 80):
+        raise UnsafeFileName(f"indicator id {indicator_id!r} is not a safe file-name part "
+                             "(lower-case letters, digits and '_', starting with a letter or digit)")
+    if not isinstance(build_date, str) or not _ISO_DATE.fullmatch(build_date):
+        raise UnsafeFileName(f"build date {build_date!r} is not YYYY-MM-DD")
+    try:
+        date.fromisoformat(build_date)
+    except ValueError:
+        raise UnsafeFileName(f"build date {build_date!r} is not a real date") from None
+    if not isinstance(what, str) or not _WHAT.fullmatch(what) or len(what) > 80:
+        raise UnsafeFileName(f"{what!r} is not a safe file-name part (letters, digits, '_' and '-'; "
+                             "use filename_part() for labels like '2020/21')")
+    if not isinstance(ext, str) or not _EXT.fullmatch(ext):
+        raise UnsafeFileName(f"extension {ext!r} is not 1-10 lower-case letters or digits")
+    return f"{indicator_id or ALL_INDICATORS}_{what}_{build_date}.{ext}"
+
+
+def _and_join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _publishers(con, indicator_ids: list[str] | None) -> list[str]:
+    if indicator_ids:
+        ids = list(indicator_ids)
+        rows = con.execute(f"SELECT DISTINCT publisher FROM published.sources t WHERE {_SOURCES_OF_INDICATORS} "
+                           "ORDER BY publisher", [ids, ids]).fetchall()
+        if not rows:
+            rows = con.execute("SELECT DISTINCT publisher FROM published.indicators "
+                               "WHERE list_contains(?, indicator_id) ORDER BY publisher",
+                               [list(indicator_ids)]).fetchall()
+    else:
+        rows = con.execute("SELECT DISTINCT publisher FROM published.sources ORDER BY publisher").fetchall()
+    return [r[0] for r in rows if r[0]]
+
+
+def _citation_text(title: str, publishers: list[str], build_id: str, build_date: str,
+                   permalink: str | None, accessed: str) -> str:
+    data = f" Data: {_and_join(publishers)}." if publishers else ""
+    where = f" Available at {permalink} (accessed {accessed})." if permalink else f" Accessed {accessed}."
+    return (f"{title.strip().rstrip('.')}.{data} {DASHBOARD_NAME}, data build of {build_date} "
+            f"(build id {build_id}).{where}")
+
+
+def citation(con: duckdb.DuckDBPyConnection, page_title: str, permalink: str, *,
+             indicator_ids: list[str] | None = None, accessed: date | None = None) -> str:
+    """'Cite this' text: page title, publishers of the data, this dashboard, build date and id, permalink, access date.
+
+    Publishers are those of the given indicators' sources, else of every source; `accessed`
+    defaults to today.
+    """
+    if not isinstance(page_title, str) or not page_title.strip():
+        raise ValueError("citation needs a page title")
+    build_id, build_date = build_stamp(con)
+    when = (accessed or date.today()).isoformat()
+    return _citation_text(page_title, _publishers(con, indicator_ids), build_id, build_date, permalink, when)
+
+
+# --------------------------------------------------------------------------- Markdown
+
+def _bullets(items: Iterable[str]) -> list[str]:
+    return [f"- {item}" for item in items]
+
+
+def _caveat_lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").split("\n") if line.strip()]
+
+
+def _method_lines(method: str) -> list[str]:
+    name, description, reference = CI_METHOD_TEXT.get(
+        method, (f"method {method}", "No description recorded for this method.", ""))
+    lines = [f"{name} (`{method}`): {description}"]
+    if reference:
+        lines += ["", f"Reference: {reference}"]
+    return lines
+
+
+def _source_lines(sources: list[dict]) -> list[str]:
+    lines = []
+    for s in sources:
+        lines.append(f"- {s.get('title') or s['source_id']} ({s.get('publisher') or 'publisher not recorded'}; "
+                     f"source id `{s['source_id']}`): file `{s.get('file') or ''}` from {s.get('url') or 'no URL'}, "
+                     f"retrieved {s.get('retrieved') or 'unknown'}, SHA-256 `{s.get('sha256') or 'unknown'}`; "
+                     f"licence: {s.get('licence') or 'not recorded'}"
+                     + (f" ({s['licence_url']})" if s.get("licence_url") else "") + ".")
+    return lines or ["- No source files are recorded for this build."]
+
+
+def _attribution_lines(sources: list[dict]) -> list[str]:
+    seen: list[tuple[str, str, str]] = []
+    for s in sources:
+        key = (s.get("attribution") or "", s.get("licence") or "", s.get("licence_url") or "")
+        if key[0] and key not in seen:
+            seen.append(key)
+    if not seen:
+        return ["No attribution statements are recorded for this build."]
+    lines = ["If you re-publish these figures, include these attribution statements:", ""]
+    for attribution, licence, url in seen:
+        lines.append(f"- {attribution} ({licence}" + (f", {url}" if url else "") + ")")
+    return lines
+
+
+def _availability_lines(text: str | None) -> list[str]:
+    try:
+        entries = json.loads(text or "[]")
+    except ValueError:
+        return []
+    lines = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("source"):
+            line = f"- {entry['source']}: {entry.get('status') or 'status not recorded'}"
+            line += f" ({entry['url']})" if entry.get("url") else ""
+            line += f". {entry['note']}" if entry.get("note") else ""
+            lines.append(line)
+    return lines
+
+
+def _sources_for(con, indicator_ids: list[str]) -> list[dict]:
+    ids = list(indicator_ids)
+    return _records(con, f"SELECT * FROM published.sources t WHERE {_SOURCES_OF_INDICATORS} ORDER BY source_id, file",
+                    [ids, ids])
+
+
+def _markdown(lines: list[str]) -> bytes:
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    return text.encode("utf-8")
+
+
+def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], permalink: str) -> bytes:
+    """A Markdown file describing the indicators of a view: definitions, methods, sources, licence, build, citation."""
+    ids = list(dict.fromkeys(indicator_ids))
+    for indicator_id in ids:
+        check_indicator(con, indicator_id)
+    build_id, build_date = build_stamp(con)
+    rows = {r["indicator_id"]: r for r in _records(
+        con, "SELECT * FROM published.indicators WHERE list_contains(?, indicator_id)", [ids])}
+    indicators = [rows[i] for i in ids]
+    titles = "; ".join(i["title"] for i in indicators) or DASHBOARD_NAME
+    lines = [f"# Metadata: {titles}", "",
+             f"From the {DASHBOARD_NAME}.", "",
+             f"- Permalink: {permalink}",
+             f"- Build id: `{build_id}`",
+             f"- Build date: {build_date}", ""]
+    for ind in indicators:
+        status = ind.get("publication_status") or "open"
+        lines += [f"## {ind['title']} (`{ind['indicator_id']}`)", "",
+                  f"- Definition: {ind.get('definition') or 'not recorded'}",
+                  f"- Unit: {ind.get('unit') or 'not recorded'}",
+                  f"- Value type: {ind.get('value_type') or 'not recorded'}",
+                  f"- Polarity: {POLARITY_TEXT.get(ind.get('polarity'), ind.get('polarity') or 'not recorded')}",
+                  f"- Period type: {ind.get('period_type') or 'not recorded'}",
+                  f"- Suppression: {ind.get('suppression') or 'no suppression rule recorded'}",
+                  f"- Publisher: {ind.get('publisher') or 'not recorded'} "
+                  f"(publisher's id: {ind.get('publisher_id') or 'none'})",
+                  f"- Publication status: {status}" + (f" ({ind['status_note']})" if ind.get("status_note") else ""),
+                  "", "### Confidence intervals", ""]
+        lines += _method_lines(ind.get("ci_method") or "none")
+        lines += ["", "### Caveats", ""]
+        lines += _bullets(_caveat_lines(ind.get("caveats"))) or ["- None recorded."]
+        lines += ["", "### Sources", ""]
+        lines += _source_lines(_sources_for(con, [ind["indicator_id"]]))
+        availability = _availability_lines(ind.get("availability"))
+        if availability:
+            lines += ["", "### Where figures exist", ""] + availability
+        lines.append("")
+    lines += ["## Comparison with England", ""] + _bullets(COMPARISON_NOTES) + [""]
+    lines += ["## What empty values mean", ""] + _bullets(ROW_NOTES) + [""]
+    lines += ["## Licence and attribution", ""] + _attribution_lines(_sources_for(con, ids)) + [""]
+    cite = _citation_text(titles, _publishers(con, ids), build_id, build_date, permalink, ACCESSED_PLACEHOLDER)
+    lines += ["## How to cite", "", cite]
+    return _markdown(lines)
+
+
+def bulk_readme(con: duckdb.DuckDBPyConnection, files: dict[str, str], *, indicator: str | None = None) -> bytes:
+    """README.md for a bulk export whose tables are written under the names in `files` (table -> file name)."""
+    build_id, build_date = build_stamp(con)
+    exports = {table: _table_export(con, table, indicator) for table in BULK_TABLES}
+    readme_name = files.get("README", "README.md")
+    scope = f"the indicator `{indicator}`" if indicator else "every indicator"
+    lines = [f"# {DASHBOARD_NAME}: data download", "",
+             f"The published figures for {scope}, with their definitions, areas and sources.", "",
+             f"- Build id: `{build_id}`",
+             f"- Build date: {build_date}", "",
+             "## Files", "",
+             f"- `{readme_name}`: this file."]
+    for table in BULK_TABLES:
+        lines.append(f"- `{files[table]}` ({len(exports[table][1])} rows): {TABLE_DOCS[table]}")
+    lines += ["", "## Format", ""] + _bullets(FORMAT_NOTES) + ["", "## Columns", ""]
+    for table in BULK_TABLES:
+        lines += [f"### {files[table]}", ""]
+        columns = exports[table][0] + ["build_id"]
+        for n, column in enumerate(columns, start=1):
+            doc = BUILD_ID_DOC if column == "build_id" else COLUMN_DOCS[table].get(
+                column, "No description recorded for this column.")
+            lines.append(f"{n}. `{column}`: {doc}")
+        lines.append("")
+    lines += ["## Comparison with England", ""] + _bullets(COMPARISON_NOTES) + [""]
+    lines += ["## What the rows mean", ""] + _bullets(ROW_NOTES) + [""]
+    lines += ["## Caveats", ""] + _bullets(GENERAL_CAVEATS) + [""]
+    names = exports["indicators"][0]
+    for row in exports["indicators"][1]:
+        ind = dict(zip(names, row))
+        caveats = _caveat_lines(ind.get("caveats"))
+        if caveats:
+            lines += [f"### {ind['title']} (`{ind['indicator_id']}`)", ""] + _bullets(caveats) + [""]
+    source_names = exports["sources"][0]
+    sources = [dict(zip(source_names, row)) for row in exports["sources"][1]]
+    lines += ["## Licence and attribution", ""] + _attribution_lines(sources) + [""]
+    title = f"{DASHBOARD_NAME}: data for {indicator}" if indicator else f"{DASHBOARD_NAME}: all data"
+    cite = _citation_text(title, sorted({s["publisher"] for s in sources if s.get("publisher")}),
+                          build_id, build_date, None, ACCESSED_PLACEHOLDER)
+    lines += ["## How to cite", "", cite]
+    return _markdown(lines)
+
+
+# --------------------------------------------------------------------------- zip and Parquet
+
+def _zip_bytes(members: dict[str, bytes], build_date: str, comment: str) -> bytes:
+    stamp = date.fromisoformat(build_date)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(name, date_time=(max(stamp.year, 1980), stamp.month, stamp.day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            archive.writestr(info, members[name], compresslevel=9)
+        archive.comment = comment.encode("utf-8")
+    return buffer.getvalue()
+
+
+def bulk_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) -> bytes:
+    """The bulk download: README.md and the four tables as CSV, as a deterministic zip.
+
+    Entries are sorted by name and stamped with the build date at midnight, mode 0644, so the
+    same warehouse gives the same bytes (with the same zlib).
+    """
+    check_indicator(con, indicator)
+    build_id, build_date = build_stamp(con)
+    files = {table: f"{table}.csv" for table in BULK_TABLES}
+    members = {files[table]: table_csv(con, table, indicator) for table in BULK_TABLES}
+    members["README.md"] = bulk_readme(con, files, indicator=indicator)
+    return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date})")
+
+
+def table_parquet(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> bytes:
+    """One bulk table as Parquet bytes: the CSV's columns with their types, text unchanged, build id in the metadata too."""
+    build_id, build_date = build_stamp(con)
+    arrow = table_relation(con, table, indicator).to_arrow_table()
+    arrow = arrow.append_column("build_id", pa.array([build_id] * arrow.num_rows, type=pa.string()))
+    arrow = arrow.replace_schema_metadata({"build_id": build_id, "build_date": build_date,
+                                           "producer": DASHBOARD_NAME})
+    sink = pa.BufferOutputStream()
+    pq.write_table(arrow, sink)
+    return sink.getvalue().to_pybytes()
+
+
+# --------------------------------------------------------------------------- files
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and os.replace."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _out_dir(out_dir: Path) -> Path:
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise IndicatorsError(f"{out_dir} is a file; --out must be a folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path, *, indicator: str | None = None) -> list[Path]:
+    """The four bulk tables as Parquet files in `out_dir`, named by `download_name`."""
+    check_indicator(con, indicator)
+    _, build_date = build_stamp(con)
+    out_dir = _out_dir(out_dir)
+    return [write_atomic(out_dir / download_name(indicator, build_date, table, "parquet"),
+                         table_parquet(con, table, indicator)) for table in BULK_TABLES]
+
+
+def copy_warehouse(db_path: Path, out_path: Path) -> Path:
+    """Copy the DuckDB warehouse file itself to `out_path` (atomic); the copy is checked to open with the same build id."""
+    db_path, out_path = Path(db_path), Path(out_path)
+    con = connect(db_path)
+    try:
+        build_id, _ = build_stamp(con)
+    finally:
+        con.close()
+    if out_path.exists() and out_path.resolve() == db_path.resolve():
+        raise IndicatorsError(f"{out_path} is the warehouse itself; choose another --out folder")
+    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        shutil.copyfile(db_path, tmp)
+        copied = duckdb.connect(str(tmp), read_only=True)
+        try:
+            copied_id = copied.execute("SELECT build_id FROM published.build_info").fetchall()[0][0]
+        finally:
+            copied.close()
+        if copied_id != build_id:
+            raise IndicatorsError(f"the copy of {db_path} has build id {copied_id!r}, not {build_id!r}; "
+                                  "was the warehouse rebuilt during the copy? Try again.")
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out_path
+
+
+def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Path]:
+    """Write the downloads for `indicator` (or all) in format csv, parquet, zip or duckdb to the folder `out`."""
+    if fmt not in FORMATS:
+        raise IndicatorsError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "duckdb" and indicator is not None:
+        raise IndicatorsError("the warehouse file always holds every indicator; drop --indicator, "
+                              "or choose --format csv, parquet or zip")
+    con = connect(db_path)
+    try:
+        check_indicator(con, indicator)
+        _, build_date = build_stamp(con)
+        out = _out_dir(out)
+        if fmt == "zip":
+            return [write_atomic(out / download_name(indicator, build_date, "data", "zip"),
+                                 bulk_zip(con, indicator=indicator))]
+        if fmt == "parquet":
+            return write_parquet(con, out, indicator=indicator)
+        if fmt == "csv":
+            files = {table: download_name(indicator, build_date, table, "csv") for table in BULK_TABLES}
+            files["README"] = download_name(indicator, build_date, "README", "md")
+            written = [write_atomic(out / files[table], table_csv(con, table, indicator)) for table in BULK_TABLES]
+            written.append(write_atomic(out / files["README"], bulk_readme(con, files, indicator=indicator)))
+            return written
+    finally:
+        con.close()
+    return [copy_warehouse(db_path, out / download_name(None, build_date, "warehouse", "duckdb"))]
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    paths = export(args.db or config.default_db_path(), args.out, args.indicator, args.format)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def add_cli(subparsers, name: str = "export") -> argparse.ArgumentParser:
+    """Register `indicators export [--db PATH] --out PATH [--indicator ID] [--format csv|parquet|zip|duckdb]`."""
+    p = subparsers.add_parser(
+        name, help="write the downloads (CSV + README, Parquet, zip or the warehouse file) to a folder",
+        description="Write the same files the dashboard's download buttons offer. File names carry the "
+                    "indicator id (or all_indicators) and the data build date.")
+    p.add_argument("--db", type=Path, default=None,
+                   help="warehouse file (default data/warehouse.duckdb, or INDICATORS_DB)")
+    p.add_argument("--out", type=Path, required=True, help="folder to write into (created if missing)")
+    p.add_argument("--indicator", default=None, help="only this indicator id (default: every indicator)")
+    p.add_argument("--format", choices=FORMATS, default="csv",
+                   help="csv: the four tables and a README; parquet: the four tables; zip: the bulk zip; "
+                        "duckdb: a copy of the warehouse (default csv)")
+    p.set_defaults(handler=_run_export)
+    return p
