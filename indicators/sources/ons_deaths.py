@@ -17,9 +17,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
 from indicators.errors import InputError
+from indicators.sources.workbook import read_sheets
 from indicators.schema import conform_observations, empty_observations
 
 SOURCE_ID = "ons_deaths"
@@ -179,32 +179,7 @@ def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
 
 
 def _read_sheets(path: Path) -> dict[str, list[list]]:
-    """All sheets of the workbook as lists of rows; InputError for anything that is not a readable workbook."""
-    expected = "an Excel workbook (.xls or .xlsx) as published by ONS"
-    if not path.is_file():
-        raise InputError(path, "file not found", expected=expected)
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError(path, "file is empty (0 bytes)", expected=expected)
-    with path.open("rb") as fh:
-        head = fh.read(512)
-    if head.lstrip().lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
-        raise InputError(path, "file is an HTML/XML page, not a workbook (did the download return a web page?)",
-                         expected=expected)
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        names = list(workbook.sheet_names)
-    except Exception as exc:  # calamine raises several error types for corrupt files
-        raise InputError(path, f"cannot be read as a workbook ({type(exc).__name__}: {exc})",
-                         expected=expected) from exc
-    sheets: dict[str, list[list]] = {}
-    for name in names:
-        try:
-            sheets[name] = workbook.get_sheet_by_name(name).to_python()
-        except Exception as exc:
-            raise InputError(path, f"sheet cannot be read ({type(exc).__name__}: {exc})",
-                             where=f"sheet {name!r}", expected=expected) from exc
-    return sheets
+    return read_sheets(path, "an Excel workbook (.xls or .xlsx) as published by ONS")
 
 
 # --- finding tables by content -------------------------------------------------------

@@ -18,9 +18,9 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from python_calamine import CalamineWorkbook
 
 from indicators.errors import InputError
+from indicators.sources.workbook import read_sheets
 from indicators.schema import conform_observations, empty_observations
 
 SOURCE_ID = "prevalence"
@@ -68,13 +68,8 @@ def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
 def parse_workbook(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observations, dat codes) from one workbook; InputError when no sheet has the expected header."""
     path = Path(path)
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for non-workbooks
-        raise InputError(path, f"not a readable Excel workbook ({type(exc).__name__}: {exc})",
-                         expected="the opiate and crack cocaine prevalence .xlsx") from None
-    for sheet in workbook.sheet_names:
-        rows = workbook.get_sheet_by_name(sheet).to_python()
+    sheets = read_sheets(path, "the opiate and crack cocaine prevalence .xlsx")
+    for sheet, rows in sheets.items():
         header = _find_header(rows)
         if header is not None:
             return _parse_sheet(path, sheet, rows, header)
