@@ -158,5 +158,5 @@ def test_text_where_a_number_belongs(tmp_path: Path) -> None:
 def test_not_a_workbook(tmp_path: Path) -> None:
     path = tmp_path / "prevalence.xlsx"
     path.write_text("<html>moved</html>")
-    with pytest.raises(InputError, match="not a readable Excel workbook"):
+    with pytest.raises(InputError, match="HTML/XML page, not a workbook"):
         stage([path])
