@@ -775,7 +775,12 @@ def write_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path, *, indicator: s
 
 
 def copy_warehouse(db_path: Path, out_path: Path) -> Path:
-    """Copy the DuckDB warehouse file itself to `out_path` (atomic); the copy is checked to open with the same build id."""
+    """A copy of the DuckDB warehouse for download (atomic), WITHOUT restricted local rows.
+
+    The copy is rebuilt table by table rather than copied byte for byte: rows deleted from a
+    DuckDB file can survive in its free blocks, so restricted local data must never be in the
+    file at all. Every schema but `local` is copied whole; `local.values` keeps public rows only.
+    """
     db_path, out_path = Path(db_path), Path(out_path)
     con = connect(db_path)
     try:
@@ -786,10 +791,20 @@ def copy_warehouse(db_path: Path, out_path: Path) -> Path:
         raise IndicatorsError(f"{out_path} is the warehouse itself; choose another --out folder")
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        shutil.copyfile(db_path, tmp)
-        copied = duckdb.connect(str(tmp), read_only=True)
+        copied = duckdb.connect(str(tmp))
         try:
+            copied.execute("ATTACH ? AS src (READ_ONLY)", [str(db_path)])
+            tables = copied.execute("""SELECT table_schema, table_name FROM information_schema.tables
+                                       WHERE table_catalog = 'src' AND table_type = 'BASE TABLE'
+                                       ORDER BY table_schema, table_name""").fetchall()
+            for schema, table in tables:
+                q_schema, q_table = _quote_identifier(schema), _quote_identifier(table)
+                copied.execute(f"CREATE SCHEMA IF NOT EXISTS {q_schema}")
+                where = " WHERE access = 'public'" if schema == "local" else ""
+                copied.execute(f"CREATE TABLE {q_schema}.{q_table} AS SELECT * FROM src.{q_schema}.{q_table}{where}")
+            copied.execute("DETACH src")
             copied_id = copied.execute("SELECT build_id FROM published.build_info").fetchall()[0][0]
+            copied.execute("CHECKPOINT")
         finally:
             copied.close()
         if copied_id != build_id:
@@ -798,7 +813,12 @@ def copy_warehouse(db_path: Path, out_path: Path) -> Path:
         os.replace(tmp, out_path)
     finally:
         tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
     return out_path
+
+
+def _quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Path]:

@@ -86,13 +86,88 @@ PERIODS = {"2020/21": (date(2020, 4, 1), date(2021, 3, 31)), "2019/20": (date(20
            "2019-21": (date(2019, 1, 1), date(2021, 12, 31))}
 
 
+# Optional content for make_warehouse(harm_families=True): the naloxone and HCV families, one
+# area that continues under a new code, and the reorganisations table. Invented, like the rest.
+HARM_AREAS = [
+    ("E06000065", "North Yorkshire", "unitary", "E12000003", "Yorkshire and The Humber", date(2023, 4, 1), None),
+    ("E10000023", "North Yorkshire", "county", "E12000003", "Yorkshire and The Humber", None, date(2023, 3, 31)),
+    ("E12000003", "Yorkshire and The Humber", "region", "E12000003", "Yorkshire and The Humber", None, None),
+]
+HARM_SQUARES = {"E06000065": (-1.50, 54.10)}
+_HARM_COMMON = dict(caveats="A caveat.", suppression="Not published openly.", reaggregate="none")
+HARM_INDICATORS = [
+    dict(indicator_id="naloxone_kits_per_100_ocu", family="naloxone",
+         title="Take-home naloxone kits dispensed per 100 people using opiates",
+         short_title="Naloxone kits per 100 opiate users", definition="Invented definition for tests.",
+         caveats=_HARM_COMMON["caveats"], unit="kits per 100 people using opiates", value_type="crude rate",
+         multiplier=100.0, polarity="high_is_good", ci_method="none", period_type="financial year",
+         suppression=_HARM_COMMON["suppression"], publisher="Release", publisher_id="Release THN survey",
+         source_ids="release_foi", reaggregate="none", publication_status="foi", status_note="Only FOI surveys.",
+         availability=json.dumps([
+             {"source": "release_foi", "status": "foi", "geography": "upper-tier local authority",
+              "url": "https://www.release.org.uk/naloxone-2017-18", "note": "FOI survey."},
+             {"source": "ndtms", "status": "restricted", "geography": "upper-tier local authority",
+              "url": "https://www.ndtms.net/", "note": "Commissioners only."}], sort_keys=True)),
+    dict(indicator_id="naloxone_opiate_clients_issued", family="naloxone",
+         title="People in treatment for opiates who were issued take-home naloxone",
+         short_title="Opiate clients issued naloxone", definition="Invented definition for tests.",
+         caveats=_HARM_COMMON["caveats"], unit="%", value_type="proportion", multiplier=100.0,
+         polarity="high_is_good", ci_method="wilson", period_type="financial year",
+         suppression=_HARM_COMMON["suppression"], publisher="OHID NDTMS (restricted)", publisher_id="NDTMS",
+         source_ids="local", reaggregate="counts", publication_status="restricted",
+         status_note="Restricted to commissioners.",
+         availability=json.dumps([{"source": "ndtms", "status": "restricted",
+                                   "geography": "upper-tier local authority", "url": "https://www.ndtms.net/",
+                                   "note": "Commissioners only."}], sort_keys=True)),
+    dict(indicator_id="hcv_test_offered_accepted", family="hcv",
+         title="Eligible people in drug treatment offered and accepting a hepatitis C test",
+         short_title="HCV test offered and accepted", definition="Invented definition for tests.",
+         caveats=_HARM_COMMON["caveats"], unit="%", value_type="proportion", multiplier=100.0,
+         polarity="high_is_good", ci_method="wilson", period_type="financial year",
+         suppression=_HARM_COMMON["suppression"], publisher="OHID NDTMS (restricted)", publisher_id="NDTMS",
+         source_ids="local", reaggregate="counts", publication_status="restricted",
+         status_note="Restricted to commissioners.",
+         availability=json.dumps([{"source": "ndtms", "status": "restricted",
+                                   "geography": "upper-tier local authority", "url": "https://www.ndtms.net/",
+                                   "note": "Commissioners only."}], sort_keys=True)),
+    dict(indicator_id="hcv_treatment_starts_pwid", family="hcv",
+         title="Hepatitis C treatment starts among people who inject drugs, per operational delivery network",
+         short_title="HCV treatment starts (ODN)", definition="Invented definition for tests.",
+         caveats=_HARM_COMMON["caveats"], unit="people starting treatment", value_type="count", multiplier=1.0,
+         polarity="no_polarity", ci_method="none", period_type="financial year",
+         suppression=_HARM_COMMON["suppression"], publisher="UKHSA", publisher_id="UKHSA HCV by ODN",
+         source_ids="ukhsa_hcv_odn", reaggregate="none", publication_status="open",
+         status_note="Open only per ODN.",
+         availability=json.dumps([{"source": "ukhsa_hcv_odn", "status": "open",
+                                   "geography": "HCV operational delivery network",
+                                   "url": "https://www.gov.uk/", "note": "Per ODN."}], sort_keys=True)),
+]
+HARM_PERIODS = {"2017/18": (date(2017, 4, 1), date(2018, 3, 31))}
+# indicator, area, period, value, numerator, denominator, note (source release_foi, no limits)
+HARM_VALUES = [
+    ("naloxone_kits_per_100_ocu", ENGLAND, "2017/18", 16.0, 32000.0, 200000.0, "Invented England total."),
+    ("naloxone_kits_per_100_ocu", "E06000009", "2017/18", 20.0, 200.0, 1000.0, "Take-home naloxone provision: Yes."),
+    ("naloxone_kits_per_100_ocu", "E08000003", "2017/18", None, None, 3000.0, "No response to Release's FOI request."),
+]
+HARM_REORGANISATIONS = [
+    ("E10000006", "Cumbria", "E06000063", "Cumberland", "split", date(2023, 4, 1)),
+    ("E10000006", "Cumbria", "E06000064", "Westmorland and Furness", "split", date(2023, 4, 1)),
+    ("E10000023", "North Yorkshire", "E06000065", "North Yorkshire", "same_footprint", date(2023, 4, 1)),
+]
+
+
 def _square(lon: float, lat: float, size: float = 0.05) -> dict:
     ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: str = "20261101-fixture0001") -> Path:
-    """Write the invented warehouse to `path` and return it."""
+def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: str = "20261101-fixture0001",
+                   harm_families: bool = False) -> Path:
+    """Write the invented warehouse to `path` and return it.
+
+    harm_families=True adds HARM_AREAS, HARM_INDICATORS, HARM_VALUES and staged.reorganisations;
+    without it the warehouse is exactly as before.
+    """
     values = VALUES if values is None else values
     con = duckdb.connect(str(path))
     try:
@@ -143,9 +218,17 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
             "build_info": pd.DataFrame([dict(build_id=build_id, built_at="2026-11-01T00:00:00+00:00",
                                              build_date="2026-11-01", raw_dir="tests", warnings="[]")]),
         }
+        if harm_families:
+            _add_harm_families(frames)
         for name, frame in frames.items():
             con.register("_f", frame)
             con.execute(f"CREATE TABLE published.{name} AS SELECT * FROM _f")
+            con.unregister("_f")
+        if harm_families:
+            reorganisations = pd.DataFrame(HARM_REORGANISATIONS, columns=[
+                "old_code", "old_name", "new_code", "new_name", "relation", "effective"])
+            con.register("_f", reorganisations)
+            con.execute("CREATE TABLE staged.reorganisations AS SELECT * FROM _f")
             con.unregister("_f")
         con.execute("""CREATE TABLE published.value_provenance AS
             SELECT indicator_id, area_code, period_label, source_id, '' AS source_file, '' AS edition,
@@ -156,3 +239,26 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
     finally:
         con.close()
     return path
+
+
+def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
+    """Extend the frames make_warehouse writes with the optional HARM_* content (in place)."""
+    extra = pd.DataFrame(HARM_AREAS, columns=list(frames["areas"].columns))
+    extra["valid_from"] = pd.to_datetime(extra["valid_from"]).dt.date
+    extra["valid_to"] = pd.to_datetime(extra["valid_to"]).dt.date
+    frames["areas"] = pd.concat([frames["areas"], extra], ignore_index=True)
+    names = dict(zip(frames["areas"]["area_code"], frames["areas"]["area_name"]))
+    rows = [dict(indicator_id=ind, area_code=code, area_name=names[code], period_label=period,
+                 period_start=HARM_PERIODS[period][0], period_end=HARM_PERIODS[period][1], value=value,
+                 lower_ci_95=None, upper_ci_95=None, lower_ci_998=None, upper_ci_998=None, numerator=num,
+                 denominator=den, is_suppressed=False, value_note=note,
+                 compared_to_england=None if code == ENGLAND else "not compared",
+                 compared_to_england_998=None if code == ENGLAND else "not compared", source_id="release_foi")
+            for ind, code, period, value, num, den, note in HARM_VALUES]
+    frames["indicator_values"] = pd.concat(
+        [frames["indicator_values"], pd.DataFrame(rows, columns=list(frames["indicator_values"].columns))],
+        ignore_index=True)
+    frames["indicators"] = pd.concat([frames["indicators"], pd.DataFrame(HARM_INDICATORS)], ignore_index=True)
+    frames["boundaries"] = pd.concat([frames["boundaries"], pd.DataFrame(
+        [dict(area_code=c, area_name=names[c], geometry=json.dumps(_square(*xy))) for c, xy in HARM_SQUARES.items()])],
+        ignore_index=True)

@@ -290,9 +290,9 @@ def _drop_identical_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
                 series, area, period, sex, age = key
                 raise InputError(
                     other["source_file"],
-                    f"data row {other['_row']} contradicts {first['source_file']} data row {first['_row']}: "
+                    f"contradicts {first['source_file']} data row {first['_row']}: "
                     f"{series}, area {area}, period {period}, {sex}, {age} has value {other['value']} "
-                    f"there and {first['value']} here",
+                    f"here and {first['value']} there",
                     where=f"data row {other['_row']}",
                     expected="one value per indicator, area, period, sex and age")
     return frame.drop_duplicates(OBSERVATION_KEY, keep="first")

@@ -36,15 +36,18 @@ _LTLA14_HEADER = {"ltlacd": "ltla_code", "ltlanm": "ltla_name", "ctycd": "county
 def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
     """Stage every lookup file; returns all three tables (empty when no file of that kind was given)."""
     parts: dict[str, list[pd.DataFrame]] = {"ltla_utla": [], "code_changes": [], "ltla14": []}
+    sources: dict[str, list[Path]] = {"ltla_utla": [], "code_changes": [], "ltla14": []}
     for path in files:
         header = _header(path)
         lowered = {h.lower() for h in header}
         if any(_LTLA_CODE.match(h) for h in header):
             parts["ltla_utla"].append(_ltla_utla(path, header))
+            sources["ltla_utla"].append(path)
         elif "oldcd" in lowered or "newcd" in lowered:
             parts["code_changes"].append(_renamed(path, header, _CHANGES_HEADER, _changes))
         elif "ltlacd" in lowered:
             parts["ltla14"].append(_renamed(path, header, _LTLA14_HEADER, _ltla14))
+            sources["ltla14"].append(path)
         else:
             raise InputError(path, f"unknown lookup layout (columns {header})", where="header row",
                              expected="LTLAyyCD/UTLAyyCD columns, oldcd/newcd/type/start, or ltlacd/ctycd/rgncd")
@@ -53,8 +56,9 @@ def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
     for name, frames in parts.items():
         frame = pd.concat(frames, ignore_index=True) if frames else _empty(columns[name], name)
         out[name] = frame
-    out["ltla_utla"] = _check_ltla_utla(files, out["ltla_utla"])
-    out["ltla14"] = _dedupe(files, out["ltla14"], ["ltla_code"], "ltla14")
+    # Contradictions are reported against the files of that kind only, not every lookup file.
+    out["ltla_utla"] = _check_ltla_utla(sources["ltla_utla"], out["ltla_utla"])
+    out["ltla14"] = _dedupe(sources["ltla14"], out["ltla14"], ["ltla_code"], "ltla14")
     out["code_changes"] = out["code_changes"].drop_duplicates(ignore_index=True)
     return out
 

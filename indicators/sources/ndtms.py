@@ -161,7 +161,13 @@ def _numbers(path: Path, text: pd.Series, rows: pd.Series, column: str) -> pd.Se
     if bad.any():
         raise InputError(path, f"{text[bad].iloc[0]!r} is not a count", where=f"data row {rows[bad].iloc[0]}, "
                          f"column {column!r}", expected="a number, NULL or an empty cell")
-    return pd.to_numeric(text.where(~missing), errors="raise").astype("float64")
+    numbers = pd.to_numeric(text.where(~missing), errors="raise").astype("float64")
+    negative = numbers < 0
+    if negative.any():
+        raise InputError(path, f"{text[negative].iloc[0]!r} is a negative count",
+                         where=f"data row {rows[negative].iloc[0]}, column {column!r}",
+                         expected="a count of 0 or more, NULL or an empty cell")
+    return numbers
 
 
 def _groups(path: Path, labels: pd.Series, rows: pd.Series) -> pd.Series:
@@ -240,8 +246,8 @@ def _drop_identical_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
             if not all(_same(first[c], other[c]) for c in ("value", "numerator", "denominator")):
                 raise InputError(
                     other["source_file"],
-                    f"data row {other['_row']} contradicts {first['source_file']} data row {first['_row']}: "
-                    f"{key[0]}, {key[2]}, {key[3]} is {other['numerator']} there and {first['numerator']} here",
+                    f"contradicts {first['source_file']} data row {first['_row']}: "
+                    f"{key[0]}, {key[2]}, {key[3]} is {other['numerator']} here and {first['numerator']} there",
                     where=f"data row {other['_row']}", expected="one count per series, area and period")
     return frame.drop_duplicates(OBSERVATION_KEY, keep="first")
 

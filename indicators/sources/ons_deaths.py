@@ -160,12 +160,15 @@ def parse_workbook(path: Path) -> pd.DataFrame:
 def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
     """Parse every edition; where editions overlap on series x area x period x sex x age the newest wins.
 
-    The `edition` column says which edition each row came from.
+    The `edition` column says which edition each row came from. The newest edition must hold
+    every table an older one holds: one that lost a table (a sheet dropped or retitled by the
+    publisher) would otherwise silently fall back to older figures.
     """
     frames = [parse_workbook(Path(f)) for f in files]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return {"observations": empty_observations()}
+    _check_newest_edition_is_complete(frames)
     combined = pd.concat(frames, ignore_index=True)
     combined["_edition_year"] = combined["edition"].map(_edition_year)
     combined = combined.sort_values(["_edition_year", "edition", "source_file"], ascending=False, kind="stable")
@@ -646,6 +649,43 @@ def _edition(path: Path, tables: list[_Table], records: list[dict]) -> str:
         return str(max(ends))
     raise InputError(path, "cannot tell which edition this is",
                      expected="'registered ... between YYYY and YYYY' in a table title or a year in the file name")
+
+
+_TABLE_KINDS = {"registrations": "single-year registrations", "3yr": "3-year age-standardised rates"}
+_SEX_ORDER = {"Persons": 0, "Males": 1, "Females": 2}
+
+
+def _describe_tables(keys: list[tuple[str, str]]) -> str:
+    """'3-year age-standardised rates of deaths related to drug misuse (persons, males)' per series."""
+    by_series: dict[str, list[str]] = {}
+    for series, sex in keys:
+        by_series.setdefault(series, []).append(sex)
+    parts = []
+    for series, sexes in sorted(by_series.items()):
+        cause, _, kind = series.removeprefix(f"{SOURCE_ID}:").partition("_")
+        listed = ", ".join(s.lower() for s in sorted(sexes, key=lambda s: (_SEX_ORDER.get(s, 9), s)))
+        parts.append(f"{_TABLE_KINDS.get(kind, kind)} of deaths related to drug {cause} ({listed})")
+    return "; ".join(parts)
+
+
+def _check_newest_edition_is_complete(frames: list[pd.DataFrame]) -> None:
+    """InputError when the newest edition lacks a table (series and sex) that an older edition has."""
+    if len(frames) < 2:
+        return
+    ordered = sorted(frames, key=lambda f: (_edition_year(f["edition"].iloc[0]), f["edition"].iloc[0],
+                                            f["source_file"].iloc[0]), reverse=True)
+    newest, older = ordered[0], ordered[1:]
+    have = set(zip(newest["series"], newest["sex"]))
+    for frame in older:
+        missing = sorted(set(zip(frame["series"], frame["sex"])) - have)
+        if missing:
+            raise InputError(newest["source_file"].iloc[0],
+                             f"the {newest['edition'].iloc[0]} edition has no table of {_describe_tables(missing)}, "
+                             f"although the older {frame['edition'].iloc[0]} edition "
+                             f"({frame['source_file'].iloc[0]}) has",
+                             where="all sheets",
+                             expected="every table an older edition holds (Tables 1-2 single-year registrations, "
+                                      "Tables 3-8 3-year age-standardised rates), titled as ONS titles them")
 
 
 def _edition_year(edition: str) -> int:

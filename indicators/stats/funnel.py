@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.special import gammaincinv
-from scipy.stats import chi2
+from scipy.special import chdtrc
 
 from indicators.stats.intervals import z_for
 
@@ -166,7 +166,7 @@ def overdispersion(values, denominators, benchmark: float, kind: str = "proporti
     zw = np.clip(z, low, high)
     phi = float(np.mean(zw ** 2))
     statistic = count * phi
-    p_value = float(chi2.sf(statistic, count - 1))
+    p_value = float(chdtrc(count - 1, statistic))
     w = 1 / s ** 2
     tau2 = max(0.0, (statistic - (count - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
     return {"phi": phi, "n": count, "chi2": float(statistic), "p_value": p_value,

@@ -1,0 +1,372 @@
+"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; depends on pandas and plotly, never on Streamlit.
+
+The four families the dashboard puts side by side (completions, deaths, hcv, naloxone) are not
+equally published: deaths and completions are open per area, naloxone only in a charity's
+FOI surveys, HCV only per operational delivery network (ODN). `availability_matrix` says, for
+every current upper-tier area and family, which of five statuses applies, and it reads only
+the warehouse (published.indicator_values, published.indicators with its availability JSON,
+public rows of local.values, and the staged ODN tables), so it stays true as data arrive.
+
+Statuses, in the order they are decided:
+- 'open figure': an official or published-survey figure (value or count) in some period;
+- 'local data only': no such figure, but a public local-data row (not official statistics);
+- 'suppressed': the publisher has rows for the area but withheld every figure;
+- 'no data': the family is published per area, but the files used for the build hold nothing
+  for this area;
+- 'not published': nobody publishes the family openly per area (restricted, FOI-only or ODN-only).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+FAMILIES = ("completions", "deaths", "hcv", "naloxone")
+FAMILY_NOUNS = {"completions": "treatment-completion", "deaths": "drug-related deaths", "hcv": "hepatitis C",
+                "naloxone": "naloxone"}
+FAMILY_TITLES = {"completions": "Successful completions", "deaths": "Drug-related deaths",
+                 "hcv": "Hepatitis C treatment", "naloxone": "Take-home naloxone"}
+
+OPEN_FIGURE = "open figure"
+LOCAL_ONLY = "local data only"
+SUPPRESSED = "suppressed"
+NO_DATA = "no data"
+NOT_PUBLISHED = "not published"
+STATUSES = (OPEN_FIGURE, LOCAL_ONLY, SUPPRESSED, NO_DATA, NOT_PUBLISHED)
+
+# Words every view uses; "not published", "suppressed" and "no data" never share wording.
+STATUS_LABELS = {
+    OPEN_FIGURE: "Open figure",
+    LOCAL_ONLY: "Local data only (not official statistics)",
+    SUPPRESSED: "Suppressed by the publisher",
+    NO_DATA: "No data in the files used",
+    NOT_PUBLISHED: "Not published for this area",
+}
+STATUS_DESCRIPTIONS = {
+    OPEN_FIGURE: "An official figure, or one published from a Freedom of Information survey, exists for at "
+                 "least one period.",
+    LOCAL_ONLY: "No published figure, but local or community data has been loaded and marked public; it is not "
+                "official statistics.",
+    SUPPRESSED: "The publisher reports this area but withheld its figures, usually because the numbers are small.",
+    NO_DATA: "The publisher covers areas like this one, but the files used for this build hold no figure for it.",
+    NOT_PUBLISHED: "Nobody publishes this openly per local authority: the figures are restricted to commissioners, "
+                   "exist only in FOI surveys, or only for larger areas.",
+}
+# Colour-blind-safe and distinct in lightness: Okabe-Ito blue and sky blue for the two kinds of
+# figure; the dashboard's dark grey and pink (indicators.charts.CATEGORY_COLOURS) for suppressed
+# and not published, and a pale grey for no data. Each status also has its own symbol and words,
+# so colour is never the only signal.
+STATUS_COLOURS = {
+    OPEN_FIGURE: "#0072B2",      # blue
+    LOCAL_ONLY: "#56B4E9",       # sky blue
+    SUPPRESSED: "#4d4d4d",       # dark grey
+    NO_DATA: "#e6e6e6",          # pale grey: never read as a value
+    NOT_PUBLISHED: "#f1b6da",    # pink
+}
+STATUS_SYMBOLS = {OPEN_FIGURE: "●", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NO_DATA: "○", NOT_PUBLISHED: "⊘"}
+
+PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
+_STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
+UPPER_TIER_TYPES = ("county", "unitary", "metropolitan district", "london borough")
+
+MATRIX_COLUMNS = ["area_code", "area_name", "region_name", "family", "family_title", "status", "status_label",
+                  "has_open_figure", "latest_open_period", "sources", "figure_status", "per_area_status",
+                  "latest_local_period", "note"]
+ODN_COLUMNS = ["odn_code", "odn_name", "period_label", "period_start", "period_end", "value", "numerator",
+               "denominator", "is_suppressed", "value_note", "population", "source_id", "source_file",
+               "n_member_areas", "member_area_codes", "member_area_names"]
+
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchall()[0][0] > 0
+
+
+def _availability(text) -> list[dict]:
+    try:
+        items = json.loads(text) if text else []
+    except (TypeError, ValueError):
+        return []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def per_area_status(publication_status: str, availability: list[dict]) -> str:
+    """The best status any source has *per local authority* (ODN, regional or national sources don't count)."""
+    statuses = [i.get("status", "") for i in availability
+                if str(i.get("geography", "")).lower() in PER_AREA_GEOGRAPHIES]
+    if not availability:
+        statuses = [publication_status]
+    ranked = sorted((s for s in statuses if s in _STATUS_RANK), key=_STATUS_RANK.get)
+    return ranked[0] if ranked else "not collected"
+
+
+def _catalogue(con) -> pd.DataFrame:
+    cat = con.execute("SELECT * FROM published.indicators").df()
+    if "availability" not in cat:
+        cat["availability"] = "[]"
+    if "publication_status" not in cat:
+        cat["publication_status"] = "open"
+    if "status_note" not in cat:
+        cat["status_note"] = ""
+    cat["_availability"] = [_availability(t) for t in cat["availability"]]
+    cat["_per_area"] = [per_area_status(s, a) for s, a in zip(cat["publication_status"], cat["_availability"])]
+    return cat
+
+
+def _source_statuses(cat: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(indicator_id, source_id) -> status from the catalogue's availability entries."""
+    out = {}
+    for ind, items in zip(cat["indicator_id"], cat["_availability"]):
+        for item in items:
+            out.setdefault((ind, item.get("source", "")), item.get("status", ""))
+    return out
+
+
+def current_areas(con) -> pd.DataFrame:
+    return con.execute("""
+        SELECT area_code, area_name, region_name FROM published.areas
+        WHERE valid_to IS NULL AND list_contains(?, area_type) ORDER BY area_name, area_code
+    """, [list(UPPER_TIER_TYPES)]).df()
+
+
+def availability_matrix(con) -> pd.DataFrame:
+    """One row per current upper-tier area x family (completions, deaths, hcv, naloxone); columns MATRIX_COLUMNS."""
+    areas = current_areas(con)
+    cat = _catalogue(con)
+    cat = cat.loc[cat["family"].isin(FAMILIES)]
+    family_of = dict(zip(cat["indicator_id"], cat["family"]))
+    source_status = _source_statuses(cat)
+    values = con.execute("""
+        SELECT indicator_id, area_code, period_label, period_end, source_id,
+               (value IS NOT NULL OR numerator IS NOT NULL) AS has_figure, coalesce(is_suppressed, false) AS is_suppressed
+        FROM published.indicator_values
+    """).df()
+    values = values.loc[values["indicator_id"].isin(family_of)].copy()
+    values["family"] = values["indicator_id"].map(family_of)
+    values["figure_status"] = [
+        "foi" if source_status.get((i, s)) == "foi" else "open"
+        for i, s in zip(values["indicator_id"], values["source_id"])]
+    local = _public_local(con, family_of)
+    odn = _odn_by_area(con)
+
+    family_status = {}
+    family_note = {}
+    for family in FAMILIES:
+        part = cat.loc[cat["family"].eq(family)].sort_values("indicator_id")
+        ranked = sorted(part["_per_area"], key=lambda s: _STATUS_RANK.get(s, 9))
+        family_status[family] = ranked[0] if ranked else ""
+        family_note[family] = " ".join(dict.fromkeys(n for n in part["status_note"].fillna("") if n))
+
+    by_key = {key: group for key, group in values.groupby(["area_code", "family"], sort=False)}
+    local_by_key = ({key: group for key, group in local.groupby(["area_code", "family"], sort=False)}
+                    if not local.empty else {})
+    rows = []
+    for area in areas.itertuples(index=False):
+        for family in FAMILIES:
+            group = by_key.get((area.area_code, family))
+            figures = group.loc[group["has_figure"]] if group is not None else None
+            local_rows = local_by_key.get((area.area_code, family))
+            row = dict(area_code=area.area_code, area_name=area.area_name, region_name=area.region_name,
+                       family=family, family_title=FAMILY_TITLES[family], has_open_figure=False,
+                       latest_open_period="", sources="", figure_status="",
+                       per_area_status=family_status[family], latest_local_period="", note="")
+            if local_rows is not None:
+                latest = local_rows.sort_values(["period_end", "period_label"]).iloc[-1]
+                row["latest_local_period"] = latest["period_label"]
+            if figures is not None and not figures.empty:
+                latest = figures.sort_values(["period_end", "period_label"]).iloc[-1]
+                sources = sorted(set(figures["source_id"]))
+                only_foi = set(figures["figure_status"]) == {"foi"}
+                row.update(status=OPEN_FIGURE, has_open_figure=True, latest_open_period=latest["period_label"],
+                           sources=", ".join(sources), figure_status="foi" if only_foi else "open",
+                           note=f"Latest figure {latest['period_label']} ({', '.join(sources)})."
+                                + (" From a Freedom of Information survey; licence not stated; not official statistics."
+                                   if only_foi else ""))
+            elif local_rows is not None:
+                row.update(status=LOCAL_ONLY, sources=", ".join(sorted(set(local_rows["source_id"]))),
+                           note=f"Only local data (not official statistics), latest {row['latest_local_period']}.")
+            elif group is not None and group["is_suppressed"].any():
+                row.update(status=SUPPRESSED, note="The publisher withheld this area's figures (small numbers).")
+            elif family_status[family] == "open":
+                row.update(status=NO_DATA, note="Published for areas like this one, but the files used for this "
+                                                "build have no figure for it.")
+            elif family_status[family] == "":
+                row.update(status=NO_DATA, note="This warehouse's catalogue has no indicator in this family.")
+            else:
+                row.update(status=NOT_PUBLISHED, note=family_note[family] or "Not published openly per local authority.")
+            if family == "hcv" and area.area_code in odn:
+                odn_name, period = odn[area.area_code]
+                row["note"] = (row["note"] + f" Open figure for its HCV operational delivery network only: "
+                               f"{odn_name}, latest {period}.").strip()
+            row["status_label"] = STATUS_LABELS[row["status"]]
+            rows.append(row)
+    return pd.DataFrame(rows, columns=MATRIX_COLUMNS)
+
+
+def _public_local(con, family_of: dict[str, str]) -> pd.DataFrame:
+    if not _table_exists(con, "local", "values"):
+        return pd.DataFrame(columns=["area_code", "family", "period_label", "period_end", "source_id"])
+    frame = con.execute("""
+        SELECT indicator_id, area_code, period_label, period_end, source_id FROM "local"."values"
+        WHERE access = 'public' AND NOT is_official AND (value IS NOT NULL OR numerator IS NOT NULL)
+    """).df()
+    frame = frame.loc[frame["indicator_id"].isin(family_of)].copy()
+    frame["family"] = frame["indicator_id"].map(family_of)
+    return frame
+
+
+def _odn_by_area(con) -> dict[str, tuple[str, str]]:
+    """area_code -> (ODN name, latest period with a figure), from the staged ODN tables when present."""
+    if not (_table_exists(con, "staged", "hcv_odn_values") and _table_exists(con, "staged", "la_odn")):
+        return {}
+    rows = con.execute("""
+        SELECT l.area_code, arg_max(v.odn_name, v.period_end), arg_max(v.period_label, v.period_end)
+        FROM staged.la_odn l JOIN staged.hcv_odn_values v USING (odn_code)
+        WHERE v.value IS NOT NULL GROUP BY l.area_code
+    """).fetchall()
+    return {code: (name, period) for code, name, period in rows}
+
+
+def national_summary(con, matrix: pd.DataFrame | None = None) -> list[str]:
+    """One sentence per family, e.g. "0 of 153 areas have any open naloxone figure; ..."."""
+    matrix = availability_matrix(con) if matrix is None else matrix
+    total = matrix["area_code"].nunique()
+    sentences = []
+    for family in FAMILIES:
+        part = matrix.loc[matrix["family"].eq(family)]
+        counts = part["status"].value_counts()
+        n_open = int(part["has_open_figure"].sum())
+        text = f"{n_open} of {total} areas have any open {FAMILY_NOUNS[family]} figure"
+        n_foi = int((part["has_open_figure"] & part["figure_status"].eq("foi")).sum())
+        details = []
+        if n_foi:
+            details.append(f"{n_foi} of them only from a Freedom of Information survey, licence not stated")
+        if n_open:
+            latest = part.loc[part["has_open_figure"], "latest_open_period"]
+            details.append(f"latest period {latest.mode().iloc[0]}")
+        for status, one, many in ((LOCAL_ONLY, "has local data only", "have local data only"),
+                                  (SUPPRESSED, "is suppressed", "are suppressed"),
+                                  (NO_DATA, "has no data in the files used", "have no data in the files used"),
+                                  (NOT_PUBLISHED, "is not published openly per area",
+                                   "are not published openly per area")):
+            n = int(counts.get(status, 0))
+            if n:
+                details.append(f"{n} {one if n == 1 else many}")
+        sentences.append(text + (" (" + "; ".join(details) + ")." if details else "."))
+    return sentences
+
+
+def odn_values_for_area(con, area_code: str) -> pd.DataFrame:
+    """HCV figures of the operational delivery network covering `area_code`, with its member areas; empty if not staged."""
+    if not (_table_exists(con, "staged", "hcv_odn_values") and _table_exists(con, "staged", "la_odn")):
+        return pd.DataFrame(columns=ODN_COLUMNS)
+    names = "coalesce(a.area_name, m.area_name)" if _table_exists(con, "published", "areas") else "m.area_name"
+    join = "LEFT JOIN published.areas a USING (area_code)" if _table_exists(con, "published", "areas") else ""
+    return con.execute(f"""
+        WITH members AS (
+            SELECT m.odn_code, count(*) AS n_member_areas,
+                   string_agg(m.area_code, ', ' ORDER BY m.area_code) AS member_area_codes,
+                   string_agg({names}, ', ' ORDER BY {names}) AS member_area_names
+            FROM staged.la_odn m {join} GROUP BY m.odn_code)
+        SELECT v.odn_code, v.odn_name, v.period_label, v.period_start, v.period_end, v.value, v.numerator,
+               v.denominator, v.is_suppressed, v.value_note, v.population, v.source_id, v.source_file,
+               mb.n_member_areas, mb.member_area_codes, mb.member_area_names
+        FROM staged.la_odn l
+        JOIN staged.hcv_odn_values v USING (odn_code)
+        JOIN members mb USING (odn_code)
+        WHERE l.area_code = ?
+        ORDER BY v.period_end, v.period_label
+    """, [area_code]).df()[ODN_COLUMNS]
+
+
+def odn_caption(odn_values: pd.DataFrame) -> str:
+    """'HCV treatment in your ODN, <name> (N areas: a, b, c)' for the frame odn_values_for_area returned; '' if empty."""
+    if odn_values.empty:
+        return ""
+    first = odn_values.iloc[-1]
+    n = int(first["n_member_areas"])
+    return (f"HCV treatment in your ODN, {first['odn_name']} ({n} area{'s' if n != 1 else ''}: "
+            f"{first['member_area_names']}). A figure for the whole network, not for this area alone.")
+
+
+def family_sources(con, family: str) -> pd.DataFrame:
+    """Where figures for a family exist, per indicator and source: status, geography, URL, note (from the catalogue)."""
+    cat = _catalogue(con)
+    rows = []
+    for rec in cat.loc[cat["family"].eq(family)].sort_values("indicator_id").to_dict("records"):
+        for item in rec["_availability"]:
+            rows.append(dict(indicator_id=rec["indicator_id"], short_title=rec["short_title"],
+                             source=item.get("source", ""), status=item.get("status", ""),
+                             geography=item.get("geography", "upper-tier local authority"),
+                             period=item.get("period", ""), url=item.get("url", ""), note=item.get("note", "")))
+    return pd.DataFrame(rows, columns=["indicator_id", "short_title", "source", "status", "geography", "period",
+                                       "url", "note"])
+
+
+def availability_table(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Wide table for display: one row per area, one column per family holding symbol + words + latest period."""
+    cell = [f"{STATUS_SYMBOLS[s]} {STATUS_LABELS[s]}" + (f" ({p})" if p else "")
+            for s, p in zip(matrix["status"], matrix["latest_open_period"].where(matrix["has_open_figure"],
+                                                                               matrix["latest_local_period"]))]
+    wide = (matrix.assign(cell=cell)
+            .pivot_table(index=["area_name", "area_code", "region_name"], columns="family", values="cell",
+                         aggfunc="first", sort=False)
+            .reindex(columns=[f for f in FAMILIES if f in set(matrix["family"])]))
+    wide.columns = [FAMILY_TITLES[f] for f in wide.columns]
+    return wide.reset_index().rename(columns={"area_name": "Area", "area_code": "Code", "region_name": "Region"})
+
+
+def availability_map(matrix: pd.DataFrame, geojson: dict, family: str):
+    """Choropleth of one family's status per area: fixed colours per status, every status in the legend."""
+    import plotly.graph_objects as go
+
+    part = matrix.loc[matrix["family"].eq(family)]
+    fig = go.Figure()
+    for status in STATUSES:
+        rows = part.loc[part["status"].eq(status)]
+        name = f"{STATUS_SYMBOLS[status]} {STATUS_LABELS[status]} ({len(rows)})"
+        if rows.empty:
+            # Plotly leaves an empty choropleth out of the legend; an empty marker trace keeps every
+            # status listed, with its count of 0.
+            fig.add_trace(go.Scattergeo(lon=[None], lat=[None], mode="markers", name=name, showlegend=True,
+                                        marker=dict(symbol="square", size=12, color=STATUS_COLOURS[status],
+                                                    line=dict(color="#555555", width=0.6)),
+                                        hoverinfo="skip"))
+            continue
+        fig.add_trace(go.Choropleth(
+            geojson=geojson, featureidkey="properties.area_code",
+            locations=list(rows["area_code"]), z=[1] * len(rows),
+            colorscale=[[0, STATUS_COLOURS[status]], [1, STATUS_COLOURS[status]]], showscale=False,
+            marker_line_color="#555555", marker_line_width=0.4, name=name, showlegend=True,
+            customdata=list(zip(rows["area_name"], rows["status_label"], rows["latest_open_period"], rows["note"])),
+            hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} %{customdata[2]}<br>%{customdata[3]}<extra></extra>",
+        ))
+    bounds = _bounds(geojson)
+    if bounds:
+        west, south, east, north = bounds
+        fig.update_geos(lonaxis_range=[west, east], lataxis_range=[south, north], projection_type="mercator")
+    fig.update_geos(visible=False)
+    fig.update_layout(title=f"{FAMILY_TITLES[family]}: what is published per area",
+                      margin=dict(l=0, r=0, t=40, b=0), height=620,
+                      legend=dict(title="Status", orientation="v", yanchor="top", y=0.98, xanchor="left", x=0.0))
+    return fig
+
+
+def _bounds(geojson: dict) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) of every coordinate in a FeatureCollection; None when it has none."""
+    lons, lats = [], []
+
+    def walk(coords) -> None:
+        if coords and isinstance(coords[0], (int, float)):
+            lons.append(coords[0])
+            lats.append(coords[1])
+        else:
+            for part in coords or ():
+                walk(part)
+
+    for feature in geojson.get("features", []):
+        walk((feature.get("geometry") or {}).get("coordinates"))
+    if not lons:
+        return None
+    return min(lons), min(lats), max(lons), max(lats)

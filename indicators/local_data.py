@@ -1,0 +1,755 @@
+"""Local and community data: a tidy CSV format, its template, strict validation and loading into the warehouse's `local` schema; depends on duckdb, pandas, indicators.errors/schema/stats and the Fingertips period parser, never on Streamlit.
+
+A commissioner, a charity or a user group can put figures that are not openly published (for
+example their own restricted NDTMS figures for naloxone or hepatitis C testing, or a
+community survey) next to the official ones. One CSV row is one figure for one indicator,
+area and period; the columns are `COLUMNS`, documented in `COLUMN_HELP` and in the README
+that `indicators template` writes beside the template.
+
+Rules the code enforces:
+- Every imported row is flagged as local data, not official statistics (`is_official` false,
+  `source_id` 'local:<file stem>', and a value note beginning "Local data, not official
+  statistics:"), in every view and export.
+- Rows marked `access = restricted` are stored only in the warehouse file on the computer that
+  imported them. They are shown only by views that ask for them (`local_values(con,
+  include_restricted=True)`) and never leave through `exportable_local_values`, the one
+  function exports use.
+- `indicators build` always writes a fresh warehouse from the official files: local rows do
+  not survive a rebuild and must be imported again. That is also why a build meant for
+  publication can never contain restricted rows.
+- Re-importing a file replaces the rows an earlier import of the same file name loaded, in one
+  transaction; a warehouse locked by a running dashboard gives a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from indicators.errors import IndicatorsError, InputError, WarehouseMissing
+from indicators.schema import INDICATOR_VALUE_COLUMNS
+
+ENGLAND_CODE = "E92000001"
+LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
+ACCESS_VALUES = ("public", "restricted")
+TEMPLATE_NAME = "local_data_template.csv"
+
+# The CSV columns, in template order.
+COLUMNS = ("indicator_id", "area_code", "period_label", "numerator", "denominator", "value",
+           "lower_ci_95", "upper_ci_95", "source", "collected_by", "collection_date", "method",
+           "licence", "access")
+
+# column -> (when it is required, what it holds, an example)
+COLUMN_HELP: dict[str, tuple[str, str, str]] = {
+    "indicator_id": ("always", "the catalogue id of the indicator (see `indicators list` or data/indicators/)",
+                     "naloxone_opiate_clients_issued"),
+    "area_code": ("always", "GSS code of a current upper-tier area, a region or England (E92000001); a former code "
+                  "is accepted only where the area continues unchanged under a new code (e.g. E10000002 -> "
+                  "E06000060) and is then stored under the new code", "E08000003"),
+    "period_label": ("always", "calendar year `2021`, pooled years `2019-21` or financial year `2021/22`",
+                     "2021/22"),
+    "numerator": ("with denominator, unless value is given",
+                  "the count behind the figure (e.g. people issued naloxone); 0 or more", "412"),
+    "denominator": ("with numerator, unless value is given",
+                    "the population the count is out of (e.g. people in treatment for opiates); more than 0; "
+                    "for a proportion at least the numerator", "1530"),
+    "value": ("unless numerator and denominator are given",
+              "the figure on the indicator's scale (percentages 0-100); when numerator and denominator are also "
+              "given it must agree with numerator / denominator x multiplier to the precision it is written with",
+              "26.9"),
+    "lower_ci_95": ("no (with upper_ci_95)", "lower 95% confidence limit, if the figure has one and no counts "
+                    "are given (with counts, Wilson limits are computed for proportions)", ""),
+    "upper_ci_95": ("no (with lower_ci_95)", "upper 95% confidence limit", ""),
+    "source": ("always", "where the figure comes from (report, system, survey)",
+               "NDTMS quarterly commissioner report, Q4 2021/22"),
+    "collected_by": ("always", "the organisation or group that collected or extracted the figure",
+                     "Manchester City Council public health team"),
+    "collection_date": ("always", "date the figure was collected or extracted, YYYY-MM-DD, not in the future",
+                        "2022-06-15"),
+    "method": ("when access is public", "how the figure was produced, in a sentence", "Extract from NDTMS"),
+    "licence": ("when access is public", "the licence the figure may be shared under (e.g. Open Government "
+                "Licence v3.0, CC BY 4.0)", ""),
+    "access": ("always", "`public` (may be shown and exported, flagged as local data) or `restricted` (shown "
+               "only on this computer, never exported)", "restricted"),
+}
+
+LOCAL_VALUE_COLUMNS: list[str] = [*INDICATOR_VALUE_COLUMNS, "source", "collected_by", "collection_date", "method",
+                                  "licence", "access", "is_official", "imported_at"]
+EXPORT_COLUMNS: list[str] = [c for c in LOCAL_VALUE_COLUMNS if c != "imported_at"]
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS "local";
+CREATE TABLE IF NOT EXISTS "local"."values" (
+    indicator_id VARCHAR NOT NULL, area_code VARCHAR NOT NULL, area_name VARCHAR,
+    period_label VARCHAR NOT NULL, period_start DATE, period_end DATE,
+    value DOUBLE, lower_ci_95 DOUBLE, upper_ci_95 DOUBLE, lower_ci_998 DOUBLE, upper_ci_998 DOUBLE,
+    numerator DOUBLE, denominator DOUBLE, is_suppressed BOOLEAN, value_note VARCHAR,
+    compared_to_england VARCHAR, compared_to_england_998 VARCHAR, source_id VARCHAR NOT NULL,
+    source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
+    access VARCHAR NOT NULL CHECK (access IN ('public', 'restricted')),
+    is_official BOOLEAN NOT NULL CHECK (NOT is_official), imported_at TIMESTAMP
+);
+"""
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PERIOD_EXPECTED = "a calendar year (2021), pooled years (2019-21) or a financial year (2021/22)"
+_NUMBER_EXPECTED = "a plain number such as 12 or 12.5 (no thousands separators, % signs or words)"
+_NUMERIC_FIELDS = ("numerator", "denominator", "value", "lower_ci_95", "upper_ci_95")
+_RELATION_WORDS = {"split": "split", "merged": "merged", "boundary_change": "redrawn"}
+
+
+class ImportRejected(InputError):
+    """A local-data file failed validation; `errors` holds every row-and-field message."""
+
+    def __init__(self, file: str | Path, errors: list[str]) -> None:
+        shown = errors[:25]
+        more = f"\n  ... and {len(errors) - 25} more" if len(errors) > 25 else ""
+        super().__init__(file, f"{len(errors)} problem(s), nothing was imported:\n  - " + "\n  - ".join(shown) + more)
+        self.errors = errors
+
+
+@dataclass
+class ImportReport:
+    file: Path
+    db_path: Path
+    source_id: str
+    rows_loaded: int = 0
+    rows_public: int = 0
+    rows_restricted: int = 0
+    rows_replaced: int = 0
+    indicators: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- template
+
+def write_template(path: Path, *, overwrite: bool = False) -> list[Path]:
+    """Write a header-only CSV at `path` and `<stem>.README.md` beside it; returns both paths.
+
+    A CSV cannot hold comments, so the column descriptions and a worked example live in the
+    README; the template itself is only the header, ready to fill in.
+    """
+    path = Path(path)
+    readme = path.with_name(f"{path.stem}.README.md")
+    if not overwrite:
+        for target in (path, readme):
+            if target.exists():
+                raise IndicatorsError(f"{target} already exists; choose another --out or pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+    readme.write_text(template_readme(path.name), encoding="utf-8")
+    return [path, readme]
+
+
+def template_readme(csv_name: str = TEMPLATE_NAME) -> str:
+    """The README written beside the template: every column, when it is required, and the rules."""
+    lines = [
+        f"# Local and community data: `{csv_name}`",
+        "",
+        "Fill in one row per figure: one indicator, one area, one period. Save as CSV (UTF-8), keep the",
+        "header row exactly as it is, then load the file with",
+        "",
+        "    uv run indicators import FILE [--db PATH]",
+        "",
+        "The import checks every row and loads nothing if any row is wrong; each problem names the row",
+        "(the header is row 1) and the field. Importing the same file name again replaces its earlier rows.",
+        "",
+        "## Columns",
+        "",
+        "| column | required | what it holds | example |",
+        "|---|---|---|---|",
+    ]
+    for column in COLUMNS:
+        when, what, example = COLUMN_HELP[column]
+        lines.append(f"| `{column}` | {when} | {what} | {example and f'`{example}`'} |")
+    example_rows = [
+        ",".join(COLUMNS),
+        "naloxone_opiate_clients_issued,E08000003,2021/22,412,1530,,,,NDTMS commissioner report Q4 2021/22,"
+        "Manchester City Council public health team,2022-06-15,,,restricted",
+        "naloxone_kits_per_100_ocu,E06000009,2022/23,,,31,,,Blackpool naloxone audit 2022/23,"
+        "Blackpool Harm Reduction Group,2023-05-02,Kits recorded by the three services / published OCU "
+        "estimate x 100,CC BY 4.0,public",
+    ]
+    lines += [
+        "",
+        "## An example (invented figures; this block is not part of the template)",
+        "",
+        "```csv",
+        *example_rows,
+        "```",
+        "",
+        "## Rules",
+        "",
+        "- Give `value`, or `numerator` and `denominator` (the value is then computed). For a proportion the",
+        "  numerator may not exceed the denominator; 95% and 99.8% Wilson limits are computed from the counts.",
+        "  Without counts, limits are shown only if you give both `lower_ci_95` and `upper_ci_95` around the value.",
+        "- Numbers are plain: `1530`, `26.9` - no thousands separators, `%` signs or words.",
+        "- Two rows for the same indicator, area and period must not disagree.",
+        "- `access` is `public` or `restricted`. Public rows need a `licence` and a `method`.",
+        "",
+        "## What happens to the figures",
+        "",
+        "- Every imported figure is labelled **Local data, not official statistics** in every view and",
+        "  download, with who collected it and when.",
+        "- **Restricted** rows are stored only in the warehouse file on this computer. They appear only in",
+        "  a dashboard session on this computer that reads that file, and never in any download or export.",
+        "- `indicators build` always starts a fresh warehouse from the official files, so local rows do not",
+        "  survive a rebuild: import the file again after each build. A warehouse built for publication",
+        "  therefore never contains restricted rows.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- validation
+
+@dataclass(frozen=True)
+class _IndicatorInfo:
+    value_type: str
+    unit: str
+    multiplier: float
+    ci_method: str
+    polarity: str
+
+
+def _catalogue_info(catalogue) -> dict[str, _IndicatorInfo]:
+    """Accepts a list of catalogue.Indicator or a published.indicators frame."""
+    if isinstance(catalogue, pd.DataFrame):
+        records = catalogue.to_dict("records")
+        get = dict.get
+        id_key = "indicator_id"
+    else:
+        records = list(catalogue)
+        get = getattr
+        id_key = "id"
+    return {get(r, id_key): _IndicatorInfo(get(r, "value_type"), get(r, "unit"), float(get(r, "multiplier")),
+                                           get(r, "ci_method"), get(r, "polarity")) for r in records}
+
+
+def _area_info(known_areas) -> dict[str, tuple[str, object]]:
+    """code -> (name, valid_to or None), from a published.areas frame or an iterable of codes."""
+    if isinstance(known_areas, pd.DataFrame):
+        valid_to = known_areas["valid_to"] if "valid_to" in known_areas else pd.Series(None, index=known_areas.index)
+        names = known_areas["area_name"] if "area_name" in known_areas else pd.Series("", index=known_areas.index)
+        return {code: (name, None if pd.isna(end) else end)
+                for code, name, end in zip(known_areas["area_code"], names, valid_to)}
+    return {code: ("", None) for code in known_areas}
+
+
+def _decimals(text: str) -> int:
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+class _Row:
+    """Collects one row's parsed fields and its error messages."""
+
+    def __init__(self, path: Path, number: int, cells: dict[str, str], errors: list[str]) -> None:
+        self.path, self.row_number, self.cells, self.errors = path, number, cells, errors
+        self.failed = False
+
+    def error(self, field_name: str, problem: str, expected: str | None = None) -> None:
+        self.failed = True
+        self.errors.append(str(InputError(self.path, problem, where=f"row {self.row_number}, field {field_name}",
+                                          expected=expected)))
+
+    def text(self, name: str) -> str:
+        return self.cells.get(name, "").strip()
+
+    def number(self, name: str) -> float | None:
+        text = self.text(name)
+        if not text:
+            return None
+        if not _NUMBER.match(text):
+            self.error(name, f"{text!r} is not a number", _NUMBER_EXPECTED)
+            return None
+        number = float(text)
+        if number < 0:
+            self.error(name, f"{text} is negative", "0 or more")
+            return None
+        return number
+
+
+def _day(value) -> str:
+    return pd.Timestamp(value).date().isoformat()
+
+
+def _map_area(row: _Row, code: str, areas: dict, reorganisations: pd.DataFrame | None) -> tuple[str, str] | None:
+    """(current code, note) for a known code; None (with an error) for unknown or unmappable codes."""
+    if code not in areas:
+        row.error("area_code", f"unknown area code {code!r}",
+                  "a GSS code of a current or former upper-tier area, a region or England (e.g. E06000001)")
+        return None
+    name, valid_to = areas[code]
+    original = (code, name)
+    seen = set()
+    while valid_to is not None and code not in seen:
+        seen.add(code)
+        successors = (reorganisations.loc[reorganisations["old_code"] == code]
+                      if reorganisations is not None and not reorganisations.empty else pd.DataFrame())
+        if successors.empty:
+            row.error("area_code", f"{code} ({name}) ended on {_day(valid_to)} and no reorganisation record says which "
+                      "current area covers it", "a current area code")
+            return None
+        relations = set(successors["relation"])
+        if len(successors) != 1 or relations != {"same_footprint"}:
+            first = successors.iloc[0]
+            new = ", ".join(f"{c} ({n})" for c, n in successors[["new_code", "new_name"]].itertuples(index=False))
+            how = " / ".join(sorted(_RELATION_WORDS.get(r, r.replace("_", " ")) for r in relations))
+            row.error("area_code", f"{code} ({name}) ended on {_day(valid_to)}: on {_day(first['effective'])} it was "
+                      f"{how} into {new}, so its figures cannot be carried to a current area",
+                      "a current area code, or a former code whose area continues unchanged under a new code")
+            return None
+        code, new_name = successors.iloc[0][["new_code", "new_name"]]
+        name, valid_to = areas.get(code, (new_name, None))
+    if code == original[0]:
+        return code, ""
+    return code, (f"Given for {original[1]} ({original[0]}), which covered the same area as {name} ({code}).")
+
+
+def _parse_period(text: str):
+    from indicators.sources.fingertips import parse_period
+
+    return parse_period(text)
+
+
+def _read_csv(path: Path, errors: list[str]) -> list[list[str]] | None:
+    def fail(problem: str, expected: str | None = None, where: str = "row 1") -> None:
+        errors.append(str(InputError(path, problem, where=where, expected=expected)))
+
+    header_expected = "a CSV whose first row is the header: " + ",".join(COLUMNS)
+    if not path.is_file():
+        fail("the file does not exist", "a local-data CSV (see `indicators template`)", where="file")
+        return None
+    raw = path.read_bytes()
+    if not raw.strip():
+        fail("the file is empty" + (" (0 bytes)" if not raw else ""), header_expected)
+        return None
+    head = raw[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")):
+        fail("the file is a web page (HTML), not a CSV (was it saved from a browser?)", header_expected)
+        return None
+    if raw[:4] == b"PK\x03\x04" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        fail("the file is an Excel workbook, not a CSV", "the sheet saved as 'CSV UTF-8 (comma delimited)'")
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        fail(f"byte {exc.object[exc.start]:#x} is not UTF-8 text", "the file saved as CSV UTF-8", where=f"row {line}")
+        return None
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        fail(f"not readable as CSV ({exc})", header_expected, where="file")
+        return None
+
+
+def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame | None = None,
+             *, today: date | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Check a local-data CSV strictly; return (valid rows in the local.values shape, error messages).
+
+    `known_areas`: a published.areas frame (area_code, area_name, valid_to) or an iterable of
+    codes; `catalogue`: catalogue.Indicator objects or a published.indicators frame;
+    `reorganisations`: staged.reorganisations (old_code, old_name, new_code, new_name,
+    relation, effective). Each message names the file, the row (the header is row 1), the
+    field and what was expected. Intervals: Wilson 95% and 99.8% limits for indicators whose
+    ci_method is 'wilson' when counts are given (Wilson 1927; Newcombe 1998), Byar/exact
+    Poisson for 'byars_rate' and 'byars_count' (Breslow & Day 1987; Ulm 1990), otherwise the
+    95% limits as given. compared_to_england is left empty (import_file fills it).
+    """
+    from indicators.stats import intervals
+
+    path = Path(path)
+    today = today or date.today()
+    errors: list[str] = []
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in LOCAL_VALUE_COLUMNS})
+    rows = _read_csv(path, errors)
+    if rows is None:
+        return empty, errors
+    header = [h.strip().lstrip("\ufeff").lower() for h in rows[0]]
+    for i, name in enumerate(header):
+        if name not in COLUMNS:
+            errors.append(str(InputError(path, f"unknown column {rows[0][i]!r}", where=f"row 1, column {i + 1}",
+                                         expected="only the template's columns: " + ",".join(COLUMNS))))
+        elif header.index(name) != i:
+            errors.append(str(InputError(path, f"column {name!r} appears twice", where=f"row 1, column {i + 1}",
+                                         expected="each column once")))
+    for name in COLUMNS:
+        if name not in header:
+            errors.append(str(InputError(path, "missing column", where=f"row 1, field {name}",
+                                         expected="the template's header: " + ",".join(COLUMNS))))
+    if errors:
+        return empty, errors
+    data = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+    if not data:
+        errors.append(str(InputError(path, "the file has a header but no data rows", where="row 2",
+                                     expected="one row per figure under the header")))
+        return empty, errors
+
+    info = _catalogue_info(catalogue)
+    areas = _area_info(known_areas)
+    records = []
+    for number, cells in data:
+        if len(cells) != len(header):
+            errors.append(str(InputError(path, f"has {len(cells)} fields but the header has {len(header)}",
+                                         where=f"row {number}", expected="one value per column (quote text with commas)")))
+            continue
+        row = _Row(path, number, dict(zip(header, cells)), errors)
+        rec = _validate_row(row, info, areas, reorganisations, today)
+        if rec is not None and not row.failed:
+            records.append(rec)
+    records = _drop_duplicates(path, records, errors)
+    if not records:
+        return empty, errors
+
+    frame = pd.DataFrame(records)
+    for level, suffix in ((0.95, "95"), (0.998, "998")):
+        lower, upper = [], []
+        for rec in records:
+            lo, hi = _interval(intervals, info[rec["indicator_id"]], rec, level)
+            lower.append(lo)
+            upper.append(hi)
+        frame[f"lower_ci_{suffix}"] = lower
+        frame[f"upper_ci_{suffix}"] = upper
+    frame["compared_to_england"] = None
+    frame["compared_to_england_998"] = None
+    frame["imported_at"] = pd.NaT
+    return frame[LOCAL_VALUE_COLUMNS].reset_index(drop=True), errors
+
+
+def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
+                  reorganisations: pd.DataFrame | None, today: date) -> dict | None:
+    for name in ("indicator_id", "area_code", "period_label", "source", "collected_by", "collection_date", "access"):
+        if not row.text(name):
+            row.error(name, "empty", COLUMN_HELP[name][1])
+    indicator_id = row.text("indicator_id")
+    ind = info.get(indicator_id)
+    if indicator_id and ind is None:
+        row.error("indicator_id", f"{indicator_id!r} is not in the catalogue",
+                  "one of: " + ", ".join(sorted(info)))
+    access = row.text("access").lower()
+    if access and access not in ACCESS_VALUES:
+        row.error("access", f"{row.text('access')!r} is not an access level", "public or restricted")
+    if access == "public":
+        for name in ("licence", "method"):
+            if not row.text(name):
+                row.error(name, "empty on a public row",
+                          "the licence the figure may be shared under (e.g. Open Government Licence v3.0)"
+                          if name == "licence" else "how the figure was produced, in a sentence")
+    collected = None
+    if row.text("collection_date"):
+        text = row.text("collection_date")
+        try:
+            collected = date.fromisoformat(text) if _DATE.match(text) else None
+        except ValueError:
+            collected = None
+        if collected is None:
+            row.error("collection_date", f"{text!r} is not a date", "YYYY-MM-DD, e.g. 2022-06-15")
+        elif collected > today:
+            row.error("collection_date", f"{text} is in the future", f"a date on or before {today.isoformat()}")
+    period = None
+    if row.text("period_label"):
+        period = _parse_period(row.text("period_label"))
+        if period is None:
+            row.error("period_label", f"{row.text('period_label')!r} is not a period", _PERIOD_EXPECTED)
+    mapped = None
+    if row.text("area_code"):
+        mapped = _map_area(row, row.text("area_code").upper(), areas, reorganisations)
+
+    nums = {name: row.number(name) for name in _NUMERIC_FIELDS}
+    num, den, value = nums["numerator"], nums["denominator"], nums["value"]
+    lower, upper = nums["lower_ci_95"], nums["upper_ci_95"]
+    if row.failed and any(row.text(n) and nums[n] is None for n in _NUMERIC_FIELDS):
+        return None
+    if den is not None and den == 0:
+        row.error("denominator", "is 0", "a denominator of more than 0")
+        den = None
+    if den is not None and num is None:
+        row.error("numerator", "empty while denominator is given", "the count the denominator belongs to")
+    if value is None and (num is None or den is None):
+        row.error("value", "empty, and numerator and denominator are not both given",
+                  "a value, or a numerator and a denominator")
+    if ind is None:
+        return None
+    multiplier = ind.multiplier
+    if ind.value_type == "proportion" and num is not None and den is not None and num > den:
+        row.error("numerator", f"{row.text('numerator')} is more than the denominator {row.text('denominator')}",
+                  "a numerator no larger than its denominator (this indicator is a proportion)")
+        return None
+    computed = num / den * multiplier if num is not None and den is not None else None
+    if value is not None and computed is not None:
+        tolerance = 0.5 * 10 ** -_decimals(row.text("value")) + 1e-9
+        if abs(value - computed) > tolerance:
+            row.error("value", f"{row.text('value')} does not match numerator / denominator x {multiplier:g} "
+                      f"= {computed:.4g}", "the value computed from the counts, or leave value empty")
+            return None
+    final = computed if computed is not None and ind.ci_method == "wilson" else (value if value is not None else computed)
+    if (ind.value_type == "proportion" or ind.unit == "%") and final is not None and final > multiplier + 1e-9:
+        row.error("value", f"{final:g} is more than {multiplier:g}", f"a proportion between 0 and {multiplier:g}")
+    if (lower is None) != (upper is None):
+        row.error("lower_ci_95" if lower is None else "upper_ci_95", "empty while the other limit is given",
+                  "both 95% limits or neither")
+    elif lower is not None and final is not None and not lower <= final <= upper:
+        row.error("lower_ci_95" if lower > final else "upper_ci_95",
+                  f"the limits {row.text('lower_ci_95')} to {row.text('upper_ci_95')} do not surround the value {final:g}",
+                  "lower_ci_95 <= value <= upper_ci_95")
+    if row.failed:
+        return None
+    code, area_note = mapped
+    source = row.text("source")
+    note = (f"{LOCAL_NOTE_PREFIX}{source}; collected by {row.text('collected_by')} on {collected.isoformat()}."
+            + (f" {area_note}" if area_note else "")
+            + (" Restricted: shown only on the computer that imported it, never exported."
+               if access == "restricted" else ""))
+    return dict(
+        indicator_id=indicator_id, area_code=code, area_name=areas.get(code, ("", None))[0],
+        period_label=period.label, period_start=period.start, period_end=period.end,
+        value=final, numerator=num, denominator=den, is_suppressed=False, value_note=note,
+        given_lower=lower, given_upper=upper,
+        source_id=f"local:{row.path.stem}", source=source, collected_by=row.text("collected_by"),
+        collection_date=collected, method=row.text("method"), licence=row.text("licence"), access=access,
+        is_official=False, _row=row.row_number,
+    )
+
+
+def _drop_duplicates(path: Path, records: list[dict], errors: list[str]) -> list[dict]:
+    """Identical repeats are kept once; repeats with different figures or access are errors naming both rows."""
+    seen: dict[tuple, dict] = {}
+    kept = []
+    compared = ("value", "numerator", "denominator", "given_lower", "given_upper", "access")
+    for rec in records:
+        key = (rec["indicator_id"], rec["area_code"], rec["period_label"])
+        first = seen.get(key)
+        if first is None:
+            seen[key] = rec
+            kept.append(rec)
+            continue
+        differs = [c for c in compared if not _same(first[c], rec[c])]
+        if differs:
+            fields = ", ".join("lower_ci_95" if c == "given_lower" else "upper_ci_95" if c == "given_upper" else c
+                               for c in differs)
+            errors.append(str(InputError(
+                path, f"conflicts with row {first['_row']}: both give {key[0]} for {key[1]} in {key[2]} "
+                f"with different {fields}", where=f"row {rec['_row']}, field {fields}",
+                expected="one figure per indicator, area and period")))
+            if first in kept:
+                kept.remove(first)
+    return kept
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=0, abs_tol=1e-9)
+    return a == b
+
+
+def _interval(intervals, ind: _IndicatorInfo, rec: dict, confidence: float) -> tuple[float | None, float | None]:
+    num, den = rec["numerator"], rec["denominator"]
+    if ind.ci_method == "wilson" and num is not None and den is not None:
+        return intervals.wilson(num, den, confidence, ind.multiplier)
+    if ind.ci_method == "byars_rate" and num is not None and den is not None:
+        return intervals.rate(num, den, ind.multiplier, confidence)
+    if ind.ci_method == "byars_count" and num is not None and rec["value"] == num:
+        return intervals.byars_count(num, confidence)
+    if confidence == 0.95:
+        return rec["given_lower"], rec["given_upper"]
+    return None, None
+
+
+# --------------------------------------------------------------------------- warehouse
+
+def _table_exists(con, schema: str, table: str) -> bool:
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchall()[0][0] > 0
+
+
+def _open_for_writing(db_path: Path) -> duckdb.DuckDBPyConnection:
+    if not db_path.exists():
+        raise WarehouseMissing(f"no warehouse at {db_path}: build one first with `uv run indicators build`, "
+                               "then import the file")
+    try:
+        return duckdb.connect(str(db_path))
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise IndicatorsError(
+                f"{db_path} is open in another program (probably the dashboard, `indicators serve`), so it "
+                "cannot be written: stop that program and run the import again") from None
+        raise IndicatorsError(f"{db_path}: cannot open the warehouse ({exc})") from None
+    except duckdb.Error as exc:
+        raise IndicatorsError(f"{db_path}: cannot open the warehouse ({exc})") from None
+
+
+def _compare(con, frame: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """compared_to_england(_998) against England's value for the same indicator and period (file first, then published)."""
+    from indicators.stats.compare import compare
+
+    england = {}
+    for rec in con.execute("SELECT indicator_id, period_label, value FROM published.indicator_values "
+                           "WHERE area_code = ? AND value IS NOT NULL", [ENGLAND_CODE]).fetchall():
+        england[(rec[0], rec[1])] = rec[2]
+    for rec in frame.loc[frame["area_code"].eq(ENGLAND_CODE)].itertuples(index=False):
+        if rec.value is not None and not pd.isna(rec.value):
+            england[(rec.indicator_id, rec.period_label)] = rec.value
+    polarity = dict(zip(catalogue["indicator_id"], catalogue["polarity"]))
+    frame = frame.copy()
+    for suffix, column in (("95", "compared_to_england"), ("998", "compared_to_england_998")):
+        out = []
+        for rec in frame.to_dict("records"):
+            if rec["area_code"] == ENGLAND_CODE:
+                out.append(None)
+                continue
+            bench = england.get((rec["indicator_id"], rec["period_label"]), float("nan"))
+            lower, upper = rec[f"lower_ci_{suffix}"], rec[f"upper_ci_{suffix}"]
+            out.append(compare(_nan(lower), _nan(upper), bench, polarity.get(rec["indicator_id"], "no_polarity")))
+        frame[column] = out
+    return frame
+
+
+def _nan(x) -> float:
+    return float("nan") if x is None or pd.isna(x) else float(x)
+
+
+def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> ImportReport:
+    """Validate `path` against the warehouse and load it into local.values in one transaction.
+
+    Known areas, reorganisations and the catalogue come from the warehouse itself
+    (published.areas, staged.reorganisations, published.indicators). Rows of an earlier
+    import of the same file name (source_id 'local:<stem>') are replaced.
+    """
+    db_path, path = Path(db_path), Path(path)
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    con = _open_for_writing(db_path)
+    try:
+        if not _table_exists(con, "published", "areas") or not _table_exists(con, "published", "indicators"):
+            raise WarehouseMissing(f"{db_path} is not a warehouse built by `indicators build`")
+        areas = con.execute("SELECT area_code, area_name, valid_to FROM published.areas").df()
+        catalogue = con.execute("SELECT * FROM published.indicators").df()
+        reorganisations = (con.execute("SELECT * FROM staged.reorganisations").df()
+                           if _table_exists(con, "staged", "reorganisations") else None)
+        frame, errors = validate(path, areas, catalogue, reorganisations)
+        if errors:
+            raise ImportRejected(path, errors)
+        frame = _compare(con, frame, catalogue)
+        frame["imported_at"] = now
+        for c in ("period_start", "period_end", "collection_date"):
+            frame[c] = pd.to_datetime(frame[c]).dt.date
+        for c in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator"):
+            frame[c] = pd.to_numeric(frame[c]).astype("float64")
+        source_id = f"local:{path.stem}"
+        report = ImportReport(file=path, db_path=db_path, source_id=source_id)
+        con.begin()
+        try:
+            con.execute(_DDL)
+            report.rows_replaced = con.execute('SELECT count(*) FROM "local"."values" WHERE source_id = ?',
+                                               [source_id]).fetchall()[0][0]
+            con.execute('DELETE FROM "local"."values" WHERE source_id = ?', [source_id])
+            con.register("_local_frame", frame)
+            con.execute('INSERT INTO "local"."values" BY NAME SELECT * FROM _local_frame')
+            con.unregister("_local_frame")
+            con.commit()
+        except duckdb.Error as exc:
+            con.rollback()
+            raise IndicatorsError(f"{db_path}: the import of {path} failed and nothing was changed ({exc})") from None
+    finally:
+        con.close()
+    report.rows_loaded = len(frame)
+    report.rows_public = int(frame["access"].eq("public").sum())
+    report.rows_restricted = int(frame["access"].eq("restricted").sum())
+    report.indicators = sorted(set(frame["indicator_id"]))
+    report.notes = list(dict.fromkeys(n[n.index("Given for "):].split(" Restricted:")[0]
+                                      for n in frame["value_note"] if "Given for " in n))
+    return report
+
+
+def _empty_local(columns: list[str]) -> pd.DataFrame:
+    dtypes = {"value": "float64", "lower_ci_95": "float64", "upper_ci_95": "float64", "lower_ci_998": "float64",
+              "upper_ci_998": "float64", "numerator": "float64", "denominator": "float64", "is_suppressed": "bool",
+              "is_official": "bool"}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in columns})
+
+
+def local_values(con, include_restricted: bool) -> pd.DataFrame:
+    """Local rows for views: public ones, and restricted ones only when `include_restricted` (a local session)."""
+    if not _table_exists(con, "local", "values"):
+        return _empty_local(LOCAL_VALUE_COLUMNS)
+    columns = ", ".join(LOCAL_VALUE_COLUMNS)
+    return con.execute(f"""
+        SELECT {columns} FROM "local"."values"
+        WHERE NOT is_official AND (access = 'public' OR ?)
+        ORDER BY indicator_id, area_code, period_start, period_label, source_id
+    """, [bool(include_restricted)]).df()
+
+
+def restricted_row_count(con) -> int:
+    """How many restricted local rows the warehouse holds (0 without a local schema); a file copy must not carry them."""
+    if not _table_exists(con, "local", "values"):
+        return 0
+    return con.execute('SELECT count(*) FROM "local"."values" WHERE access <> \'public\'').fetchall()[0][0]
+
+
+def exportable_local_values(con) -> pd.DataFrame:
+    """The only local rows any export may contain: public rows, is_official false, value_note flagged as local data."""
+    if not _table_exists(con, "local", "values"):
+        return _empty_local(EXPORT_COLUMNS)
+    columns = ", ".join(EXPORT_COLUMNS)
+    frame = con.execute(f"""
+        SELECT {columns} FROM "local"."values"
+        WHERE access = 'public' AND NOT is_official
+        ORDER BY indicator_id, area_code, period_start, period_label, source_id
+    """).df()
+    frame["is_official"] = False
+    frame["value_note"] = [n if str(n).startswith(LOCAL_NOTE_PREFIX) else LOCAL_NOTE_PREFIX + str(n or "")
+                           for n in frame["value_note"]]
+    return frame
+
+
+# --------------------------------------------------------------------------- command line
+
+def add_cli(subparsers, name: str) -> None:
+    """Register the `template` or the `import` verb (one per call) on the CLI's subparsers."""
+    if name == "template":
+        p = subparsers.add_parser("template", help="write the CSV template for local and community data, with a README")
+        p.add_argument("--out", type=Path, default=Path(TEMPLATE_NAME),
+                       help=f"where to write the template (default ./{TEMPLATE_NAME}; the README goes beside it)")
+        p.add_argument("--force", action="store_true", help="replace existing files")
+        p.set_defaults(handler=cmd_template)
+    elif name == "import":
+        p = subparsers.add_parser("import", help="validate a local-data CSV and load it into the warehouse "
+                                                 "(flagged as local data; restricted rows are never exported)")
+        p.add_argument("file", type=Path, help="the filled-in template (CSV)")
+        p.add_argument("--db", type=Path, default=None,
+                       help="warehouse file (default data/warehouse.duckdb, or INDICATORS_DB)")
+        p.set_defaults(handler=cmd_import)
+    else:
+        raise ValueError(f"indicators.local_data has no verb {name!r} (it has 'template' and 'import')")
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    written = write_template(args.out, overwrite=args.force)
+    print(f"wrote {written[0]} (header only) and {written[1]} (what each column means, with an example)")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from indicators.config import default_db_path
+
+    report = import_file(args.db or default_db_path(), args.file)
+    replaced = f"; replaced {report.rows_replaced} row(s) of an earlier import" if report.rows_replaced else ""
+    print(f"imported {report.rows_loaded} row(s) from {report.file} into {report.db_path} as {report.source_id} "
+          f"({report.rows_public} public, {report.rows_restricted} restricted{replaced}): "
+          f"{', '.join(report.indicators)}")
+    for note in report.notes:
+        print(f"note: {note}")
+    print("Shown as local data, not official statistics. Restricted rows stay in this warehouse file and are "
+          "never exported. `indicators build` starts a fresh warehouse: import again after each build.")
+    return 0
