@@ -1,0 +1,399 @@
+"""The dashboard's words: number formats, map categories, plain-language sentences generated from data, and the methods text; standard library, math and pandas only.
+
+Sentences are built from a row of the published contract and its catalogue entry; they say
+"significantly" only for a 95% comparison, give the direction (higher/lower) from the numbers
+and the judgement (better/worse) only where the indicator has a polarity.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import pandas as pd
+
+# Map and table categories, in legend order. Comparison words come from the published
+# compared_to_england column (indicators.stats.compare); the last four are states without one.
+COMPARISON_CATEGORIES = ("better", "similar", "worse", "higher", "lower")
+CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not published", "no data")
+CATEGORY_LABELS = {
+    "better": "Better than England",
+    "similar": "Similar to England",
+    "worse": "Worse than England",
+    "higher": "Higher than England",
+    "lower": "Lower than England",
+    "not compared": "Not compared (no interval)",
+    "suppressed": "Suppressed by the publisher",
+    "not published": "Not published for areas",
+    "no data": "No data in this build",
+}
+CATEGORY_MEANINGS = {
+    "better": "England's value lies outside the area's 95% interval, on the side that is worse.",
+    "similar": "England's value lies inside the area's 95% interval.",
+    "worse": "England's value lies outside the area's 95% interval, on the side that is better.",
+    "higher": "The area's 95% interval lies above England's value (no better or worse for this indicator).",
+    "lower": "The area's 95% interval lies below England's value (no better or worse for this indicator).",
+    "not compared": "There is a value but no valid 95% interval (or no England value), so no comparison.",
+    "suppressed": "The publisher withheld the figure, usually because the numbers are small.",
+    "not published": "No open figure is published for individual areas.",
+    "no data": "The source files used for this build have no figure for this area and period.",
+}
+OPEN_STATUS = "open"
+NO_FIGURE_NOTE = "No figure for this area and period"
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+_YEAR_RANGE = re.compile(r"(?<=\d)-(?=\d)")
+
+
+def is_missing(value: object) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value)) or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def md_escape(text: object) -> str:
+    """Text from the data made literal for st.markdown (no links, emphasis or HTML from data)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if is_missing(text) else str(text))
+
+
+def hover_escape(text: object) -> str:
+    """Text from the data made literal inside a plotly hover label (which understands a little HTML)."""
+    return ("" if is_missing(text) else str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def period_display(label: object) -> str:
+    """'2019-21' -> '2019–21' (an en dash between years); other labels unchanged."""
+    return "" if is_missing(label) else _YEAR_RANGE.sub("–", str(label))
+
+
+def unit_short(unit: object) -> str:
+    """The unit without its parenthetical: 'per 100,000 (age-standardised)' -> 'per 100,000'."""
+    return re.sub(r"\s*\(.*?\)\s*", " ", "" if is_missing(unit) else str(unit)).strip()
+
+
+def format_number(value: object, decimals: int = 1) -> str:
+    if is_missing(value):
+        return "–"
+    value = float(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:,.{decimals}f}"
+
+
+def format_count(value: object) -> str:
+    """Counts are whole numbers in most sources but can be fractional (re-aggregated or estimated)."""
+    if is_missing(value):
+        return "–"
+    value = float(value)
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
+
+
+def format_value(value: object, unit: object, decimals: int = 1) -> str:
+    """'45.2%' or '19.4 per 100,000'; '–' when missing."""
+    if is_missing(value):
+        return "–"
+    unit = unit_short(unit)
+    number = format_number(value, decimals)
+    if unit == "%":
+        return f"{number}%"
+    return f"{number} {unit}".strip()
+
+
+def format_bare(value: object, unit: object, decimals: int = 1) -> str:
+    """A number with a % sign when the unit is a percentage, otherwise the number alone: '5.1', '5.0%'."""
+    if is_missing(value):
+        return "–"
+    return format_number(value, decimals) + ("%" if unit_short(unit) == "%" else "")
+
+
+def format_interval(lower: object, upper: object, unit: object = "", decimals: int = 1) -> str:
+    """'16.0 to 23.3' (with a % sign for percentages); '–' when either limit is missing."""
+    if is_missing(lower) or is_missing(upper):
+        return "–"
+    return f"{format_bare(lower, unit, decimals)} to {format_bare(upper, unit, decimals)}"
+
+
+def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
+    """The map category of one area's row: a comparison word, or why there is none.
+
+    Order matters: an indicator that is not published for areas is 'not published' whatever the
+    row says; a withheld figure is 'suppressed'; no row or no value is 'no data'; a value whose
+    comparison is missing or 'not compared' is 'not compared'.
+    """
+    if not is_missing(publication_status) and str(publication_status) != OPEN_STATUS:
+        return "not published"
+    if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
+        return "suppressed"
+    if not row.get("has_row", True) or is_missing(row.get("value")):
+        return "no data"
+    word = row.get("compared_to_england")
+    if is_missing(word) or str(word) not in COMPARISON_CATEGORIES:
+        return "not compared"
+    return str(word)
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and first[:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def noun_phrase(indicator: Mapping) -> str:
+    """How a sentence names the indicator: 'drug-misuse death rate', or 'figure for “<title>”'."""
+    short = str(indicator.get("short_title") or "")
+    value_type = str(indicator.get("value_type") or "").lower()
+    if "rate" in value_type and short.lower().endswith(" deaths"):
+        return _lower_first(short[: -len(" deaths")]) + " death rate"
+    return f"figure for “{_lower_first(str(indicator.get('title') or short))}”"
+
+
+def _possessive(name: str) -> str:
+    return f"{name}’" if name.endswith("s") else f"{name}’s"
+
+
+def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchmark_value: object,
+                        benchmark_name: str = "England", compared: object = None) -> str:
+    """One plain-language sentence about an area's figure against a benchmark (England, its region, a peer group).
+
+    `row` has value, period_label, is_suppressed, value_note, numerator and (for England)
+    compared_to_england; `compared` overrides the comparison word (for a region or a group).
+    """
+    noun = noun_phrase(indicator)
+    unit = indicator.get("unit")
+    period = period_display(row.get("period_label"))
+    status = indicator.get("publication_status")
+    if not is_missing(status) and str(status) != OPEN_STATUS:
+        note = str(indicator.get("status_note") or "").strip().rstrip(".")
+        return (f"{indicator.get('title')} is not published for individual areas"
+                + (f": {note}" if note else "") + ".")
+    if not period:
+        return f"There is no {noun} for any area in this build."
+    note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip()
+    if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
+        return f"{_possessive(area_name)} {noun} for {period} is suppressed by the publisher" + (
+            f" ({note.rstrip('.')})." if note else ".")
+    if not row.get("has_row", True) or is_missing(row.get("value")):
+        count = row.get("numerator")
+        extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
+        reason = "" if not note or note.startswith(NO_FIGURE_NOTE) else f": {note.rstrip('.')}"
+        return f"There is no {noun} for {area_name} in {period} in this build{extra}{reason}."
+    value = float(row["value"])
+    head = f"{_possessive(area_name)} {noun}, {format_value(value, unit)} in {period},"
+    if is_missing(benchmark_value):
+        return f"{head} has no {benchmark_name} figure to compare with in this build."
+    bench = format_bare(benchmark_value, unit)
+    word = row.get("compared_to_england") if compared is None else compared
+    word = "not compared" if is_missing(word) else str(word)
+    if word == "similar":
+        return (f"{head} is not significantly different from {_possessive(benchmark_name)} {bench} "
+                f"(95% confidence).")
+    if word in ("better", "worse", "higher", "lower"):
+        direction = "higher" if value > float(benchmark_value) else "lower"
+        sentence = f"{head} is significantly {direction} than {_possessive(benchmark_name)} {bench}"
+        if word in ("better", "worse"):
+            good = "higher" if indicator.get("polarity") == "high_is_good" else "lower"
+            sentence += f": {word} than {benchmark_name}, since a {good} value is better"
+        return sentence + "."
+    return f"{head} cannot be compared with {_possessive(benchmark_name)} {bench} because it has no valid 95% interval."
+
+
+def no_data_message(indicator: Mapping, consequence: str) -> str:
+    """Why an indicator has nothing to show: not published for areas (with the catalogue's note), or no data."""
+    title = indicator.get("title") or "this indicator"
+    status = indicator.get("publication_status")
+    if not is_missing(status) and str(status) != OPEN_STATUS:
+        note = str(indicator.get("status_note") or "").strip().rstrip(".")
+        reason = f" ({note})" if note else ""
+        return f"“{title}” is not published for individual areas{reason}, so {consequence}."
+    return (f"No data in this build for “{title}” (no figures in the source files used, not zeros), "
+            f"so {consequence}.")
+
+
+def caveat_list(caveats: object) -> list[str]:
+    """The catalogue's caveats as a list: published.indicators holds them one per line (or as a list)."""
+    if caveats is None or (isinstance(caveats, float) and math.isnan(caveats)):
+        return []
+    items = caveats.splitlines() if isinstance(caveats, str) else [str(c) for c in caveats]
+    return [item.strip() for item in items if item.strip()]
+
+
+def has_figure(row: Mapping) -> bool:
+    """Whether a row has something to say: a value, or a figure the publisher suppressed."""
+    suppressed = row.get("is_suppressed")
+    return not is_missing(row.get("value")) or (not is_missing(suppressed) and bool(suppressed))
+
+
+def peer_reason(row: Mapping) -> str:
+    """Why an area is in a peer group: the shared border, the CIPFA rank, or the region."""
+    group = row.get("peer_group")
+    if group == "neighbours":
+        km = row.get("shared_border_km")
+        return "shares a border" + ("" if is_missing(km) else f" of {format_number(km)} km")
+    if group == "cipfa":
+        rank = row.get("cipfa_rank")
+        return "CIPFA nearest neighbour" + ("" if is_missing(rank) else f", rank {int(rank)} of the 15 most similar")
+    if group == "similar":
+        rank, distance = row.get("similar_rank"), row.get("similar_distance")
+        head = "statistically similar" + ("" if is_missing(rank) else f", rank {int(rank)}") + (
+            "" if is_missing(distance) else f" (distance {format_number(distance, 2)})")
+        reasons = row.get("similar_reasons")
+        return head + ("" if is_missing(reasons) or not str(reasons) else f": {reasons}")
+    if group == "region":
+        return f"in the same region ({row.get('region_name') or 'unknown'})"
+    return ""
+
+
+def not_possible(profile: pd.DataFrame) -> list[dict]:
+    """For an area profile: each comparison that cannot be made and why (indicator, period, reason)."""
+    out = []
+    for row in profile.to_dict("records"):
+        title = row.get("short_title") or row.get("indicator_id")
+        period = period_display(row.get("period_label"))
+        note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip()
+        status = row.get("publication_status")
+        reason = None
+        if not is_missing(status) and str(status) != OPEN_STATUS:
+            reason = "not published for individual areas" + (
+                f" ({row.get('status_note')})" if row.get("status_note") else "")
+        elif not period:
+            reason = "no data for any area in this build"
+        elif bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
+            reason = "suppressed by the publisher" + (f": {note}" if note else "")
+        elif not row.get("has_row") or is_missing(row.get("value")):
+            reason = "no figure for this area in this period" + (
+                f": {note}" if note and not note.startswith(NO_FIGURE_NOTE) else "")
+        elif is_missing(row.get("lower_ci_95")) or is_missing(row.get("upper_ci_95")):
+            reason = "no 95% interval, so no comparison with England, the region or peers"
+        elif is_missing(row.get("england_value")):
+            reason = "no England figure for this period, so no comparison with England"
+        if reason:
+            out.append({"indicator": title, "period": period or "–", "reason": reason})
+        elif note:
+            out.append({"indicator": title, "period": period, "reason": f"compared, with a note: {note}"})
+        if reason is None and is_missing(row.get("region_value")) and not is_missing(row.get("value")):
+            out.append({"indicator": title, "period": period,
+                        "reason": "no regional figure, so no comparison with the region"})
+    return out
+
+
+def trend_sentence(role_name: str, trend: str, indicator: Mapping) -> str:
+    """'Blackpool: increasing (getting worse)' style wording for stats.trend.recent_trend's answer."""
+    if trend in ("increasing", "decreasing"):
+        polarity = indicator.get("polarity")
+        if polarity in ("high_is_good", "low_is_good"):
+            better = (trend == "increasing") == (polarity == "high_is_good")
+            return f"{role_name}: {trend}, getting {'better' if better else 'worse'} (recent trend, 99.8%)"
+        return f"{role_name}: {trend} (recent trend, 99.8%)"
+    if trend == "not tested":
+        return (f"{role_name}: no recent-trend test (it needs counts and denominators, which this kind of figure "
+                "does not have)")
+    if trend == "no significant change":
+        return f"{role_name}: no significant change over the last 5 periods (99.8%)"
+    return f"{role_name}: recent trend cannot be calculated (it needs 5 periods with counts)"
+
+
+def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[str]:
+    """Plain-language gap measures (stats.gaps.gap_measures) for one indicator and period."""
+    unit = indicator.get("unit")
+    period = period_display(period_label)
+    out = [f"{gaps.get('n_areas', 0)} areas have a value for {period}."]
+    ratio = gaps.get("fifth_ratio")
+    if not is_missing(ratio):
+        how = "pooled" if gaps.get("fifth_method") == "pooled" else "average of the areas' values"
+        out.append(f"Best fifth of areas: {format_value(gaps['best_fifth_value'], unit)}; worst fifth: "
+                   f"{format_value(gaps['worst_fifth_value'], unit)} ({how}). The higher is "
+                   f"{format_number(ratio, 2)} times the lower, a difference of "
+                   f"{format_value(gaps['fifth_difference'], unit)}.")
+    else:
+        out.append("Too few areas with a value to compare the best and worst fifths.")
+    if not is_missing(gaps.get("p90_p10_ratio")):
+        out.append(f"The area at the 90th percentile has {format_number(gaps['p90_p10_ratio'], 2)} times the value "
+                   f"of the area at the 10th.")
+    if gaps.get("n_compared"):
+        out.append(f"{gaps['n_worse_than_england']} of {gaps['n_compared']} compared areas are significantly worse "
+                   f"than England and {gaps['n_better_than_england']} significantly better (95%).")
+    if not is_missing(gaps.get("i2")):
+        out.append(f"Between-area variation beyond chance: I² = {format_number(100 * gaps['i2'], 0)}% of the spread "
+                   f"is not explained by chance; with chance removed the 90th/10th percentile ratio would be about "
+                   f"{format_number(gaps['tau_p90_p10_ratio'], 2)}.")
+    excess = gaps.get("excess_deaths")
+    if excess and not is_missing(excess.get("excess_deaths")):
+        out.append(f"Illustrative only: of the order of {format_count(round(excess['excess_deaths'], -1))} of "
+                   f"{format_count(excess['total_deaths'])} deaths would not have happened had every area had the "
+                   f"best quarter's rate ({format_value(excess['best_quartile_rate'], unit)}). This scales deaths by "
+                   "age-standardised rates, treats the best quarter as achievable everywhere and ignores chance.")
+    return out
+
+
+def overdispersion_sentence(disp: Mapping, adjusted: bool) -> str:
+    """What the funnel plot's over-dispersion test found and which limits are drawn."""
+    phi, p = disp.get("phi"), disp.get("p_value")
+    if is_missing(phi):
+        return "Over-dispersion could not be estimated (too few areas)."
+    found = (f"Areas vary more than chance allows (over-dispersion φ = {format_number(phi, 2)}, p "
+             f"{'< 0.001' if p < 0.001 else '= ' + format_number(p, 3)})" if disp.get("overdispersed") else
+             f"No significant over-dispersion (φ = {format_number(phi, 2)}, p = {format_number(p, 3)})")
+    limits = ("the limits shown are widened by Spiegelhalter's multiplicative adjustment (× √φ)" if adjusted else
+              "the limits shown are the unadjusted 95% and 99.8% limits")
+    return f"{found}; {limits}."
+
+
+def footer_sources(sources: pd.DataFrame) -> list[str]:
+    """'Publisher — licence' lines for the page footer, one per publisher and licence."""
+    return [f"{row['publisher']} — {row['licence']}" for row in sources.to_dict("records")]
+
+
+NOT_PUBLISHED_FAMILIES = {
+    "hcv": ("Hepatitis C treatment for people who inject drugs",
+            "UKHSA publishes hepatitis C treatment only per operational delivery network (ODN), a group of "
+            "several local authorities; per-area figures exist only in NDTMS commissioner packs, which are "
+            "restricted. No open per-area series was found."),
+    "naloxone": ("Take-home naloxone provision",
+                 "No official open per-area series exists. The charity Release has published per-area figures "
+                 "from Freedom of Information surveys (2016/17, 2017/18 and later), whose licence for re-use is "
+                 "unclear; NDTMS commissioner packs are restricted."),
+}
+
+METHODS = (
+    ("Proportions", "Wilson score interval at 95% and 99.8%.",
+     "Wilson EB. Probable inference, the law of succession, and statistical inference. "
+     "J Am Stat Assoc 1927;22:209-12."),
+    ("Crude rates and counts", "Byar's approximation when the count is at least 10; the exact Poisson "
+     "(chi-squared) interval below that.",
+     "Breslow NE, Day NE. Statistical methods in cancer research, vol. II. IARC 1987; "
+     "Ulm K. Am J Epidemiol 1990;131:373-5."),
+    ("Directly standardised rates", "Dobson's method (2013 European Standard Population); no rate below 10 "
+     "events. ONS's own limits are used where ONS publishes them.",
+     "Dobson AJ, Kuulasmaa K, Eberle E, Scherer J. Confidence intervals for weighted sums of Poisson parameters. "
+     "Stat Med 1991;10:457-62."),
+    ("Comparison with a benchmark", "Similar when the benchmark (England, the region, or a peer group's pooled or "
+     "average value) lies inside the area's 95% interval; otherwise better or worse by the indicator's polarity, "
+     "or higher or lower where it has none; not compared without a valid interval.",
+     "Public Health England. Fingertips technical guidance: comparing with the benchmark."),
+    ("Funnel plots", "Control limits at 95% and 99.8% around England's value as a function of the denominator "
+     "(Wilson limits for proportions, exact Poisson for rates). Where areas vary more than chance allows, "
+     "Spiegelhalter's over-dispersion estimate (winsorised z-scores) can widen the limits; the chart says so.",
+     "Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med 2005;24:1185-1202; "
+     "Spiegelhalter DJ. Handling over-dispersion of performance indicators. Qual Saf Health Care 2005;14:347-51."),
+    ("Rank intervals", "Each area's value is simulated 1,000 times from its 95% interval (seeded); the rank "
+     "interval holds the middle 95% of its simulated ranks.",
+     "Goldstein H, Spiegelhalter DJ. League tables and their limitations. J R Stat Soc A 1996;159:385-443; "
+     "Marshall EC, Spiegelhalter DJ. BMJ 1998;316:1701-5."),
+    ("Recent trend", "Chi-squared test for linear trend over the last 5 points, significant at 99.8%.",
+     "Armitage P. Tests for linear trends in proportions and frequencies. Biometrics 1955;11:375-86; "
+     "Public Health England. Fingertips technical guidance: recent trends."),
+    ("Gap measures", "Best and worst fifth of areas (PHE quintile method), their ratio and difference; the "
+     "90th/10th percentile ratio; between-area variance beyond chance (DerSimonian-Laird, I²).",
+     "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58."),
+)
+
+
+def citation_text(page_title: str, build_date: object, build_id: object, permalink: str) -> str:
+    """A plain citation for when indicators.downloads is not available."""
+    return (f"Drug-treatment postcode lottery dashboard: {page_title}. Data build {build_date} ({build_id}). "
+            f"{permalink}. Contains public sector information licensed under the Open Government Licence v3.0.")

@@ -1,0 +1,45 @@
+"""Data availability: for every area and each family, what is published openly and for which period (map, table, national summary)."""
+
+import streamlit as st
+
+from indicators import availability as av
+from indicators.charts import GEO_PLOT_CONFIG
+from ui.data import open_warehouse
+
+st.title("Data availability")
+st.markdown("The dashboard puts treatment completions next to drug-related deaths, hepatitis C treatment and "
+            "take-home naloxone. Only some of these are published for each local authority: where figures are "
+            "missing, that gap is itself part of the postcode lottery. This page is built from the data loaded "
+            "now, so it changes as data arrive.")
+
+wh, problem = open_warehouse()
+if wh is None:
+    st.error(f"**No data to show.** {problem}")
+    st.stop()
+
+cursor = wh.connection().cursor()
+try:
+    matrix = av.availability_matrix(cursor)
+    summary = av.national_summary(cursor, matrix)
+    geojson = wh.q("map_geojson")
+    sources = {family: av.family_sources(cursor, family) for family in av.FAMILIES}
+finally:
+    cursor.close()
+
+st.subheader("England at a glance")
+st.markdown("\n".join(f"- {sentence}" for sentence in summary))
+
+family = st.radio("Family", av.FAMILIES, format_func=av.FAMILY_TITLES.get, horizontal=True, key="availability_family")
+st.plotly_chart(av.availability_map(matrix, geojson, family), width="stretch", config=GEO_PLOT_CONFIG)
+st.markdown("\n".join(f"- {av.STATUS_SYMBOLS[s]} **{av.STATUS_LABELS[s]}**: {av.STATUS_DESCRIPTIONS[s]}"
+                      for s in av.STATUSES))
+
+listed = sources[family]
+if not listed.empty:
+    with st.expander(f"Where {av.FAMILY_TITLES[family].lower()} figures exist"):
+        st.dataframe(listed[["short_title", "source", "status", "geography", "period", "url", "note"]],
+                     hide_index=True, width="stretch",
+                     column_config={"url": st.column_config.LinkColumn("URL")})
+
+st.subheader("Every area, every family")
+st.dataframe(av.availability_table(matrix), hide_index=True, width="stretch")

@@ -1,0 +1,268 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright against `streamlit run dashboard.py`
+on the invented warehouse (loopback only). Screenshots go to a temporary folder for a person to look at.
+
+axe-core (accessibility rules) is taken from a cache outside the repository, filled once with `npm pack
+axe-core`; without npm or the registry the accessibility check is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from support import make_warehouse
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    db = make_warehouse(tmp_path_factory.mktemp("browser") / "fixture.duckdb")
+    port = _free_port()
+    env = dict(os.environ, INDICATORS_DB=str(db))
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture()
+def fresh_server(tmp_path_factory):
+    """A server that has not yet served any page (a permalink is its first request)."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("INDICATORS_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    requests: list[str] = []
+    tab.on("request", lambda r: requests.append(r.url))
+    tab.requests = requests
+    yield tab
+    context.close()
+
+
+def settle(page, timeout: float = 30_000) -> None:
+    """Wait until the script run has finished: the footer is drawn and the running indicator is gone."""
+    page.wait_for_selector("text=Data build", timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+def shoot(page, folder: Path, name: str) -> None:
+    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height + 40, 1000), 8000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(folder / f"{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def sidebar_input(page, label: str):
+    return page.locator(f"[data-testid='stSidebar'] input[aria-label='{label}']")
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick an option of a sidebar select box by keyboard: focus it, type to filter, Enter."""
+    box = sidebar_input(page, label)
+    box.focus()
+    box.fill(option)
+    page.locator("[role='option']").filter(has_text=option).first.wait_for(timeout=10_000)
+    page.keyboard.press("Enter")
+
+
+def test_home_map_switch_and_click(server, page, shots):
+    start = time.perf_counter()
+    page.goto(server + "/")
+    page.wait_for_selector(".js-plotly-plot .choroplethlocation", timeout=30_000)
+    map_seconds = time.perf_counter() - start
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "Deaths related to drug misuse"
+    assert page.locator(".js-plotly-plot .choroplethlocation").count() >= 6
+    assert "Worse than England (2)" in page.inner_text("body")
+    assert not [u for u in page.requests if not u.startswith(server) and not u.startswith("data:")], \
+        "the page made requests beyond the dashboard"
+    shoot(page, shots, "map")
+
+    start = time.perf_counter()
+    choose(page, "Indicator", "Completions (opiate)")
+    page.wait_for_function("() => document.querySelector('h1').innerText.startsWith('Successful completion')")
+    switch_seconds = time.perf_counter() - start
+    settle(page)
+    assert_no_exception(page)
+    assert "indicator=completion_opiate" in page.url and "period=2020%2F21" in page.url
+    again = page.context.new_page()
+    start = time.perf_counter()
+    again.goto(server + "/")
+    again.wait_for_selector(".js-plotly-plot .choroplethlocation", timeout=30_000)
+    warm_seconds = time.perf_counter() - start
+    again.close()
+    print(f"\nmap drawn {map_seconds:.2f} s after navigation (first session of the server), "
+          f"{warm_seconds:.2f} s (next session); indicator switch {switch_seconds:.2f} s")
+
+    inset = page.locator(".js-plotly-plot").nth(1)
+    inset.locator(".choroplethlocation").first.click(force=True)
+    page.wait_for_url(re.compile(r"/area\?"), timeout=20_000)
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() in ("Camden", "Hackney", "Westminster")
+    assert "area=E09" in page.url
+
+
+def test_permalink_restores_the_view(server, page, shots):
+    link = server + "/area?area=E06000009&indicator=completion_opiate&period=2019%2F20&peers=cipfa"
+    page.goto(link)
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == "Blackpool"
+    assert sidebar_input(page, "Area").input_value() == "Blackpool"
+    assert sidebar_input(page, "Indicator").input_value() == "Completions (opiate)"
+    assert sidebar_input(page, "Period").input_value() == "2019/20"
+    checked = page.locator("[data-testid='stRadio'] input:checked").first
+    assert checked.evaluate("e => e.closest('label').innerText") == "CIPFA nearest neighbours"
+    for part in ("area=E06000009", "indicator=completion_opiate", "period=2019%2F20", "peers=cipfa"):
+        assert part in page.url
+    shoot(page, shots, "area_permalink")
+    shared = page.url
+    other = page.context.new_page()
+    other.goto(shared)
+    settle(other)
+    assert other.locator("h1").first.inner_text() == "Blackpool"
+    assert other.url == shared
+
+
+@pytest.mark.parametrize("path, title", [("/lottery", "The postcode lottery"),
+                                         ("/compare?area=E09000007&peers=neighbours", "Compare areas"),
+                                         ("/about", "About the data"), ("/area", "Area profile"),
+                                         ("/?indicator=%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D1%3E&area="
+                                          + "A" * 3000, "Deaths related to drug misuse")])
+def test_every_page_without_exceptions(server, page, shots, path, title):
+    page.goto(server + path)
+    settle(page)
+    assert_no_exception(page)
+    assert page.locator("h1").first.inner_text() == title
+    name = path.strip("/").split("?")[0] or "hostile"
+    shoot(page, shots, name)
+    if name == "hostile":
+        assert "is not an indicator in this build" in page.inner_text("body")
+        assert page.evaluate("() => typeof window.__xss") == "undefined"
+
+
+def _axe_source() -> str:
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "indicators" / "axe"
+    script = cache / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed, so axe-core cannot be fetched into the cache")
+        cache.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([npm, "pack", "axe-core", "--pack-destination", str(cache)], capture_output=True,
+                                text=True, timeout=120)
+        tarballs = sorted(cache.glob("axe-core-*.tgz"))
+        if result.returncode != 0 or not tarballs:
+            pytest.skip(f"npm pack axe-core failed (offline?): {result.stderr.strip()[-300:]}")
+        with tarfile.open(tarballs[-1]) as tar:
+            member = tar.extractfile("package/axe.min.js")
+            script.write_bytes(member.read())
+    return script.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", ["/", "/lottery", "/area?area=E06000009", "/compare", "/about"])
+def test_accessibility(server, page, path):
+    """No serious or critical axe-core violation of WCAG 2.x A/AA rules anywhere on the page."""
+    source = _axe_source()
+    page.goto(server + path)
+    settle(page)
+    page.add_script_tag(content=source)
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS)
+    serious = [(v["id"], v["help"], [(n["html"][:100], (n.get("any") or [{}])[0].get("data")) for n in v["nodes"]][:3])
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+
+
+def test_permalink_as_first_request(fresh_server, browser):
+    """A server's first request is a permalink. (Were the page scripts in a pages/ folder, Streamlit's legacy
+    multipage mode would run pages/area.py on its own for this first run, without dashboard.py.)"""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(fresh_server + "/area?area=E06000009")
+        settle(page)
+        assert page.locator("h1").first.inner_text() == "Blackpool"
+        assert sidebar_input(page, "Area").input_value() == "Blackpool"
+    finally:
+        context.close()

@@ -1,0 +1,211 @@
+"""Every dashboard page, headless with Streamlit's AppTest, on the invented warehouse of tests/support.py:
+normal data, an indicator without rows, an area whose figures are all suppressed or missing, hostile URL
+parameters, and no warehouse at all. No page may show an exception."""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from support import VALUES, make_warehouse
+
+from conftest import REPO
+
+DASHBOARD = str(REPO / "dashboard.py")
+PAGES = ["views/map.py", "views/lottery.py", "views/area.py", "views/compare.py", "views/about.py"]
+TITLES = {"views/map.py": "Deaths related to drug misuse", "views/lottery.py": "The postcode lottery",
+          "views/area.py": "Area profile", "views/compare.py": "Compare areas", "views/about.py": "About the data"}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory):
+    return make_warehouse(tmp_path_factory.mktemp("pages") / "fixture.duckdb")
+
+
+@pytest.fixture(scope="module")
+def suppressed_warehouse(tmp_path_factory):
+    """Camden (E09000007): every figure suppressed or missing."""
+    values = []
+    for row in VALUES:
+        if row[1] == "E09000007":
+            row = row[:3] + (None,) * 7 + (row[0].startswith("deaths"),
+                                           "Value suppressed: small numbers" if row[0].startswith("deaths")
+                                           else "No figure for this area and period in the source files used "
+                                                "for this build.", "not compared", "not compared")
+        values.append(row)
+    return make_warehouse(tmp_path_factory.mktemp("suppressed") / "suppressed.duckdb", values=values)
+
+
+@pytest.fixture(scope="module")
+def restricted_warehouse(tmp_path_factory):
+    """The fixture plus an indicator that is not published for areas (restricted), with no rows."""
+    path = make_warehouse(tmp_path_factory.mktemp("restricted") / "restricted.duckdb")
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("""INSERT INTO published.indicators BY NAME
+                       SELECT 'naloxone_clients' AS indicator_id, 'naloxone' AS family,
+                              'People in treatment issued naloxone' AS title, 'Naloxone (clients)' AS short_title,
+                              'Invented.' AS definition, '' AS caveats, '%' AS unit, 'proportion' AS value_type,
+                              100.0 AS multiplier, 'high_is_good' AS polarity, 'wilson' AS ci_method,
+                              'financial year' AS period_type, '' AS suppression, 'OHID' AS publisher,
+                              'none' AS publisher_id, 'ndtms' AS source_ids, 'counts' AS reaggregate,
+                              'restricted' AS publication_status,
+                              'Commissioners receive it in restricted reports.' AS status_note""")
+    finally:
+        con.close()
+    return path
+
+
+def run(monkeypatch, db, page: str | None = None, params: dict | None = None) -> AppTest:
+    monkeypatch.setenv("INDICATORS_DB", str(db))
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    for key, value in (params or {}).items():
+        at.query_params[key] = value
+    if page and page != "views/map.py":
+        at.switch_page(page)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
+                                  "error") for e in getattr(at, kind)]
+    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # as read, without Markdown escapes
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(monkeypatch, warehouse, page):
+    at = run(monkeypatch, warehouse, page)
+    no_exception(at)
+    assert at.title[0].value == TITLES[page]
+    assert not at.error
+    body = texts(at)
+    assert "Open Government Licence v3.0" in body
+    assert "Data build 2026-11-01" in body and "20261101-fixture0001" in body
+    assert "Office for National Statistics" in body
+    assert [s.label for s in at.sidebar.selectbox] == ["Indicator", "Period", "Area"]
+    assert not any("Downloads are unavailable" in w.value for w in at.warning)
+
+
+def test_map_writes_and_restores_its_state(monkeypatch, warehouse):
+    params = {"indicator": "completion_opiate", "period": "2019/20", "area": "E06000009", "colour": "value"}
+    at = run(monkeypatch, warehouse, "views/map.py", params)
+    no_exception(at)
+    assert not at.warning
+    assert at.title[0].value == "Successful completion of drug treatment: opiate users"
+    assert at.sidebar.selectbox(key="w_indicator").value == "completion_opiate"
+    assert at.sidebar.selectbox(key="w_period").value == "2019/20"
+    assert at.sidebar.selectbox(key="w_area").value == "E06000009"
+    assert at.radio[0].value == "value"
+    assert at.query_params == params
+    assert "England, 2019/20" in texts(at)
+    assert any(link.label == "Open the profile of Blackpool" for link in at.get("page_link"))
+    at.sidebar.selectbox(key="w_indicator").set_value("deaths_drug_misuse").run()
+    no_exception(at)
+    assert at.query_params == {"indicator": "deaths_drug_misuse", "period": "2019-21", "area": "E06000009",
+                               "colour": "value"}
+
+
+def test_permalink_to_an_area(monkeypatch, warehouse):
+    at = run(monkeypatch, warehouse, "views/area.py", {"area": "E06000009", "peers": "cipfa"})
+    no_exception(at)
+    assert at.title[0].value == "Blackpool"
+    body = texts(at)
+    assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher "
+            "than England’s 5.1") in body
+    assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher "
+            "than North West’s 8.0: worse than North West, since a lower value is better.") in body
+    assert at.radio[0].value == "cipfa"
+    assert at.query_params["area"] == "E06000009" and at.query_params["peers"] == "cipfa"
+    assert "1 peer" in body
+    tables = [t.value for t in at.dataframe]
+    reasons = [t for t in tables if "Why" in t.columns and "Peer" in t.columns]
+    assert reasons[0]["Why"].tolist() == ["CIPFA nearest neighbour, rank 1 of the 15 most similar"]
+    not_possible = [t for t in tables if list(t.columns) == ["Indicator", "Period", "Why"]][0]
+    assert "Completions (alcohol)" in not_possible["Indicator"].tolist()
+
+
+def test_area_page_without_an_area_asks_for_one(monkeypatch, warehouse):
+    at = run(monkeypatch, warehouse, "views/area.py")
+    no_exception(at)
+    assert "Choose an area" in at.info[0].value
+
+
+def test_area_whose_figures_are_all_suppressed_or_missing(monkeypatch, suppressed_warehouse):
+    for page in ("views/area.py", "views/map.py", "views/compare.py", "views/lottery.py"):
+        at = run(monkeypatch, suppressed_warehouse, page, {"area": "E09000007", "peers": "neighbours"})
+        no_exception(at)
+    at = run(monkeypatch, suppressed_warehouse, "views/area.py", {"area": "E09000007"})
+    body = texts(at)
+    assert "Camden’s drug-misuse death rate for 2019–21 is suppressed by the publisher" in body
+    assert "No indicator has a value for Camden in this build" in body
+    why = [t.value for t in at.dataframe if list(t.value.columns) == ["Indicator", "Period", "Why"]][0]
+    assert why.set_index("Indicator").loc["Drug-misuse deaths", "Why"].startswith("suppressed by the publisher")
+
+
+@pytest.mark.parametrize("page", ["views/map.py", "views/lottery.py", "views/compare.py", "views/area.py"])
+def test_indicator_without_rows(monkeypatch, warehouse, page):
+    at = run(monkeypatch, warehouse, page, {"indicator": "completion_alcohol", "area": "E06000009"})
+    no_exception(at)
+    assert not at.warning or page == "views/lottery.py"
+    body = texts(at)
+    if page != "views/area.py":
+        assert "No data in this build" in body or "no data in this build" in body
+    assert at.sidebar.selectbox(key="w_indicator").value == "completion_alcohol"
+    assert "w_period" not in [s.key for s in at.sidebar.selectbox]
+
+
+HOSTILE = {"indicator": "'; DROP TABLE published.indicators; --", "period": "<script>alert(1)</script>",
+           "area": "X" * 10_000, "peers": "1 OR 1=1", "colour": "red", "completion": "../../etc/passwd",
+           "adjusted": "perhaps"}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_hostile_params_fall_back_with_notices(monkeypatch, warehouse, page):
+    at = run(monkeypatch, warehouse, page, HOSTILE)
+    no_exception(at)
+    notices = [w.value for w in at.warning]
+    assert any("is not an indicator in this build" in n for n in notices)
+    assert any("too long (10,000 characters)" in n for n in notices)
+    assert any("`peers`" in n for n in notices) and any("`colour`" in n for n in notices)
+    echoed = [m for n in notices for m in re.findall(r"`\w+` \(([^)]*)\)", n)]
+    assert echoed and not set("".join(echoed)) & set("<>;'=`[]")  # echoes of the input are sanitised
+    assert at.query_params.get("indicator") in (None, "deaths_drug_misuse")
+    assert "area" not in at.query_params
+    at.run()  # the next interaction: the URL is now the app's own, so the notices are gone
+    no_exception(at)
+    assert not any("The link's" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_missing_warehouse(monkeypatch, tmp_path, page):
+    at = run(monkeypatch, tmp_path / "nowhere.duckdb", page)
+    no_exception(at)
+    assert "The dashboard has no data to show" in at.error[0].value
+    assert "uv run indicators build" in at.error[0].value
+
+
+def test_file_that_is_not_a_warehouse(monkeypatch, tmp_path):
+    bogus = tmp_path / "bogus.duckdb"
+    bogus.write_text("not a database")
+    at = run(monkeypatch, bogus)
+    no_exception(at)
+    assert "not a warehouse built by" in at.error[0].value or "no data to show" in at.error[0].value
+
+
+def test_indicator_not_published_for_areas(monkeypatch, restricted_warehouse):
+    at = run(monkeypatch, restricted_warehouse, "views/map.py", {"indicator": "naloxone_clients", "area": "E06000009"})
+    no_exception(at)
+    assert "is not published for individual areas (Commissioners receive it in restricted reports)" in \
+        at.info[0].value
+    assert "**Not published for areas** (6)" in texts(at)
+    at = run(monkeypatch, restricted_warehouse, "views/area.py", {"area": "E06000009"})
+    no_exception(at)
+    why = [t.value for t in at.dataframe if list(t.value.columns) == ["Indicator", "Period", "Why"]][0]
+    assert why.set_index("Indicator").loc["Naloxone (clients)", "Why"].startswith("not published for individual areas")

@@ -1,0 +1,290 @@
+"""The frame every page shares: URL state in and out, the sidebar, notices, the footer and the download buttons; depends on streamlit and indicators.
+
+dashboard.py calls `start` before the page and `finish` after it; a page calls `context` to get
+the warehouse, the build's choices and the current state, and the small widget helpers here for
+the state it owns (peer group, colour mode, ...), so that every piece of state round-trips
+through the URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from indicators import text
+from indicators.catalogue import FAMILY_TITLES
+from indicators.state import (
+    PARAM_NAMES, Choices, State, default_period, make_choices, parse_params, present_params, to_params,
+)
+from ui.data import Warehouse, open_warehouse
+
+CTX_KEY = "_dashboard_context"
+SEEN_KEY = "_dashboard_url_seen"
+# Page widgets; like the sidebar's, their values are kept across pages in `keep_<name>`.
+PAGE_PARAMS = ("peers", "colour", "completion", "adjusted")
+HOW_TO_BUILD = (
+    "Build it with `uv run indicators build` (after `uv run indicators fetch`; offline, point `--raw` at a "
+    "folder of the official files, e.g. `uv run indicators build --raw ../shared/data/raw`), or start "
+    "everything with `uv run indicators serve`. Set `INDICATORS_DB` to use a warehouse file elsewhere.")
+
+
+@dataclass
+class Context:
+    wh: Warehouse
+    choices: Choices
+    state: State
+    catalogue: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
+    url_names: tuple[str, ...] = ("indicator", "period", "area")
+
+    def indicator(self, indicator_id: str | None) -> dict:
+        """The catalogue row of an indicator as a dict (empty when unknown)."""
+        if not indicator_id:
+            return {}
+        rows = self.catalogue[self.catalogue["indicator_id"] == indicator_id]
+        return rows.iloc[0].to_dict() if len(rows) else {}
+
+    def area_name(self, area_code: str | None) -> str:
+        return self.choices.areas.get(area_code, area_code or "")
+
+    def periods(self, indicator_id: str | None) -> tuple[str, ...]:
+        return self.choices.periods.get(indicator_id, ()) if indicator_id else ()
+
+
+def _url_key(params: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in params.items()))
+
+
+def _sync_from_url(choices: Choices) -> tuple[State, list[str]]:
+    """Apply the URL's parameters to the widgets when the URL came from outside this session's last run."""
+    params = st.query_params.to_dict()
+    state, notices = parse_params(params, choices)
+    if st.session_state.get(SEEN_KEY) == _url_key(params):
+        return state, []
+    for name in present_params(params):
+        st.session_state[f"keep_{name}"] = getattr(state, name)
+        if name in ("indicator", "period", "area"):
+            st.session_state[f"w_{name}"] = getattr(state, name)
+    return state, notices
+
+
+def _restore(name: str, valid, fallback) -> None:
+    """Give widget `w_<name>` its remembered value when Streamlit dropped it (e.g. on a page change)."""
+    key = f"w_{name}"
+    if key not in st.session_state or st.session_state[key] not in valid:
+        kept = st.session_state.get(f"keep_{name}")
+        st.session_state[key] = kept if kept in valid else fallback
+
+
+def _indicator_label(catalogue: pd.DataFrame, choices: Choices):
+    labels = {}
+    for row in catalogue.to_dict("records"):
+        label = str(row.get("short_title") or row["title"])
+        status = row.get("publication_status")
+        if not text.is_missing(status) and status != text.OPEN_STATUS:
+            label += " (not published)"
+        elif not choices.periods.get(row["indicator_id"]):
+            label += " (no data in this build)"
+        labels[row["indicator_id"]] = label
+    return lambda indicator_id: labels.get(indicator_id, indicator_id)
+
+
+def _sidebar(ctx: Context) -> State:
+    choices, state = ctx.choices, ctx.state
+    with st.sidebar:
+        st.header("Choose")
+        indicator = None
+        if choices.indicators:
+            _restore("indicator", choices.indicators, choices.default_indicator)
+            indicator = st.selectbox("Indicator", choices.indicators, key="w_indicator",
+                                     format_func=_indicator_label(ctx.catalogue, choices),
+                                     help="Grouped by family: " + ", ".join(
+                                         dict.fromkeys(FAMILY_TITLES.get(f, f) for f in ctx.catalogue["family"]))
+                                     + ". The page title gives the full name.")
+        else:
+            st.markdown("This build has no indicators.")
+        periods = ctx.periods(indicator)
+        period = None
+        if periods:
+            _restore("period", periods, default_period(periods))
+            period = st.selectbox("Period", list(reversed(periods)), key="w_period",
+                                  format_func=text.period_display,
+                                  help="Latest first. Periods differ between indicators.")
+        elif indicator:
+            st.markdown("No data in this build for this indicator, so there is no period to choose.")
+        codes = sorted(choices.areas, key=lambda c: choices.areas[c])
+        _restore("area", choices.areas, None)
+        area = st.selectbox("Area", codes, key="w_area", index=None, placeholder="Type an area name",
+                            format_func=lambda c: choices.areas.get(c, c),
+                            help="Upper-tier local authorities (counties, unitary authorities, metropolitan "
+                                 "districts, London boroughs). Type to search.")
+    st.session_state["keep_indicator"], st.session_state["keep_period"] = indicator, period
+    st.session_state["keep_area"] = area
+    keep = {name: st.session_state.get(f"keep_{name}", getattr(state, name)) for name in PAGE_PARAMS}
+    return replace(state, indicator=indicator, period=period, area=area, **keep)
+
+
+def start() -> Context | None:
+    """Open the warehouse, restore the state from the URL, draw the sidebar; None (and an error) without a warehouse."""
+    wh, problem = open_warehouse()
+    if wh is None:
+        st.session_state[CTX_KEY] = None
+        st.error(f"**The dashboard has no data to show.** {problem} {HOW_TO_BUILD}")
+        return None
+    catalogue = wh.q("indicators")
+    choices = make_choices(catalogue, wh.q("indicator_periods"), wh.q("upper_tier_areas"))
+    state, notices = _sync_from_url(choices)
+    ctx = Context(wh=wh, choices=choices, state=state, catalogue=catalogue, notices=notices)
+    ctx.state = _sidebar(ctx)
+    for notice in notices:
+        st.warning(notice, icon="⚠️")
+    st.session_state[CTX_KEY] = ctx
+    return ctx
+
+
+def context(url_names: tuple[str, ...] = ("indicator", "period", "area")) -> Context | None:
+    """The current run's context for a page, declaring which state the page writes to the URL."""
+    ctx = st.session_state.get(CTX_KEY)
+    if ctx is not None:
+        ctx.url_names = tuple(n for n in url_names if n in PARAM_NAMES)
+    return ctx
+
+
+def _remembered(name: str, options, default):
+    kept = st.session_state.get(f"keep_{name}", default)
+    if kept in options:
+        return kept
+    return default if default in options else options[0]
+
+
+def page_choice(ctx: Context, name: str, label: str, options: list, format_func=str, default=None,
+                horizontal: bool = True, help: str | None = None, page: str = ""):
+    """A radio for page-owned state `name` (peers, colour, completion) whose value is shared by every page
+    that shows it and survives page changes: `keep_<name>` holds it, each page's widget follows it."""
+    key = f"w_{name}_{page}"
+    st.session_state[key] = _remembered(name, options, default)
+
+    def remember() -> None:
+        st.session_state[f"keep_{name}"] = st.session_state[key]
+
+    value = st.radio(label, options, key=key, format_func=format_func, horizontal=horizontal, help=help,
+                     on_change=remember)
+    st.session_state[f"keep_{name}"] = value
+    ctx.state = replace(ctx.state, **{name: value})
+    return value
+
+
+def page_toggle(ctx: Context, name: str, label: str, help: str | None = None, page: str = "") -> bool:
+    key = f"w_{name}_{page}"
+    st.session_state[key] = bool(st.session_state.get(f"keep_{name}", getattr(ctx.state, name)))
+
+    def remember() -> None:
+        st.session_state[f"keep_{name}"] = st.session_state[key]
+
+    value = st.toggle(label, key=key, help=help, on_change=remember)
+    st.session_state[f"keep_{name}"] = value
+    ctx.state = replace(ctx.state, **{name: value})
+    return value
+
+
+def params_for(ctx: Context, **changes) -> dict[str, str]:
+    """The URL parameters of the current state with some changes (for links to another page)."""
+    return to_params(replace(ctx.state, **changes), PARAM_NAMES)
+
+
+def permalink(ctx: Context) -> str:
+    """The address of this view (relative when the app does not know its own URL)."""
+    query = urlencode(to_params(ctx.state, ctx.url_names))
+    base = st.context.url or ""
+    return f"{base}?{query}" if query else (base or "?")
+
+
+def finish(ctx: Context | None) -> None:
+    """After the page: write its state to the URL and draw the footer."""
+    if ctx is None:
+        return
+    params = to_params(ctx.state, ctx.url_names)
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    st.session_state[SEEN_KEY] = _url_key(params)
+    footer(ctx)
+
+
+def footer(ctx: Context) -> None:
+    st.divider()
+    sources = ctx.wh.q("sources_by_publisher")
+    lines = text.footer_sources(sources)
+    st.markdown("**Sources:** " + ("; ".join(text.md_escape(line) for line in lines) if lines else
+                                  "none recorded in this build") + ".")
+    st.markdown("Contains public sector information licensed under the Open Government Licence v3.0.")
+    build = ctx.wh.build
+    st.markdown(f"Data build {text.md_escape(build.get('build_date') or 'unknown date')} · build id "
+               f"{text.md_escape(ctx.wh.build_id)} · link to this view: {text.md_escape(permalink(ctx))}")
+
+
+def _downloads_module():
+    try:
+        from indicators import downloads
+    except ImportError:
+        return None
+    return downloads
+
+
+def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str], what: str,
+                     page_title: str, key: str) -> None:
+    """CSV, metadata and citation for what the page shows, when indicators.downloads provides them."""
+    module = _downloads_module()
+    if module is None:
+        return
+    build_date = str(ctx.wh.build.get("build_date") or "")
+    one = indicator_ids[0] if len(indicator_ids) == 1 else None
+    link = permalink(ctx)
+    connection = ctx.wh.connection()
+    cols = st.columns(3)
+    try:
+        if hasattr(module, "view_csv") and hasattr(module, "download_name"):
+            frame = frame.copy()
+            frame.attrs["build_id"] = ctx.wh.build_id
+            data = module.view_csv(frame)
+            cols[0].download_button("Download CSV", data, file_name=module.download_name(one, build_date, what, "csv"),
+                                    mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
+        if hasattr(module, "view_metadata") and hasattr(module, "download_name"):
+            def metadata() -> bytes:
+                cursor = connection.cursor()
+                try:
+                    return module.view_metadata(cursor, indicator_ids, link)
+                finally:
+                    cursor.close()
+            cols[1].download_button("Download definitions and sources", metadata,
+                                    file_name=module.download_name(one, build_date, f"{what}-metadata", "md"),
+                                    mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")
+        if hasattr(module, "citation"):
+            cursor = connection.cursor()
+            try:
+                cite = module.citation(cursor, page_title, link)
+            finally:
+                cursor.close()
+            with cols[2].popover("Cite this view"):
+                st.code(cite, language=None, wrap_lines=True)
+    except Exception as exc:  # a downloads bug must not take the page down; say so instead
+        st.warning(f"Downloads are unavailable for this view ({type(exc).__name__}).")
+
+
+def table_expander(label: str = "Table (the same data as the chart)"):
+    """The accessible twin of a chart."""
+    return st.expander(label, expanded=False)
+
+
+def citation(ctx: Context, page_title: str) -> str:
+    """indicators.downloads' citation when it is there, else a plain one from the build."""
+    module = _downloads_module()
+    if module is not None and hasattr(module, "citation"):
+        cursor = ctx.wh.connection().cursor()
+        try:
+            return module.citation(cursor, page_title, permalink(ctx))
+        finally:
+            cursor.close()
+    return text.citation_text(page_title, ctx.wh.build.get("build_date"), ctx.wh.build_id, permalink(ctx))

@@ -1,0 +1,80 @@
+"""Home: the map of the chosen indicator and period, by comparison with England or by value, with a London inset and its table twin."""
+
+import streamlit as st
+
+from indicators import charts, text
+from indicators.state import COLOUR_MODE_LABELS, COLOUR_MODES
+from ui import frame
+
+ctx = frame.context(("indicator", "period", "area", "colour"))
+meta = ctx.indicator(ctx.state.indicator)
+
+if not meta:
+    st.title("Map")
+    st.info("This build has no indicators to map.")
+else:
+    indicator_id, period, area = ctx.state.indicator, ctx.state.period, ctx.state.area
+    st.title(meta["title"])
+    england = ctx.wh.q("benchmark_value", indicator_id, period) if period else None
+    if period is None:
+        st.info(text.no_data_message(meta, "the map has nothing to colour (no area is drawn as zero)"))
+    elif not england or text.is_missing(england.get("value")):
+        st.info(f"England’s figure for {text.period_display(period)} is not in this build, so no area can be "
+                "compared with England: colour by value instead, or see the table.")
+    else:
+        st.markdown(f"**England, {text.period_display(period)}:** {text.format_value(england['value'], meta['unit'])} "
+                    f"(95% interval "
+                    f"{text.format_interval(england['lower_ci_95'], england['upper_ci_95'], meta['unit'])}). "
+                    f"Unit: {text.md_escape(meta['unit'])}.")
+    with st.expander("What this indicator measures, and its caveats"):
+        st.markdown(text.md_escape(meta.get("definition") or ""))
+        caveats = text.caveat_list(meta.get("caveats"))
+        if caveats:
+            st.markdown("\n".join(f"- {text.md_escape(c)}" for c in caveats))
+        st.markdown(f"Source: {text.md_escape(meta.get('publisher'))}. More in *About the data*.")
+    colour = frame.page_choice(ctx, "colour", "Colour areas by", list(COLOUR_MODES), COLOUR_MODE_LABELS.get,
+                               default="comparison", page="map",
+                               help="Compared with England: significance at 95%. Value: fifths of the areas "
+                                    "with a value (quantile classes).")
+    values = ctx.wh.q("map_values", indicator_id, period)
+    geojson = ctx.wh.q("map_geojson")
+    table, legend = charts.map_frame(values, meta, colour, period)
+    left, right = st.columns([3, 1], gap="small")
+    with left:
+        event = st.plotly_chart(charts.choropleth(table, legend, geojson, highlight=area), key="map_main",
+                                on_select="rerun", selection_mode="points", theme=None, config=charts.GEO_PLOT_CONFIG)
+        st.markdown("Click an area (or choose it in the sidebar) to open its profile. Hover for the value, "
+                   "its 95% interval, the count and the period.")
+    with right:
+        london = charts.london_frame(table)
+        inset_event = None
+        if len(london):
+            inset_event = st.plotly_chart(charts.london_inset(table, legend, geojson, highlight=area),
+                                          key="map_london", on_select="rerun", selection_mode="points",
+                                          theme=None, config=charts.GEO_PLOT_CONFIG)
+        counts = table["colour_class"].value_counts()
+        st.markdown("\n".join(
+            f"- **{text.md_escape(label)}** ({int(counts.get(key, 0))}): "
+            f"{text.md_escape(text.CATEGORY_MEANINGS.get(key, 'a fifth of the areas with a value, by value.'))}"
+            for key, label, _ in legend))
+    clicked = charts.clicked_area(event) or charts.clicked_area(inset_event)
+    if clicked and clicked in ctx.choices.areas:
+        st.switch_page("views/area.py", query_params=frame.params_for(ctx, area=clicked))
+    if area:
+        st.page_link("views/area.py", label=f"Open the profile of {ctx.area_name(area)}", icon=":material/location_on:",
+                     query_params=frame.params_for(ctx))
+
+    st.subheader("The same data as a table")
+    twin = table.assign(compared=table["category_label"],
+                        period=[text.period_display(p) for p in table["period_label"]])
+    columns = {"area_name": "Area", "region_name": "Region", "value": f"Value ({meta['unit']})",
+               "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "numerator": "Count",
+               "denominator": "Denominator", "compared": "Compared with England", "period": "Period",
+               "value_note": "Note", "area_code": "Code"}
+    columns = {k: v for k, v in columns.items() if k not in ("numerator", "denominator") or twin[k].notna().any()}
+    st.dataframe(twin[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
+                 column_config={columns["value"]: st.column_config.NumberColumn(format="%.1f"),
+                                "95% lower": st.column_config.NumberColumn(format="%.1f"),
+                                "95% upper": st.column_config.NumberColumn(format="%.1f")})
+    frame.download_buttons(ctx, values.assign(indicator_id=indicator_id), [indicator_id], "map", meta["title"],
+                           key="map")
