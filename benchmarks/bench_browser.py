@@ -4,11 +4,11 @@ Usage: [INDICATORS_DB=PATH] uv run python benchmarks/bench_browser.py [--repeats
 
 Without INDICATORS_DB the warehouse is built first from ../shared/data/raw into a temporary folder.
 Starts `streamlit run dashboard.py` headless on a free loopback port and measures:
-- time to map: from `page.goto('/')` until the first choropleth shape is in the page. `time_to_map_cold_s`
+- time to map: from `page.goto('/')` until the first area of the SVG map is in the page. `time_to_map_cold_s`
   is the first visit after the server starts (it also pays for the server's imports and empty caches) and
   doubles as the warm-up; `time_to_map_s` is the median over `--repeats` further visits, each in a fresh
   browser context (a first-time visitor: empty HTTP cache, so the browser downloads and compiles
-  Streamlit's JavaScript, Plotly included). `time_to_map_returning_s`: a new tab of a browser that has
+  Streamlit's JavaScript; the home map needs no charting library, see indicators/svgmap.py). `time_to_map_returning_s`: a new tab of a browser that has
   visited before (HTTP cache warm).
 - indicator switch: from pressing Enter on another indicator, chosen by keyboard in the sidebar's
   Indicator box, until the main map shows the new indicator's data, the script run has settled (footer
@@ -17,7 +17,7 @@ Starts `streamlit run dashboard.py` headless on a free loopback port and measure
 - the server's share of each: from the browser sending the request for a script run to its receiving the
   message that the run finished, with Chrome DevTools Protocol timestamps of the WebSocket frames
   (`*_server_s`); the rest is the browser (loading Streamlit's JavaScript, drawing).
-- map payload: the Plotly figure JSON the server sent for the home page (main map + London inset), taken
+- map payload: the SVG map markup the server sent for the home page (main map + London inset), taken
   from the WebSocket frames the page received and decoded with Streamlit's protobuf messages; the total
   bytes of all frames of that page load are reported beside it. Sizes are uncompressed (Streamlit's
   WebSocket compression is off by default). 1 MB = 1,000,000 bytes.
@@ -43,7 +43,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser_support import (  # noqa: E402 (tests/ is put on the path just above)
-    CHROMIUM, CHROMIUM_ARGS, MAP_SHAPE, MAP_SIGNATURE, PAINTED, SETTLED, SHARED_RAW, VIEWPORT, Frames, Reruns,
+    CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, MAP_SIGNATURE, PAINTED, SETTLED, SHARED_RAW, VIEWPORT, Frames, Reruns,
     build_real_warehouse, sidebar_input, streamlit_server,
 )
 
@@ -92,7 +92,7 @@ def _visit(browser, base: str) -> tuple[float, Frames, float]:
         frames, reruns = _watch(context, page)
         start = time.perf_counter()
         page.goto(base + "/", timeout=TIMEOUT)
-        page.wait_for_selector(MAP_SHAPE, timeout=TIMEOUT)
+        page.wait_for_function(MAP_DRAWN, timeout=TIMEOUT)
         seconds = time.perf_counter() - start
         page.wait_for_function(SETTLED, timeout=TIMEOUT)
         return seconds, frames, _server_share(page, reruns, 1)
@@ -131,7 +131,7 @@ def _switch(page, frames: Frames, reruns: Reruns, label: str) -> tuple[float, fl
     finished, runs = frames.runs_finished, len(reruns.durations)
     start = time.perf_counter()
     page.keyboard.press("Enter")
-    page.wait_for_function(f"old => ({MAP_SIGNATURE})() !== old && document.querySelector('{MAP_SHAPE}') "
+    page.wait_for_function(f"old => ({MAP_SIGNATURE})() !== old && ({MAP_DRAWN})() "
                            f"&& ({SETTLED})()", arg=before, timeout=TIMEOUT)
     page.evaluate(PAINTED)
     seconds = time.perf_counter() - start
@@ -156,14 +156,14 @@ def measure(base: str, repeats: int, switches: int) -> dict:
             page = context.new_page()
             frames, reruns = _watch(context, page)
             page.goto(base + "/", timeout=TIMEOUT)
-            page.wait_for_selector(MAP_SHAPE, timeout=TIMEOUT)
+            page.wait_for_function(MAP_DRAWN, timeout=TIMEOUT)
             page.wait_for_function(SETTLED, timeout=TIMEOUT)
             returning = []
             for _ in range(repeats):
                 tab = context.new_page()
                 start = time.perf_counter()
                 tab.goto(base + "/", timeout=TIMEOUT)
-                tab.wait_for_selector(MAP_SHAPE, timeout=TIMEOUT)
+                tab.wait_for_function(MAP_DRAWN, timeout=TIMEOUT)
                 returning.append(time.perf_counter() - start)
                 tab.wait_for_function(SETTLED, timeout=TIMEOUT)
                 tab.close()
@@ -172,11 +172,11 @@ def measure(base: str, repeats: int, switches: int) -> dict:
             if page.locator(sidebar_input("Indicator")).input_value() != pair[0]:
                 _switch(page, frames, reruns, pair[0])
             timings = [_switch(page, frames, reruns, pair[(i + 1) % 2]) for i in range(switches)]
-            switch_payload = frames.plotly_spec_bytes[-2:]
+            switch_payload = frames.map_markup_bytes[-2:]
             context.close()
         finally:
             browser.close()
-    payloads = [sum(f.plotly_spec_bytes) for _, f, _ in visits]
+    payloads = [sum(f.map_markup_bytes) + sum(f.plotly_spec_bytes) for _, f, _ in visits]
     return {
         "time_to_map_s": statistics.median(t for t, _, _ in visits),
         "time_to_map_cold_s": cold,
@@ -191,14 +191,14 @@ def measure(base: str, repeats: int, switches: int) -> dict:
         "switch_indicators": list(pair),
         "map_payload_bytes": max(payloads),
         "map_payload_mb": max(payloads) / MB,
-        "map_figures_bytes": visits[-1][1].plotly_spec_bytes,
-        "map_payload_cold_bytes": sum(cold_frames.plotly_spec_bytes),
+        "map_figures_bytes": visits[-1][1].map_markup_bytes + visits[-1][1].plotly_spec_bytes,
+        "map_payload_cold_bytes": sum(cold_frames.map_markup_bytes) + sum(cold_frames.plotly_spec_bytes),
         "home_websocket_bytes": max(f.total_bytes for _, f, _ in visits),
         "home_websocket_frames": visits[-1][1].frames,
         "switch_figures_bytes": switch_payload,
         "chromium_version": version,
-        "payload_method": "Plotly figure JSON (PlotlyChart.spec) in the WebSocket frames of a home-page load, "
-                          "decoded with Streamlit's protobuf; uncompressed",
+        "payload_method": "SVG map markup (Markdown elements holding the map) and any Plotly figure JSON in the "
+                          "WebSocket frames of a home-page load, decoded with Streamlit's protobuf; uncompressed",
     }
 
 
@@ -222,7 +222,7 @@ def summary(result: dict) -> str:
         f"(median of {len(result['indicator_switch_runs_s'])}): {result['indicator_switch_s']:.3f} s "
         f"(runs {switch_runs}); target <= 0.3 s: {_verdict('indicator_switch_s', result['indicator_switch_s'])}; "
         f"of which the server's script run {result['indicator_switch_server_s']:.3f} s (median)",
-        f"- map payload: Plotly figure JSON sent for the home page {result['map_payload_bytes']:,} B "
+        f"- map payload: SVG map markup sent for the home page {result['map_payload_bytes']:,} B "
         f"({figures}: main map + London inset) = {result['map_payload_mb']:.3f} MB; target <= 0.25 MB: "
         f"{_verdict('map_payload_mb', result['map_payload_mb'])}; all WebSocket frames of the home-page load "
         f"{result['home_websocket_bytes']:,} B in {result['home_websocket_frames']} frames (uncompressed)",

@@ -28,11 +28,13 @@ CATEGORY_COLOURS = {
     "not compared": "#9a9a9a",
     "suppressed": "#4d4d4d",
     "not published": "#f1b6da",
+    "count only": "#b8c4c9",
     "no data": "#eeeeee",
 }
 CATEGORY_SYMBOLS = {
     "better": "circle", "similar": "diamond", "worse": "square", "higher": "triangle-up",
-    "lower": "triangle-down", "not compared": "x", "suppressed": "x", "not published": "x", "no data": "x",
+    "lower": "triangle-down", "not compared": "x", "suppressed": "x", "not published": "x", "count only": "x",
+    "no data": "x",
 }
 # Viridis, five classes from its light end to indigo (its near-black end is left out so that no class
 # looks like the dark grey of 'suppressed'): colour-blind-safe and ordered in lightness.
@@ -88,10 +90,12 @@ def value_classes(values: pd.Series, unit: object = "", n_classes: int = 5) -> t
     return out, labels
 
 
-def hover_text(row: Mapping, indicator: Mapping) -> str:
-    """The hover label of one area: name, value with unit, 95% interval, count and denominator, period, comparison."""
+def hover_lines(row: Mapping, indicator: Mapping) -> list[str]:
+    """An area's description in plain text, one line each: name, value with unit, 95% interval, count and
+    denominator, period, comparison, and the note (last, when there is one)."""
     unit = indicator.get("unit")
-    lines = [f"<b>{text.hover_escape(row.get('area_name'))}</b>"]
+    name = row.get("area_name")
+    lines = ["" if is_missing(name) else str(name)]
     cat = row.get("category") or text.category(row, indicator.get("publication_status"))
     if not is_missing(row.get("value")):
         lines.append(f"{format_value(row['value'], unit)}")
@@ -107,8 +111,19 @@ def hover_text(row: Mapping, indicator: Mapping) -> str:
     lines.append(CATEGORY_LABELS.get(cat, cat))
     note = row.get("value_note")
     if not is_missing(note) and str(note).strip():
-        lines.append(f"<i>{text.hover_escape(str(note).strip()[:160])}</i>")
-    return "<br>".join(lines)
+        lines.append(str(note).strip()[:160])
+    return lines
+
+
+def hover_text(row: Mapping, indicator: Mapping) -> str:
+    """The Plotly hover label of one area: hover_lines with the name in bold and the note in italics."""
+    lines = hover_lines(row, indicator)
+    note = row.get("value_note")
+    has_note = not is_missing(note) and bool(str(note).strip())
+    marked = [f"<b>{text.hover_escape(lines[0])}</b>"] + [text.hover_escape(line) for line in lines[1:]]
+    if has_note:
+        marked[-1] = f"<i>{marked[-1]}</i>"
+    return "<br>".join(marked)
 
 
 def map_frame(values: pd.DataFrame, indicator: Mapping, colour_mode: str = "comparison",

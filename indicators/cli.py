@@ -173,9 +173,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(config.REPO_ROOT / "dashboard.py"),
                "--server.headless", "true", "--server.address", "127.0.0.1",
                "--server.port", str(args.port), "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
+               "--server.fileWatcherType", "none", "--client.showErrorDetails", "none",
+               "--runner.postScriptGC", "false"]
     print(f"serving the dashboard at http://127.0.0.1:{args.port}/ (Ctrl+C to stop)")
-    return subprocess.call(command, env=env)
+    # From the repository, so that .streamlit/config.toml (theme, toolbar) applies wherever serve is started.
+    return subprocess.call(command, env=env, cwd=config.REPO_ROOT)
 
 
 COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "check": cmd_check, "list": cmd_list, "serve": cmd_serve}

@@ -16,7 +16,7 @@ import pandas as pd
 # Map and table categories, in legend order. Comparison words come from the published
 # compared_to_england column (indicators.stats.compare); the last four are states without one.
 COMPARISON_CATEGORIES = ("better", "similar", "worse", "higher", "lower")
-CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not published", "no data")
+CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not published", "count only", "no data")
 CATEGORY_LABELS = {
     "better": "Better than England",
     "similar": "Similar to England",
@@ -26,6 +26,7 @@ CATEGORY_LABELS = {
     "not compared": "Not compared (no interval)",
     "suppressed": "Suppressed by the publisher",
     "not published": "Not published for areas",
+    "count only": "Count only, no rate (boundary change)",
     "no data": "No data in this build",
 }
 CATEGORY_MEANINGS = {
@@ -37,6 +38,8 @@ CATEGORY_MEANINGS = {
     "not compared": "There is a value but no valid 95% interval (or no England value), so no comparison.",
     "suppressed": "The publisher withheld the figure, usually because the numbers are small.",
     "not published": "No open figure is published for individual areas.",
+    "count only": ("A count is published but no rate for these boundaries: the area was created after the "
+                   "period, so the publisher's rate covers the old areas only."),
     "no data": "The source files used for this build have no figure for this area and period.",
 }
 OPEN_STATUS = "open"
@@ -121,15 +124,18 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     """The map category of one area's row: a comparison word, or why there is none.
 
     Order matters: an indicator that is not published for areas is 'not published' whatever the
-    row says; a withheld figure is 'suppressed'; no row or no value is 'no data'; a value whose
+    row says; a withheld figure is 'suppressed'; a count without a value (an area re-aggregated across a
+    boundary change) is 'count only'; no row or no value is 'no data'; a value whose
     comparison is missing or 'not compared' is 'not compared'.
     """
     if not is_missing(publication_status) and str(publication_status) != OPEN_STATUS:
         return "not published"
     if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
         return "suppressed"
-    if not row.get("has_row", True) or is_missing(row.get("value")):
+    if not row.get("has_row", True):
         return "no data"
+    if is_missing(row.get("value")):
+        return "no data" if is_missing(row.get("numerator")) else "count only"
     word = row.get("compared_to_england")
     if is_missing(word) or str(word) not in COMPARISON_CATEGORIES:
         return "not compared"

@@ -27,7 +27,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
 
-MAP_SHAPE = ".js-plotly-plot .choroplethlocation"
+# The home page's map: inline SVG (indicators.svgmap), one link per area.
+MAP_DRAWN = "() => !!document.querySelector('.ind-map-main a path')"
 EXCEPTION = "[data-testid='stException']"
 # A run has settled when the footer is drawn, the running indicator is gone and no element of an earlier
 # run is still shown greyed out (Streamlit marks those data-stale="true" until the run reaches or drops them).
@@ -37,8 +38,8 @@ SETTLED = """() => document.body.textContent.includes('Data build')
 # Resolves once the browser has painted twice more (the frame after the DOM change is on screen).
 PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 # What the main map currently shows: the hover texts of its traces (they name the value, interval and period).
-MAP_SIGNATURE = """() => { const gd = document.querySelector('.js-plotly-plot');
-    return gd && gd.data ? gd.data.map(t => JSON.stringify(t.customdata || [])).join('|') : ''; }"""
+MAP_SIGNATURE = """() => { const map = document.querySelector('.ind-map-main');
+    return map ? [...map.querySelectorAll('a')].map(a => a.getAttribute('aria-label')).join('|') : ''; }"""
 TITLE = "() => { const h = document.querySelector('h1'); return h ? h.innerText : ''; }"
 
 
@@ -120,11 +121,12 @@ def vm_rss(pid: int) -> int:
 @dataclass
 class Frames:
     """What the server sent over the page's WebSocket: every frame's size and, decoded with Streamlit's own
-    protobuf messages, the Plotly figure JSON of each chart and how many script runs finished."""
+    protobuf messages, the Plotly figure JSON of each chart, the SVG map markup and how many script runs finished."""
 
     total_bytes: int = 0
     frames: int = 0
     plotly_spec_bytes: list[int] = field(default_factory=list)
+    map_markup_bytes: list[int] = field(default_factory=list)
     runs_finished: int = 0
 
     def received(self, payload: bytes | str) -> None:
@@ -145,6 +147,8 @@ class Frames:
             element = message.delta.new_element
             if element.WhichOneof("type") == "plotly_chart":
                 self.plotly_spec_bytes.append(len(element.plotly_chart.spec.encode("utf-8")))
+            elif element.WhichOneof("type") == "markdown" and 'class="ind-map' in element.markdown.body:
+                self.map_markup_bytes.append(len(element.markdown.body.encode("utf-8")))  # maps and legend
 
     def listen(self, page) -> None:
         """Count the frames of every WebSocket `page` opens from now on (sync or async Playwright page)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -229,10 +230,14 @@ def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
     db = Path(shutil.copyfile(fixture_db, tmp_path / "page.duckdb"))
     monkeypatch.setenv("INDICATORS_DB", str(db))
     monkeypatch.syspath_prepend(str(REPO))
-    app = AppTest.from_file(str(REPO / "pages" / "availability.py"), default_timeout=30)
+    app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    app.query_params["area"] = "E06000009"
+    app.switch_page("views/availability.py")
     app.run()
-    assert not app.exception
+    assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "Data availability"
+    assert app.dataframe[-1].value.iloc[0]["Code"] == "E06000009"  # the sidebar's area first
+    assert any(b.label == "Download CSV" for b in app.get("download_button"))
     text = " ".join(m.value for m in app.markdown)
     assert "0 of 7 areas have any open hepatitis C figure" in text
     assert "**Not published for this area**" in text and "**Suppressed by the publisher**" in text
@@ -249,7 +254,29 @@ def test_page_without_a_warehouse_says_so(tmp_path, monkeypatch):
 
     monkeypatch.setenv("INDICATORS_DB", str(tmp_path / "missing.duckdb"))
     monkeypatch.syspath_prepend(str(REPO))
-    app = AppTest.from_file(str(REPO / "pages" / "availability.py"), default_timeout=30)
+    app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    app.switch_page("views/availability.py")
     app.run()
     assert not app.exception
-    assert "No data to show" in app.error[0].value
+    assert "has no data to show" in app.error[0].value
+
+
+def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_path, monkeypatch):
+    """Blackpool's profile lists its ODN's HCV figures with the member areas, and its restricted local row
+    marked as such (shown in this local session only)."""
+    from streamlit.testing.v1 import AppTest
+
+    db = Path(shutil.copyfile(fixture_db, tmp_path / "profile.duckdb"))
+    monkeypatch.setenv("INDICATORS_DB", str(db))
+    monkeypatch.syspath_prepend(str(REPO))
+    app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    app.query_params["area"] = "E06000009"
+    app.switch_page("views/area.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
+    assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body
+    assert "1 row is **restricted**: shown only in this local session, never in a download or export" in body
+    local = [t.value for t in app.dataframe if "Access" in t.value.columns][0]
+    assert local["Access"].tolist() == ["restricted (local session only)"]
+    assert local["Value"].tolist() == [30.0] and local["Count"].tolist() == [300.0]

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from browser_support import MAP_DRAWN
 from support import make_warehouse
 
 pytestmark = pytest.mark.browser
@@ -147,12 +148,16 @@ def choose(page, label: str, option: str) -> None:
 def test_home_map_switch_and_click(server, page, shots):
     start = time.perf_counter()
     page.goto(server + "/")
-    page.wait_for_selector(".js-plotly-plot .choroplethlocation", timeout=30_000)
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)
     map_seconds = time.perf_counter() - start
     settle(page)
     assert_no_exception(page)
     assert page.locator("h1").first.inner_text() == "Deaths related to drug misuse"
-    assert page.locator(".js-plotly-plot .choroplethlocation").count() >= 6
+    the_map = page.locator(".ind-map-main")
+    assert the_map.locator("a path").count() == 6  # every area of the fixture
+    blackpool = the_map.locator("a[href*='area=E06000009']")
+    assert blackpool.get_attribute("aria-label").startswith("Blackpool. ")
+    assert "Period: 2019–21" in blackpool.locator("title").text_content()
     assert "Worse than England (2)" in page.inner_text("body")
     assert not [u for u in page.requests if not u.startswith(server) and not u.startswith("data:")], \
         "the page made requests beyond the dashboard"
@@ -168,19 +173,21 @@ def test_home_map_switch_and_click(server, page, shots):
     again = page.context.new_page()
     start = time.perf_counter()
     again.goto(server + "/")
-    again.wait_for_selector(".js-plotly-plot .choroplethlocation", timeout=30_000)
+    again.wait_for_function(MAP_DRAWN, timeout=30_000)
     warm_seconds = time.perf_counter() - start
     again.close()
     print(f"\nmap drawn {map_seconds:.2f} s after navigation (first session of the server), "
           f"{warm_seconds:.2f} s (next session); indicator switch {switch_seconds:.2f} s")
 
-    inset = page.locator(".js-plotly-plot").nth(1)
-    inset.locator(".choroplethlocation").first.click(force=True)
+    inset = page.locator(".ind-map-london")
+    first = inset.locator("a").first
+    first.focus()  # by keyboard: each area is a link
+    page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/area\?"), timeout=20_000)
     settle(page)
     assert_no_exception(page)
     assert page.locator("h1").first.inner_text() in ("Camden", "Hackney", "Westminster")
-    assert "area=E09" in page.url
+    assert "area=E09" in page.url and "indicator=completion_opiate" in page.url
 
 
 def test_permalink_restores_the_view(server, page, shots):
@@ -208,6 +215,7 @@ def test_permalink_restores_the_view(server, page, shots):
 @pytest.mark.parametrize("path, title", [("/lottery", "The postcode lottery"),
                                          ("/compare?area=E09000007&peers=neighbours", "Compare areas"),
                                          ("/about", "About the data"), ("/area", "Area profile"),
+                                         ("/availability", "Data availability"),
                                          ("/?indicator=%3Cimg%20src%3Dx%20onerror%3Dwindow.__xss%3D1%3E&area="
                                           + "A" * 3000, "Deaths related to drug misuse")])
 def test_every_page_without_exceptions(server, page, shots, path, title):
@@ -241,7 +249,8 @@ def _axe_source() -> str:
     return script.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("path", ["/", "/lottery", "/area?area=E06000009", "/compare", "/about"])
+@pytest.mark.parametrize("path", ["/", "/lottery", "/area?area=E06000009", "/compare", "/about",
+                                  "/availability"])
 def test_accessibility(server, page, path):
     """No serious or critical axe-core violation of WCAG 2.x A/AA rules anywhere on the page."""
     source = _axe_source()

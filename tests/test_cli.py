@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
 import httpx
@@ -41,12 +42,14 @@ def test_serve_offline_without_mirror_says_how_to_get_data(offline, tmp_path, ca
 
 def test_serve_with_mirror_fetches_builds_then_starts_streamlit(shared_raw, tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command, env: calls.append((command, env)) or 0)
+    monkeypatch.setattr(subprocess, "call", lambda command, env, cwd: calls.append((command, env, cwd)) or 0)
     db = tmp_path / "w.duckdb"
     assert cli.main(["serve", "--db", str(db), "--raw", str(tmp_path / "raw"), "--mirror", str(shared_raw),
                      "--port", "8765"]) == 0
     assert db.exists()
-    (command, env), = calls
+    (command, env, cwd), = calls
+    assert Path(cwd, ".streamlit", "config.toml").is_file()  # the dashboard's settings apply
+    assert command[command.index("--client.showErrorDetails") + 1] == "none"
     assert command[:4] == [sys.executable, "-m", "streamlit", "run"]
     assert command[4].endswith("dashboard.py")
     assert command[command.index("--server.address") + 1] == "127.0.0.1"

@@ -15,9 +15,11 @@ from support import VALUES, make_warehouse
 from conftest import REPO
 
 DASHBOARD = str(REPO / "dashboard.py")
-PAGES = ["views/map.py", "views/lottery.py", "views/area.py", "views/compare.py", "views/about.py"]
+PAGES = ["views/map.py", "views/lottery.py", "views/area.py", "views/compare.py", "views/about.py",
+         "views/availability.py"]
 TITLES = {"views/map.py": "Deaths related to drug misuse", "views/lottery.py": "The postcode lottery",
-          "views/area.py": "Area profile", "views/compare.py": "Compare areas", "views/about.py": "About the data"}
+          "views/area.py": "Area profile", "views/compare.py": "Compare areas", "views/about.py": "About the data",
+          "views/availability.py": "Data availability"}
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +206,7 @@ def test_indicator_not_published_for_areas(monkeypatch, restricted_warehouse):
     no_exception(at)
     assert "is not published for individual areas (Commissioners receive it in restricted reports)" in \
         at.info[0].value
-    assert "**Not published for areas** (6)" in texts(at)
+    assert "Not published for areas (6)</li>" in texts(at)  # the legend
     at = run(monkeypatch, restricted_warehouse, "views/area.py", {"area": "E06000009"})
     no_exception(at)
     why = [t.value for t in at.dataframe if list(t.value.columns) == ["Indicator", "Period", "Why"]][0]

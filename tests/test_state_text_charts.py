@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators import charts, queries, text
+from indicators import charts, queries, svgmap, text
 from indicators.state import (
     MAX_PARAM_LENGTH, Choices, State, make_choices, parse_params, safe_excerpt, to_params, with_indicator,
 )
@@ -353,8 +353,8 @@ def test_map_frame_and_figures(con):
     by_code = frame.set_index("area_code")
     assert by_code.loc["E06000009", "category"] == "worse"
     assert by_code.loc["E09000012", "category"] == "suppressed"
-    assert by_code.loc["E06000063", "category"] == "no data"
-    assert [key for key, _, _ in legend] == ["better", "similar", "worse", "suppressed", "no data"]
+    assert by_code.loc["E06000063", "category"] == "count only"  # a re-aggregated count, no rate
+    assert [key for key, _, _ in legend] == ["better", "similar", "worse", "suppressed", "count only"]
     hover = by_code.loc["E06000009", "hover"]
     for part in ("Blackpool", "19.4 per 100,000", "95% interval: 16.0 to 23.3", "Count: 110", "Period: 2019–21",
                  "Worse than England"):
@@ -363,7 +363,8 @@ def test_map_frame_and_figures(con):
     figure = charts.choropleth(frame, legend, geojson, highlight="E06000009")
     names = [trace.name for trace in figure.data]
     assert names == ["Better than England (1)", "Similar to England (1)", "Worse than England (2)",
-                     "Suppressed by the publisher (1)", "No data in this build (1)", "Chosen area: Blackpool"]
+                     "Suppressed by the publisher (1)", "Count only, no rate (boundary change) (1)",
+                     "Chosen area: Blackpool"]
     assert sum(len(t.locations) for t in figure.data[:-1]) == 6  # every area with a shape, once
     assert charts.figure_size(figure) < MAX_MAP_BYTES
     assert figure.layout.geo.fitbounds == "locations" and figure.layout.geo.visible is False
@@ -374,11 +375,50 @@ def test_map_frame_and_figures(con):
     assert all(code.startswith("E09") for code in features)
 
 
+def test_svg_paths_are_projected_and_fitted():
+    """Two one-degree squares side by side on the equator, projected by spherical Mercator by hand:
+    x = radians(lon), y = ln tan(pi/4 + radians(lat)/2); 2 degrees across fill 1000 - 2*4 units."""
+    square = lambda x0: {"type": "Polygon", "coordinates": [[[x0, 0], [x0 + 1, 0], [x0 + 1, 1], [x0, 1], [x0, 0]]]}
+    geojson = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"area_code": "A"}, "geometry": square(0)},
+        {"type": "Feature", "properties": {"area_code": "B"},
+         "geometry": {"type": "MultiPolygon", "coordinates": [square(1)["coordinates"]]}}]}
+    projected = svgmap.map_paths(geojson)
+    scale = 992 / math.radians(2)
+    top = math.log(math.tan(math.pi / 4 + math.radians(1) / 2)) * scale  # 496.0 units
+    assert projected.width == 1000 and projected.height == math.ceil(top + 8) == 505
+    bottom, side = round(4 + top), round(4 + math.radians(1) * scale)  # 500, 500
+    assert projected.paths["A"] == f"M4 {bottom}l{side - 4} 0 0 {4 - bottom} {4 - side} 0z"
+    assert projected.paths["B"].startswith(f"M{side} {bottom}l")
+    assert set(projected.subset(["B"]).paths) == {"B"}
+
+
+def test_svg_map_links_labels_and_escapes(con):
+    meta = queries.indicator(con, "deaths_drug_misuse")
+    values = queries.map_values(con, "deaths_drug_misuse", "2019-21")
+    values.loc[values["area_code"] == "E09000007", "area_name"] = '<script>alert("x")</script> & Co'
+    frame, legend = charts.map_frame(values, meta, "comparison", "2019-21")
+    projected = svgmap.map_paths(queries.map_geojson(con))
+    markup = svgmap.svg_map(frame, projected, title="Map of deaths", describe=lambda r: charts.hover_lines(r, meta),
+                            href=lambda code: f"area?indicator=deaths_drug_misuse&area={code}",
+                            highlight="E06000009")
+    assert markup.count("<a ") == 6 == len(projected.paths)  # every area with a boundary, once
+    assert 'href="area?indicator=deaths_drug_misuse&amp;area=E06000009"' in markup
+    assert ('aria-label="Blackpool. 19.4 per 100,000. 95% interval: 16.0 to 23.3. Count: 110. Period: 2019–21. '
+            'Worse than England. Open its profile."') in markup
+    assert "<title>Blackpool\n19.4 per 100,000\n95% interval: 16.0 to 23.3" in markup
+    assert "<script>" not in markup and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in markup
+    assert f'fill="{charts.CATEGORY_COLOURS["worse"]}"' in markup
+    assert markup.count('class="ind-map-chosen"') == 1
+    legend_markup = svgmap.legend_html(legend, frame["colour_class"].value_counts().to_dict())
+    assert "Worse than England (2)</li>" in legend_markup and "Count only, no rate (boundary change) (1)" in legend_markup
+
+
 def test_value_mode_classes(con):
     meta = queries.indicator(con, "deaths_drug_misuse")
     frame, legend = charts.map_frame(queries.map_values(con, "deaths_drug_misuse", "2019-21"), meta, "value")
     keys = [key for key, _, _ in legend]
-    assert keys == ["3.0 to 3.8", "3.8 to 6.5", "6.5 to 11.6", "11.6 to 19.4", "suppressed", "no data"]
+    assert keys == ["3.0 to 3.8", "3.8 to 6.5", "6.5 to 11.6", "11.6 to 19.4", "suppressed", "count only"]
     assert frame.set_index("area_code").loc["E06000009", "colour_class"] == "11.6 to 19.4"
     labels, order = charts.value_classes(pd.Series([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, None]))
     assert order == ["1.0 to 2.8", "2.8 to 4.6", "4.6 to 6.4", "6.4 to 8.2", "8.2 to 10.0"]
@@ -416,6 +456,14 @@ def test_map_payload_on_real_boundaries(shared_raw):
     inset = charts.london_inset(frame, legend, geojson)
     assert len(gdf) > 140
     assert charts.figure_size(main) + charts.figure_size(inset) < MAX_MAP_BYTES
+    # The home page's SVG map (what it really sends): all areas, the London inset and the legend.
+    describe = lambda r: charts.hover_lines(r, DEATHS)
+    href = lambda code: f"area?indicator=deaths_drug_misuse&period=2019-21&area={code}"
+    england = svgmap.svg_map(frame, svgmap.map_paths(geojson), title="Map", describe=describe, href=href)
+    london_paths = svgmap.map_paths(geojson, [c for c in gdf["area_code"] if c.startswith("E09")])
+    london = svgmap.svg_map(frame, london_paths, title="London", describe=describe, href=href)
+    assert england.count("<a ") == len(gdf) and london.count("<a ") == 33
+    assert len(england.encode()) + len(london.encode()) < MAX_MAP_BYTES
 
 
 def test_spine_positions_put_worst_on_the_left():

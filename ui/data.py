@@ -43,6 +43,64 @@ def _run(path: str, mtime_ns: int, build_id: str, name: str, args: tuple):
         cursor.close()
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _projected(path: str, mtime_ns: int, build_id: str):
+    """The map's boundaries projected to SVG paths, once per build: all areas, and London's boroughs on their own."""
+    from indicators import svgmap
+    from indicators.charts import LONDON_PREFIX
+
+    geojson = _run(path, mtime_ns, build_id, "map_geojson", ())
+    codes = [f["properties"]["area_code"] for f in geojson["features"]]
+    return (svgmap.map_paths(geojson),
+            svgmap.map_paths(geojson, [c for c in codes if str(c).startswith(LONDON_PREFIX)]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=96)
+def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period: str, colour: str,
+              highlight: str | None, link_params: tuple) -> MapView:
+    # Shared between sessions (not copied): callers treat the result as read-only.
+    from urllib.parse import urlencode
+
+    from indicators import charts, svgmap
+
+    catalogue = _run(path, mtime_ns, build_id, "indicators", ())
+    rows = catalogue[catalogue["indicator_id"] == indicator_id]
+    meta = rows.iloc[0].to_dict() if len(rows) else {}
+    values = _run(path, mtime_ns, build_id, "map_values", (indicator_id, period))
+    table, legend = charts.map_frame(values, meta, colour, period)
+    england, london = _projected(path, mtime_ns, build_id)
+    base = dict(link_params)
+
+    def href(code: str) -> str:
+        return "area?" + urlencode({**base, "area": code})
+
+    def describe(row) -> list[str]:
+        return charts.hover_lines(row, meta)
+
+    from indicators.text import period_display
+
+    title = f"Map of {meta.get('title', indicator_id)}, {period_display(period)}, upper-tier local authorities in England"
+    main = svgmap.svg_map(table, england, title=title, describe=describe, href=href, highlight=highlight,
+                          css_class="ind-map-main")
+    in_london = table[table["area_code"].isin(london.paths)]
+    inset = (svgmap.svg_map(in_london, london, title="London boroughs, enlarged", describe=describe, href=href,
+                            highlight=highlight, css_class="ind-map-london") if len(in_london) else None)
+    counts = table["colour_class"].value_counts().to_dict()
+    return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The home map of one view: its data, legend and SVG markup (shared between sessions: read-only)."""
+    values: object
+    table: object
+    legend: list
+    main: str
+    inset: str | None
+    legend_html: str
+    title: str
+
+
 @dataclass(frozen=True)
 class Warehouse:
     path: str
@@ -55,6 +113,13 @@ class Warehouse:
         if name not in QUERIES:
             raise ValueError(f"not a dashboard query: {name}")
         return _run(self.path, self.mtime_ns, self.build_id, name, tuple(args))
+
+    def map_view(self, indicator_id: str, period: str, colour: str, highlight: str | None,
+                 link_params: dict[str, str]) -> MapView:
+        """The map's table, legend and SVG (cached per build and view; treat as read-only). Each area links
+        to its profile with `link_params` and its own code as `area`."""
+        params = tuple(sorted((k, str(v)) for k, v in link_params.items() if k != "area"))
+        return _map_view(self.path, self.mtime_ns, self.build_id, indicator_id, period, colour, highlight, params)
 
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection; call .cursor() on it before use from another thread."""

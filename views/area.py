@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from indicators import charts, text
+from indicators import availability, charts, local_data, text
 from indicators.state import PEER_GROUP_LABELS, PEER_GROUPS
 from ui import frame
 
@@ -132,6 +132,42 @@ else:
         st.markdown(f"Only one period in this build, so no line: {text.md_escape(', '.join(single))}.")
     if not shown and not single:
         st.info(f"No indicator has a value for {name} in this build, so there are no trends to draw.")
+
+    st.header("Other figures: networks and local data")
+    cursor = ctx.wh.connection().cursor()
+    try:
+        odn = availability.odn_values_for_area(cursor, code)
+        local = local_data.local_values(cursor, include_restricted=True)
+    finally:
+        cursor.close()
+    local = local[local["area_code"] == code]
+    if odn.empty and local.empty:
+        st.markdown(f"None for {text.md_escape(name)} in this build. Hepatitis C treatment is published openly "
+                    "only for operational delivery networks (groups of areas), and naloxone supply only in "
+                    "Freedom of Information surveys; *Data availability* shows what exists for every area, and "
+                    "`indicators import` loads local or community figures.")
+    if not odn.empty:
+        st.markdown(f"**{text.md_escape(availability.odn_caption(odn))}**")
+        st.dataframe(odn[["period_label", "value", "numerator", "denominator", "value_note", "source_id"]].rename(
+            columns={"period_label": "Period", "value": "Value", "numerator": "Count", "denominator": "Denominator",
+                     "value_note": "Note", "source_id": "Source"}), hide_index=True, width="stretch")
+    if not local.empty:
+        restricted = local["access"].ne("public")
+        st.markdown("**Local and community figures: not official statistics.** Loaded with `indicators import`; "
+                    "each row says who collected it, when and how."
+                    + (f" {int(restricted.sum())} {'row is' if restricted.sum() == 1 else 'rows are'} "
+                       "**restricted**: shown only in this local session, never in a download or export."
+                       if restricted.any() else ""))
+        titles = {r["indicator_id"]: r.get("short_title") or r["title"] for r in ctx.catalogue.to_dict("records")}
+        st.dataframe(local.assign(
+            indicator=local["indicator_id"].map(titles).fillna(local["indicator_id"]),
+            shown=["restricted (local session only)" if a != "public" else "public" for a in local["access"]])[
+            ["indicator", "period_label", "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator",
+             "source", "collected_by", "collection_date", "method", "shown"]].rename(columns={
+                 "indicator": "Indicator", "period_label": "Period", "value": "Value", "lower_ci_95": "95% lower",
+                 "upper_ci_95": "95% upper", "numerator": "Count", "denominator": "Denominator", "source": "Source",
+                 "collected_by": "Collected by", "collection_date": "Collected", "method": "Method",
+                 "shown": "Access"}), hide_index=True, width="stretch")
 
     st.header("Comparisons that are not possible, and why")
     missing = text.not_possible(profile)

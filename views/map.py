@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from indicators import charts, text
+from indicators import svgmap, text
 from indicators.state import COLOUR_MODE_LABELS, COLOUR_MODES
 from ui import frame
 
@@ -36,45 +36,47 @@ else:
                                default="comparison", page="map",
                                help="Compared with England: significance at 95%. Value: fifths of the areas "
                                     "with a value (quantile classes).")
-    values = ctx.wh.q("map_values", indicator_id, period)
-    geojson = ctx.wh.q("map_geojson")
-    table, legend = charts.map_frame(values, meta, colour, period)
+    view = ctx.wh.map_view(indicator_id, period, colour, area, frame.params_for(ctx))
+    values, table, legend = view.values, view.table, view.legend
     left, right = st.columns([3, 1], gap="small")
     with left:
-        event = st.plotly_chart(charts.choropleth(table, legend, geojson, highlight=area), key="map_main",
-                                on_select="rerun", selection_mode="points", theme=None, config=charts.GEO_PLOT_CONFIG)
-        st.markdown("Click an area (or choose it in the sidebar) to open its profile. Hover for the value, "
-                   "its 95% interval, the count and the period.")
+        st.html(f"<style>{svgmap.MAP_CSS}</style>")
+        st.markdown(view.main, unsafe_allow_html=True)  # SVG built by indicators.svgmap: data escaped, no script
+        st.markdown("Select an area (click it, or Tab to it and press Enter) to open its profile. Point at an "
+                    "area for its value, 95% interval, count and period. The table below lists every area.")
     with right:
-        london = charts.london_frame(table)
-        inset_event = None
-        if len(london):
-            inset_event = st.plotly_chart(charts.london_inset(table, legend, geojson, highlight=area),
-                                          key="map_london", on_select="rerun", selection_mode="points",
-                                          theme=None, config=charts.GEO_PLOT_CONFIG)
-        counts = table["colour_class"].value_counts()
-        st.markdown("\n".join(
-            f"- **{text.md_escape(label)}** ({int(counts.get(key, 0))}): "
-            f"{text.md_escape(text.CATEGORY_MEANINGS.get(key, 'a fifth of the areas with a value, by value.'))}"
-            for key, label, _ in legend))
-    clicked = charts.clicked_area(event) or charts.clicked_area(inset_event)
-    if clicked and clicked in ctx.choices.areas:
-        st.switch_page("views/area.py", query_params=frame.params_for(ctx, area=clicked))
+        st.markdown(view.legend_html, unsafe_allow_html=True)
+        if view.inset is not None:
+            st.markdown("**London boroughs, enlarged**")
+            st.markdown(view.inset, unsafe_allow_html=True)
+        with st.expander("What the colours mean"):
+            st.markdown("\n".join(
+                f"- **{text.md_escape(label)}**: "
+                f"{text.md_escape(text.CATEGORY_MEANINGS.get(key, 'a fifth of the areas with a value, by value.'))}"
+                for key, label, _ in legend))
     if area:
         st.page_link("views/area.py", label=f"Open the profile of {ctx.area_name(area)}", icon=":material/location_on:",
                      query_params=frame.params_for(ctx))
 
     st.subheader("The same data as a table")
-    twin = table.assign(compared=table["category_label"],
-                        period=[text.period_display(p) for p in table["period_label"]])
-    columns = {"area_name": "Area", "region_name": "Region", "value": f"Value ({meta['unit']})",
-               "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "numerator": "Count",
-               "denominator": "Denominator", "compared": "Compared with England", "period": "Period",
-               "value_note": "Note", "area_code": "Code"}
-    columns = {k: v for k, v in columns.items() if k not in ("numerator", "denominator") or twin[k].notna().any()}
-    st.dataframe(twin[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
-                 column_config={columns["value"]: st.column_config.NumberColumn(format="%.1f"),
-                                "95% lower": st.column_config.NumberColumn(format="%.1f"),
-                                "95% upper": st.column_config.NumberColumn(format="%.1f")})
+    # On request, like Our World in Data's table tab: the sortable table's JavaScript (about 1.3 MB) would
+    # otherwise hold back the first drawing of the whole page, map included, by about a second.
+    if st.toggle("Show the table of every area (sortable)", key="map_table",
+                 help="Area, region, value, 95% interval, count, comparison with England, period and notes."):
+        twin = table.assign(compared=table["category_label"],
+                            period=[text.period_display(p) for p in table["period_label"]])
+        columns = {"area_name": "Area", "region_name": "Region", "value": f"Value ({meta['unit']})",
+                   "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "numerator": "Count",
+                   "denominator": "Denominator", "compared": "Compared with England", "period": "Period",
+                   "value_note": "Note", "area_code": "Code"}
+        columns = {k: v for k, v in columns.items()
+                   if k not in ("numerator", "denominator") or twin[k].notna().any()}
+        st.dataframe(twin[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
+                     column_config={columns["value"]: st.column_config.NumberColumn(format="%.1f"),
+                                    "95% lower": st.column_config.NumberColumn(format="%.1f"),
+                                    "95% upper": st.column_config.NumberColumn(format="%.1f")})
+    else:
+        st.markdown("Each area on the map is also a link that names its value, interval and comparison, so "
+                    "the map can be read with a screen reader or the keyboard. The CSV below has every column.")
     frame.download_buttons(ctx, values.assign(indicator_id=indicator_id), [indicator_id], "map", meta["title"],
                            key="map")

@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from indicators import availability as av
+from indicators import availability as av, text
 from indicators.charts import GEO_PLOT_CONFIG
-from ui.data import open_warehouse
+from ui import frame
+
+ctx = frame.context(("area",))
 
 st.title("Data availability")
 st.markdown("The dashboard puts treatment completions next to drug-related deaths, hepatitis C treatment and "
@@ -12,19 +14,14 @@ st.markdown("The dashboard puts treatment completions next to drug-related death
             "missing, that gap is itself part of the postcode lottery. This page is built from the data loaded "
             "now, so it changes as data arrive.")
 
-wh, problem = open_warehouse()
-if wh is None:
-    st.error(f"**No data to show.** {problem}")
-    st.stop()
-
-cursor = wh.connection().cursor()
+cursor = ctx.wh.connection().cursor()
 try:
     matrix = av.availability_matrix(cursor)
     summary = av.national_summary(cursor, matrix)
-    geojson = wh.q("map_geojson")
     sources = {family: av.family_sources(cursor, family) for family in av.FAMILIES}
 finally:
     cursor.close()
+geojson = ctx.wh.q("map_geojson")
 
 st.subheader("England at a glance")
 st.markdown("\n".join(f"- {sentence}" for sentence in summary))
@@ -42,4 +39,10 @@ if not listed.empty:
                      column_config={"url": st.column_config.LinkColumn("URL")})
 
 st.subheader("Every area, every family")
-st.dataframe(av.availability_table(matrix), hide_index=True, width="stretch")
+table = av.availability_table(matrix)
+chosen = ctx.state.area
+if chosen and table["Code"].eq(chosen).any():
+    st.markdown(f"The area chosen in the sidebar, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
+    table = table.sort_values("Code", key=lambda codes: codes.ne(chosen), kind="stable")
+st.dataframe(table, hide_index=True, width="stretch")
+frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability")
