@@ -155,35 +155,38 @@ def _json_bytes(document: object) -> int:
 
 
 def map_payload(db: Path, chosen: dict) -> dict:
-    """Bytes of the boundaries GeoJSON and, when indicators.charts can build the map, of the
-    figures the map page sends (the choropleth and the London inset)."""
-    from indicators import queries
+    """Bytes of the boundaries GeoJSON and of the map markup the home page sends: the SVG map of every
+    area and the London inset (indicators.svgmap), built exactly as ui/data.py builds them."""
+    from urllib.parse import urlencode
+
+    from indicators import charts, queries, svgmap
 
     con = queries.connect(db)
     try:
         out: dict = {"boundaries_geojson": _json_bytes(queries.boundaries_geojson(con))}
-        if not hasattr(queries, "map_geojson"):
-            return out
         geojson = queries.map_geojson(con)
         out["map_geojson"] = _json_bytes(geojson)
-        try:
-            from indicators import charts
-        except ImportError:
-            return out
-        if not all(hasattr(charts, f) for f in ("map_frame", "choropleth")) or not hasattr(queries, "map_values"):
-            return out
         meta = queries.indicator(con, chosen["indicator_id"])
         values = queries.map_values(con, chosen["indicator_id"], chosen["period"])
         start = time.perf_counter()
+        england = svgmap.map_paths(geojson)
+        london = svgmap.map_paths(geojson, [f["properties"]["area_code"] for f in geojson["features"]
+                                            if f["properties"]["area_code"].startswith(charts.LONDON_PREFIX)])
+        out["projection_seconds"] = time.perf_counter() - start
+        start = time.perf_counter()
         frame, legend = charts.map_frame(values, meta, "comparison", chosen["period"])
-        figure = charts.choropleth(frame, legend, geojson, highlight=chosen["area_code"])
-        main_json = figure.to_json()
+        params = {"indicator": chosen["indicator_id"], "period": chosen["period"]}
+
+        def draw(paths, rows):
+            return svgmap.svg_map(rows, paths, title="Map", describe=lambda r: charts.hover_lines(r, meta),
+                                  href=lambda code: "area?" + urlencode({**params, "area": code}),
+                                  highlight=chosen["area_code"])
+        main = draw(england, frame)
+        inset = draw(london, frame[frame["area_code"].isin(london.paths)])
         out["figure_seconds"] = time.perf_counter() - start
-        out["choropleth_figure"] = len(main_json.encode("utf-8"))
-        if hasattr(charts, "london_inset"):
-            inset = charts.london_inset(frame, legend, geojson, highlight=chosen["area_code"])
-            out["london_inset_figure"] = len(inset.to_json().encode("utf-8"))
-        out["map_page_figures"] = out["choropleth_figure"] + out.get("london_inset_figure", 0)
+        out["choropleth_figure"] = len(main.encode("utf-8"))
+        out["london_inset_figure"] = len(inset.encode("utf-8"))
+        out["map_page_figures"] = out["choropleth_figure"] + out["london_inset_figure"]
         return out
     finally:
         con.close()
@@ -274,7 +277,7 @@ def report(args: argparse.Namespace, info: dict, built: dict, latency: list[dict
     ]
     if payload_bytes is not None:
         lines.append(
-            f"| map payload: map-page figure JSON (choropleth {payload['choropleth_figure']:,} B + London inset "
+            f"| map payload: home-page SVG map markup (all areas {payload['choropleth_figure']:,} B + London inset "
             f"{payload.get('london_inset_figure', 0):,} B) | {payload_bytes / MB:.3f} MB | {_target('payload')} | "
             f"{verdict('payload', payload_bytes / MB)} |")
     else:
@@ -284,7 +287,8 @@ def report(args: argparse.Namespace, info: dict, built: dict, latency: list[dict
         "",
         f"Payload detail: boundaries_geojson() {payload['boundaries_geojson']:,} B"
         + (f"; map_geojson() (rounded coordinates) {payload['map_geojson']:,} B" if "map_geojson" in payload else "")
-        + (f"; building the map figure in Python {payload['figure_seconds'] * 1000:.0f} ms"
+        + (f"; projecting the boundaries to SVG paths (once per build) {payload['projection_seconds'] * 1000:.0f} ms"
+           f"; drawing one view's SVG in Python {payload['figure_seconds'] * 1000:.0f} ms"
            if "figure_seconds" in payload else "") + ".",
         "",
         f"Query latency in ms for `{chosen['indicator_id']}`, period {chosen['period']}, area {chosen['area_code']}; "

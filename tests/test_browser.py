@@ -275,3 +275,24 @@ def test_permalink_as_first_request(fresh_server, browser):
         assert sidebar_input(page, "Area").input_value() == "Blackpool"
     finally:
         context.close()
+
+
+def test_download_csv_of_what_the_map_shows(server, page):
+    """The map page's "Download CSV" gives, in the browser, exactly the areas of the view with the build id."""
+    import io
+
+    import pandas as pd
+
+    page.goto(server + "/?indicator=deaths_drug_misuse&period=2019-21")
+    settle(page)
+    with page.expect_download(timeout=20_000) as info:
+        page.get_by_role("button", name="Download CSV").click()
+    download = info.value
+    assert download.suggested_filename == "deaths_drug_misuse_map_2026-11-01.csv"
+    content = Path(download.path()).read_bytes()
+    frame = pd.read_csv(io.BytesIO(content))
+    assert len(frame) == 6 and set(frame["area_code"]) >= {"E06000009", "E09000007"}
+    assert set(frame["indicator_id"]) == {"deaths_drug_misuse"} and set(frame["period_label"]) == {"2019-21"}
+    assert set(frame["build_id"]) == {"20261101-fixture0001"}
+    assert frame.set_index("area_code").loc["E06000009", "value"] == pytest.approx(19.4)
+    assert list(frame.columns)[-1] == "build_id"

@@ -248,7 +248,9 @@ def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str]
         if hasattr(module, "view_csv") and hasattr(module, "download_name"):
             frame = frame.copy()
             frame.attrs["build_id"] = ctx.wh.build_id
-            data = module.view_csv(frame)
+
+            def data() -> bytes:  # made when the button is pressed, not on every run
+                return module.view_csv(frame)
             cols[0].download_button("Download CSV", data, file_name=module.download_name(one, build_date, what, "csv"),
                                     mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
         if hasattr(module, "view_metadata") and hasattr(module, "download_name"):
