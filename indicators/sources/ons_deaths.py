@@ -580,10 +580,17 @@ def _registration_records(path: Path, table: _Table, row: list, r: int, code: st
 
 def _three_year_records(path: Path, table: _Table, row: list, r: int, code: str, name: str) -> list[dict]:
     out = []
-    for block in table.blocks:
-        def read(col: int | None, rate_like: bool) -> _Cell:
-            return _read_cell(_cell(row, col), path=path, sheet=table.sheet, row=r, col=col, rate_like=rate_like)
+    width = len(row)
 
+    def read(col: int | None, rate_like: bool) -> _Cell:
+        value = row[col] if col is not None and col < width else None
+        if value is None or value == "":
+            return _BLANK  # the common cases first: this runs for every cell of every table
+        if type(value) is float and value == value:
+            return _Cell(number=value)
+        return _read_cell(value, path=path, sheet=table.sheet, row=r, col=col, rate_like=rate_like)
+
+    for block in table.blocks:
         period_start, period_end = _year_bounds(block.start_year, block.end_year)
         deaths = read(block.deaths, False)
         rate = read(block.rate, True)
@@ -675,9 +682,13 @@ def _check_newest_edition_is_complete(frames: list[pd.DataFrame]) -> None:
     ordered = sorted(frames, key=lambda f: (_edition_year(f["edition"].iloc[0]), f["edition"].iloc[0],
                                             f["source_file"].iloc[0]), reverse=True)
     newest, older = ordered[0], ordered[1:]
-    have = set(zip(newest["series"], newest["sex"]))
+    def tables(frame: pd.DataFrame) -> set[tuple[str, str]]:
+        pairs = frame[["series", "sex"]].drop_duplicates()  # a few dozen rows, not one per figure
+        return set(zip(pairs["series"], pairs["sex"]))
+
+    have = tables(newest)
     for frame in older:
-        missing = sorted(set(zip(frame["series"], frame["sex"])) - have)
+        missing = sorted(tables(frame) - have)
         if missing:
             raise InputError(newest["source_file"].iloc[0],
                              f"the {newest['edition'].iloc[0]} edition has no table of {_describe_tables(missing)}, "
@@ -688,6 +699,7 @@ def _check_newest_edition_is_complete(frames: list[pd.DataFrame]) -> None:
                                       "Tables 3-8 3-year age-standardised rates), titled as ONS titles them")
 
 
+@lru_cache(maxsize=256)
 def _edition_year(edition: str) -> int:
     digits = re.findall(r"\d{4}", edition)
     return int(digits[-1]) if digits else -1
