@@ -429,16 +429,17 @@ def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[In
     kinds = {i.id: ("proportion" if i.ci_method == "wilson" else "rate" if i.ci_method == "byars_rate" else None)
              for i in catalogue}
     rows = []
-    for (indicator_id, area_code), group in values.groupby(["indicator_id", "area_code"], sort=True):
-        kind = kinds.get(indicator_id)
-        group = group.loc[group["value"].notna() | group["numerator"].notna()].sort_values("period_end")
-        if kind is None or group.empty:
-            continue
-        last = group.tail(RECENT_POINTS)
+    # Filter, sort and keep each series' last points once for all series (a per-group sort cost ~1 s).
+    usable = values.loc[values["indicator_id"].map(kinds).notna()
+                        & (values["value"].notna() | values["numerator"].notna())]
+    usable = usable.sort_values(["indicator_id", "area_code", "period_end"], kind="stable")
+    tails = usable.groupby(["indicator_id", "area_code"], sort=False).tail(RECENT_POINTS)
+    for (indicator_id, area_code), last in tails.groupby(["indicator_id", "area_code"], sort=True):
+        labels = last["period_label"].tolist()
         rows.append({"indicator_id": indicator_id, "area_code": area_code,
-                     "trend": recent_trend(last["numerator"], last["denominator"], last["period_label"], kind=kind),
-                     "first_period": last["period_label"].iloc[0], "last_period": last["period_label"].iloc[-1],
-                     "n_points": len(last)})
+                     "trend": recent_trend(last["numerator"], last["denominator"], last["period_label"],
+                                           kind=kinds[indicator_id]),
+                     "first_period": labels[0], "last_period": labels[-1], "n_points": len(labels)})
     _write(con, "published.recent_trends", pd.DataFrame(rows, columns=[
         "indicator_id", "area_code", "trend", "first_period", "last_period", "n_points"]))
 

@@ -39,7 +39,7 @@ SETTLED = """() => document.body.textContent.includes('Data build')
 PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 # What the main map currently shows: the hover texts of its traces (they name the value, interval and period).
 MAP_SIGNATURE = """() => { const map = document.querySelector('.ind-map-main');
-    return map ? [...map.querySelectorAll('a')].map(a => a.getAttribute('aria-label')).join('|') : ''; }"""
+    return map ? [...map.querySelectorAll('a')].map(a => a.textContent).join('|') : ''; }"""
 TITLE = "() => { const h = document.querySelector('h1'); return h ? h.innerText : ''; }"
 
 
