@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from browser_support import MAP_DRAWN
+from browser_support import MAP_DRAWN, SETTLED
 from support import make_warehouse
 
 pytestmark = pytest.mark.browser
@@ -114,9 +114,10 @@ def page(browser):
 
 
 def settle(page, timeout: float = 30_000) -> None:
-    """Wait until the script run has finished: the footer is drawn and the running indicator is gone."""
+    """Wait until the script run has finished: the footer is drawn, the running indicator is gone and no element
+    of an earlier run is still shown as stale (browser_support.SETTLED)."""
     page.wait_for_selector("text=Data build", timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_function(SETTLED, timeout=timeout)
 
 
 def assert_no_exception(page) -> None:
@@ -169,6 +170,8 @@ def test_home_map_switch_and_click(server, page, shots):
     switch_seconds = time.perf_counter() - start
     settle(page)
     assert_no_exception(page)
+    # The app writes the URL when the run ends (a message after the last element): wait for it, then check.
+    page.wait_for_function("() => location.search.includes('indicator=completion_opiate')", timeout=10_000)
     assert "indicator=completion_opiate" in page.url and "period=2020%2F21" in page.url
     again = page.context.new_page()
     start = time.perf_counter()
@@ -201,7 +204,10 @@ def test_permalink_restores_the_view(server, page, shots):
     assert sidebar_input(page, "Period").input_value() == "2019/20"
     checked = page.locator("[data-testid='stRadio'] input:checked").first
     assert checked.evaluate("e => e.closest('label').innerText") == "CIPFA nearest neighbours"
-    for part in ("area=E06000009", "indicator=completion_opiate", "period=2019%2F20", "peers=cipfa"):
+    parts = ("area=E06000009", "indicator=completion_opiate", "period=2019%2F20", "peers=cipfa")
+    page.wait_for_function("parts => parts.every(p => location.search.includes(p))", arg=list(parts),
+                           timeout=10_000)  # the app writes the URL as its run ends
+    for part in parts:
         assert part in page.url
     shoot(page, shots, "area_permalink")
     shared = page.url
@@ -209,6 +215,7 @@ def test_permalink_restores_the_view(server, page, shots):
     other.goto(shared)
     settle(other)
     assert other.locator("h1").first.inner_text() == "Blackpool"
+    other.wait_for_function("url => location.href === url", arg=shared, timeout=10_000)
     assert other.url == shared
 
 
