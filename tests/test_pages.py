@@ -114,6 +114,22 @@ def test_map_writes_and_restores_its_state(monkeypatch, warehouse):
                                "colour": "value"}
 
 
+def test_map_table_twin_on_request(monkeypatch, warehouse):
+    """The sortable table of every area appears when asked for, with the same rows as the map."""
+    at = run(monkeypatch, warehouse, "views/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21"})
+    no_exception(at)
+    assert not at.dataframe  # nothing heavy before the map is drawn
+    at.toggle(key="map_table").set_value(True).run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    value = "Value, per 100,000 (age-standardised)"
+    assert len(table) == 6 and list(table.columns[:5]) == ["Area", "Region", value, "95% lower", "95% upper"]
+    blackpool = table.set_index("Area").loc["Blackpool"]
+    assert blackpool[value] == pytest.approx(19.4)
+    assert blackpool["Compared with England"] == "Worse than England"
+    assert blackpool["Period"] == "2019–21"
+
+
 def test_permalink_to_an_area(monkeypatch, warehouse):
     at = run(monkeypatch, warehouse, "views/area.py", {"area": "E06000009", "peers": "cipfa"})
     no_exception(at)

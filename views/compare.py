@@ -55,7 +55,7 @@ else:
                   for r in table.to_dict("records")],
         why=[reasons.get(c, "") for c in table["area_code"]])
     columns = {"rank": "Rank", "rank_interval": "95% rank interval", "area_name": "Area", "region_name": "Region",
-               "value": f"Value ({meta['unit']})", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
+               "value": f"Value, {meta['unit']}", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
                "numerator": "Count", "denominator": "Denominator", "compared": "Compared with England"}
     if group:
         columns["compared_to_group"] = "Compared with group"

@@ -52,7 +52,7 @@ else:
                         key="funnel")
         with frame.table_expander():
             points = funnel["points"].rename(columns={
-                "area_name": "Area", "region_name": "Region", "value": f"Value ({meta['unit']})",
+                "area_name": "Area", "region_name": "Region", "value": f"Value, {meta['unit']}",
                 "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "x": funnel["x_label"],
                 "numerator": "Count", "denominator": "Denominator", "position": "Position in the funnel",
                 "area_code": "Code"})

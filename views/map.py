@@ -65,7 +65,7 @@ else:
                  help="Area, region, value, 95% interval, count, comparison with England, period and notes."):
         twin = table.assign(compared=table["category_label"],
                             period=[text.period_display(p) for p in table["period_label"]])
-        columns = {"area_name": "Area", "region_name": "Region", "value": f"Value ({meta['unit']})",
+        columns = {"area_name": "Area", "region_name": "Region", "value": f"Value, {meta['unit']}",
                    "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "numerator": "Count",
                    "denominator": "Denominator", "compared": "Compared with England", "period": "Period",
                    "value_note": "Note", "area_code": "Code"}
