@@ -397,9 +397,3 @@ METHODS = (
      "90th/10th percentile ratio; between-area variance beyond chance (DerSimonian-Laird, I²).",
      "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58."),
 )
-
-
-def citation_text(page_title: str, build_date: object, build_id: object, permalink: str) -> str:
-    """A plain citation for when indicators.downloads is not available."""
-    return (f"Drug-treatment postcode lottery dashboard: {page_title}. Data build {build_date} ({build_id}). "
-            f"{permalink}. Contains public sector information licensed under the Open Government Licence v3.0.")

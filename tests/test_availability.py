@@ -224,16 +224,22 @@ def test_availability_of_the_real_warehouse(real_db):
 
 # --------------------------------------------------------------------------- the page
 
-def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
+def _page(db: Path, monkeypatch, page: str, area: str | None = None):
+    """AppTest of the dashboard on warehouse `db`, switched to `page` (with `area` in the URL), run once."""
     from streamlit.testing.v1 import AppTest
 
-    db = Path(shutil.copyfile(fixture_db, tmp_path / "page.duckdb"))
     monkeypatch.setenv("INDICATORS_DB", str(db))
     monkeypatch.syspath_prepend(str(REPO))
     app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-    app.query_params["area"] = "E06000009"
-    app.switch_page("views/availability.py")
-    app.run()
+    if area:
+        app.query_params["area"] = area
+    app.switch_page(page)
+    return app.run()
+
+
+def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
+    db = Path(shutil.copyfile(fixture_db, tmp_path / "page.duckdb"))
+    app = _page(db, monkeypatch, "views/availability.py", area="E06000009")
     assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "Data availability"
     assert app.dataframe[-1].value.iloc[0]["Code"] == "E06000009"  # the sidebar's area first
@@ -250,13 +256,7 @@ def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
 
 
 def test_page_without_a_warehouse_says_so(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("INDICATORS_DB", str(tmp_path / "missing.duckdb"))
-    monkeypatch.syspath_prepend(str(REPO))
-    app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-    app.switch_page("views/availability.py")
-    app.run()
+    app = _page(tmp_path / "missing.duckdb", monkeypatch, "views/availability.py")
     assert not app.exception
     assert "has no data to show" in app.error[0].value
 
@@ -264,15 +264,8 @@ def test_page_without_a_warehouse_says_so(tmp_path, monkeypatch):
 def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_path, monkeypatch):
     """Blackpool's profile lists its ODN's HCV figures with the member areas, and its restricted local row
     marked as such (shown in this local session only)."""
-    from streamlit.testing.v1 import AppTest
-
     db = Path(shutil.copyfile(fixture_db, tmp_path / "profile.duckdb"))
-    monkeypatch.setenv("INDICATORS_DB", str(db))
-    monkeypatch.syspath_prepend(str(REPO))
-    app = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-    app.query_params["area"] = "E06000009"
-    app.switch_page("views/area.py")
-    app.run()
+    app = _page(db, monkeypatch, "views/area.py", area="E06000009")
     assert not app.exception, [e.value for e in app.exception]
     body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
     assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body

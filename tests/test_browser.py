@@ -10,32 +10,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tarfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
-from browser_support import MAP_DRAWN, SETTLED
+from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, SETTLED, streamlit_server
 from support import make_warehouse
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(tmp_path_factory):
@@ -43,32 +31,12 @@ def _serve(tmp_path_factory):
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     pytest.importorskip("playwright.sync_api")
     db = make_warehouse(tmp_path_factory.mktemp("browser") / "fixture.duckdb")
-    port = _free_port()
-    env = dict(os.environ, INDICATORS_DB=str(db))
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with streamlit_server(db, log) as running:
+            yield running.base
+    except RuntimeError as exc:  # the server did not start; the message carries its log
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,15 @@ class Warehouse:
         params = tuple(sorted((k, str(v)) for k, v in link_params.items() if k != "area"))
         return _map_view(self.path, self.mtime_ns, self.build_id, indicator_id, period, colour, highlight, params)
 
+    def read(self, func, *args):
+        """`func(cursor, *args)` on a cursor of the shared connection (uncached): for library reads outside
+        indicators.queries, such as the availability matrix or local rows."""
+        cursor = self.connection().cursor()
+        try:
+            return func(cursor, *args)
+        finally:
+            cursor.close()
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection; call .cursor() on it before use from another thread."""
         return _connection(self.path, self.mtime_ns)

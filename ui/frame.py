@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from indicators import text
+from indicators import downloads, text
 from indicators.catalogue import FAMILY_TITLES
 from indicators.state import (
     PARAM_NAMES, Choices, State, default_period, make_choices, parse_params, present_params, to_params,
@@ -225,52 +225,26 @@ def footer(ctx: Context) -> None:
                f"{text.md_escape(ctx.wh.build_id)} · link to this view: {text.md_escape(permalink(ctx))}")
 
 
-def _downloads_module():
-    try:
-        from indicators import downloads
-    except ImportError:
-        return None
-    return downloads
-
-
 def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str], what: str,
                      page_title: str, key: str) -> None:
-    """CSV, metadata and citation for what the page shows, when indicators.downloads provides them."""
-    module = _downloads_module()
-    if module is None:
-        return
+    """CSV, metadata and citation for what the page shows (indicators.downloads); the files are made on click."""
     build_date = str(ctx.wh.build.get("build_date") or "")
     one = indicator_ids[0] if len(indicator_ids) == 1 else None
     link = permalink(ctx)
-    connection = ctx.wh.connection()
     cols = st.columns(3)
     try:
-        if hasattr(module, "view_csv") and hasattr(module, "download_name"):
-            frame = frame.copy()
-            frame.attrs["build_id"] = ctx.wh.build_id
-
-            def data() -> bytes:  # made when the button is pressed, not on every run
-                return module.view_csv(frame)
-            cols[0].download_button("Download CSV", data, file_name=module.download_name(one, build_date, what, "csv"),
-                                    mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
-        if hasattr(module, "view_metadata") and hasattr(module, "download_name"):
-            def metadata() -> bytes:
-                cursor = connection.cursor()
-                try:
-                    return module.view_metadata(cursor, indicator_ids, link)
-                finally:
-                    cursor.close()
-            cols[1].download_button("Download definitions and sources", metadata,
-                                    file_name=module.download_name(one, build_date, f"{what}-metadata", "md"),
-                                    mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")
-        if hasattr(module, "citation"):
-            cursor = connection.cursor()
-            try:
-                cite = module.citation(cursor, page_title, link)
-            finally:
-                cursor.close()
-            with cols[2].popover("Cite this view"):
-                st.code(cite, language=None, wrap_lines=True)
+        frame = frame.copy()
+        frame.attrs["build_id"] = ctx.wh.build_id
+        cols[0].download_button("Download CSV", lambda: downloads.view_csv(frame),
+                                file_name=downloads.download_name(one, build_date, what, "csv"),
+                                mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
+        cols[1].download_button("Download definitions and sources",
+                                lambda: ctx.wh.read(downloads.view_metadata, indicator_ids, link),
+                                file_name=downloads.download_name(one, build_date, f"{what}-metadata", "md"),
+                                mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")
+        cite = citation(ctx, page_title)
+        with cols[2].popover("Cite this view"):
+            st.code(cite, language=None, wrap_lines=True)
     except Exception as exc:  # a downloads bug must not take the page down; say so instead
         st.warning(f"Downloads are unavailable for this view ({type(exc).__name__}).")
 
@@ -281,12 +255,5 @@ def table_expander(label: str = "Table (the same data as the chart)"):
 
 
 def citation(ctx: Context, page_title: str) -> str:
-    """indicators.downloads' citation when it is there, else a plain one from the build."""
-    module = _downloads_module()
-    if module is not None and hasattr(module, "citation"):
-        cursor = ctx.wh.connection().cursor()
-        try:
-            return module.citation(cursor, page_title, permalink(ctx))
-        finally:
-            cursor.close()
-    return text.citation_text(page_title, ctx.wh.build.get("build_date"), ctx.wh.build_id, permalink(ctx))
+    """The "Cite this" text of a view (indicators.downloads.citation)."""
+    return ctx.wh.read(downloads.citation, page_title, permalink(ctx))

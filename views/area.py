@@ -134,12 +134,8 @@ else:
         st.info(f"No indicator has a value for {name} in this build, so there are no trends to draw.")
 
     st.header("Other figures: networks and local data")
-    cursor = ctx.wh.connection().cursor()
-    try:
-        odn = availability.odn_values_for_area(cursor, code)
-        local = local_data.local_values(cursor, include_restricted=True)
-    finally:
-        cursor.close()
+    odn = ctx.wh.read(availability.odn_values_for_area, code)
+    local = ctx.wh.read(local_data.local_values, True)  # this local session may show its restricted rows
     local = local[local["area_code"] == code]
     if odn.empty and local.empty:
         st.markdown(f"None for {text.md_escape(name)} in this build. Hepatitis C treatment is published openly "

@@ -14,13 +14,9 @@ st.markdown("The dashboard puts treatment completions next to drug-related death
             "missing, that gap is itself part of the postcode lottery. This page is built from the data loaded "
             "now, so it changes as data arrive.")
 
-cursor = ctx.wh.connection().cursor()
-try:
-    matrix = av.availability_matrix(cursor)
-    summary = av.national_summary(cursor, matrix)
-    sources = {family: av.family_sources(cursor, family) for family in av.FAMILIES}
-finally:
-    cursor.close()
+matrix = ctx.wh.read(av.availability_matrix)
+summary = ctx.wh.read(av.national_summary, matrix)
+sources = {family: ctx.wh.read(av.family_sources, family) for family in av.FAMILIES}
 geojson = ctx.wh.q("map_geojson")
 
 st.subheader("England at a glance")
