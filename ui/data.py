@@ -9,6 +9,7 @@ its build id and the query's parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -89,6 +90,17 @@ def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period
     return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _citation(path: str, mtime_ns: int, build_id: str, page_title: str, link: str, day: str) -> str:
+    from indicators import downloads
+
+    cursor = _connection(path, mtime_ns).cursor()
+    try:
+        return downloads.citation(cursor, page_title, link, accessed=date.fromisoformat(day))
+    finally:
+        cursor.close()
+
+
 @dataclass(frozen=True)
 class MapView:
     """The home map of one view: its data, legend and SVG markup (shared between sessions: read-only)."""
@@ -130,20 +142,31 @@ class Warehouse:
         finally:
             cursor.close()
 
+    def citation(self, page_title: str, link: str) -> str:
+        """indicators.downloads.citation of a view, accessed today (cached per build, view and day)."""
+        return _citation(self.path, self.mtime_ns, self.build_id, page_title, link, date.today().isoformat())
+
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The shared read-only connection; call .cursor() on it before use from another thread."""
         return _connection(self.path, self.mtime_ns)
 
 
 def open_warehouse() -> tuple[Warehouse | None, str | None]:
-    """The warehouse named by INDICATORS_DB (default data/warehouse.duckdb), or None and why not."""
+    """The warehouse named by INDICATORS_DB (default data/warehouse.duckdb), or None and why not.
+
+    One stat() per run; the build's facts are read once per warehouse file and modification time."""
     path = Path(default_db_path())
     try:
         mtime_ns = path.stat().st_mtime_ns
     except OSError:
         return None, f"There is no data warehouse at `{path}` yet."
+    return _open(str(path), mtime_ns)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _open(path: str, mtime_ns: int) -> tuple[Warehouse | None, str | None]:
     try:
-        cursor = _connection(str(path), mtime_ns).cursor()
+        cursor = _connection(path, mtime_ns).cursor()
     except WarehouseMissing as exc:
         return None, str(exc)
     try:
@@ -153,4 +176,4 @@ def open_warehouse() -> tuple[Warehouse | None, str | None]:
     finally:
         cursor.close()
     build = {k: (None if is_missing(v) else v) for k, v in build.items()} if build else {}
-    return Warehouse(str(path), mtime_ns, str(build.get("build_id") or "unknown"), build), None
+    return Warehouse(path, mtime_ns, str(build.get("build_id") or "unknown"), build), None

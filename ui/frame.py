@@ -8,6 +8,7 @@ through the URL.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
@@ -31,21 +32,45 @@ HOW_TO_BUILD = (
     "everything with `uv run indicators serve`. Set `INDICATORS_DB` to use a warehouse file elsewhere.")
 
 
+@dataclass(frozen=True)
+class BuildFacts:
+    """What every run needs from the build, worked out once per build and shared between sessions (read-only)."""
+    catalogue: pd.DataFrame
+    choices: Choices
+    meta: Mapping[str, dict]  # indicator id -> its catalogue row
+    labels: Mapping[str, str]  # indicator id -> its label in the sidebar
+    families: str  # the families in display order, for the Indicator box's help
+    sources: tuple[str, ...]  # the footer's sources, one line per publisher
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _build_facts(path: str, mtime_ns: int, build_id: str, _wh: Warehouse) -> BuildFacts:
+    catalogue = _wh.q("indicators")
+    choices = make_choices(catalogue, _wh.q("indicator_periods"), _wh.q("upper_tier_areas"))
+    records = catalogue.to_dict("records")
+    meta = {row["indicator_id"]: row for row in records}
+    families = ", ".join(dict.fromkeys(FAMILY_TITLES.get(f, f) for f in catalogue["family"]))
+    sources = tuple(text.footer_sources(_wh.q("sources_by_publisher")))
+    return BuildFacts(catalogue, choices, meta, _indicator_labels(records, choices), families, sources)
+
+
 @dataclass
 class Context:
     wh: Warehouse
     choices: Choices
     state: State
-    catalogue: pd.DataFrame
+    facts: BuildFacts
     notices: list[str] = field(default_factory=list)
     url_names: tuple[str, ...] = ("indicator", "period", "area")
 
+    @property
+    def catalogue(self) -> pd.DataFrame:
+        """The indicator catalogue in display order (shared between sessions: read-only)."""
+        return self.facts.catalogue
+
     def indicator(self, indicator_id: str | None) -> dict:
         """The catalogue row of an indicator as a dict (empty when unknown)."""
-        if not indicator_id:
-            return {}
-        rows = self.catalogue[self.catalogue["indicator_id"] == indicator_id]
-        return rows.iloc[0].to_dict() if len(rows) else {}
+        return dict(self.facts.meta.get(indicator_id, {})) if indicator_id else {}
 
     def area_name(self, area_code: str | None) -> str:
         return self.choices.areas.get(area_code, area_code or "")
@@ -79,9 +104,9 @@ def _restore(name: str, valid, fallback) -> None:
         st.session_state[key] = kept if kept in valid else fallback
 
 
-def _indicator_label(catalogue: pd.DataFrame, choices: Choices):
+def _indicator_labels(records: list[dict], choices: Choices) -> dict[str, str]:
     labels = {}
-    for row in catalogue.to_dict("records"):
+    for row in records:
         label = str(row.get("short_title") or row["title"])
         status = row.get("publication_status")
         if not text.is_missing(status) and status != text.OPEN_STATUS:
@@ -89,7 +114,7 @@ def _indicator_label(catalogue: pd.DataFrame, choices: Choices):
         elif not choices.periods.get(row["indicator_id"]):
             label += " (no data in this build)"
         labels[row["indicator_id"]] = label
-    return lambda indicator_id: labels.get(indicator_id, indicator_id)
+    return labels
 
 
 def _sidebar(ctx: Context) -> State:
@@ -100,10 +125,9 @@ def _sidebar(ctx: Context) -> State:
         if choices.indicators:
             _restore("indicator", choices.indicators, choices.default_indicator)
             indicator = st.selectbox("Indicator", choices.indicators, key="w_indicator",
-                                     format_func=_indicator_label(ctx.catalogue, choices),
-                                     help="Grouped by family: " + ", ".join(
-                                         dict.fromkeys(FAMILY_TITLES.get(f, f) for f in ctx.catalogue["family"]))
-                                     + ". The page title gives the full name.")
+                                     format_func=lambda i: ctx.facts.labels.get(i, i),
+                                     help=f"Grouped by family: {ctx.facts.families}. "
+                                          "The page title gives the full name.")
         else:
             st.markdown("This build has no indicators.")
         periods = ctx.periods(indicator)
@@ -134,10 +158,10 @@ def start() -> Context | None:
         st.session_state[CTX_KEY] = None
         st.error(f"**The dashboard has no data to show.** {problem} {HOW_TO_BUILD}")
         return None
-    catalogue = wh.q("indicators")
-    choices = make_choices(catalogue, wh.q("indicator_periods"), wh.q("upper_tier_areas"))
+    facts = _build_facts(wh.path, wh.mtime_ns, wh.build_id, wh)
+    choices = facts.choices
     state, notices = _sync_from_url(choices)
-    ctx = Context(wh=wh, choices=choices, state=state, catalogue=catalogue, notices=notices)
+    ctx = Context(wh=wh, choices=choices, state=state, facts=facts, notices=notices)
     ctx.state = _sidebar(ctx)
     for notice in notices:
         st.warning(notice, icon="⚠️")
@@ -215,8 +239,7 @@ def finish(ctx: Context | None) -> None:
 
 def footer(ctx: Context) -> None:
     st.divider()
-    sources = ctx.wh.q("sources_by_publisher")
-    lines = text.footer_sources(sources)
+    lines = ctx.facts.sources
     st.markdown("**Sources:** " + ("; ".join(text.md_escape(line) for line in lines) if lines else
                                   "none recorded in this build") + ".")
     st.markdown("Contains public sector information licensed under the Open Government Licence v3.0.")
@@ -256,4 +279,4 @@ def table_expander(label: str = "Table (the same data as the chart)"):
 
 def citation(ctx: Context, page_title: str) -> str:
     """The "Cite this" text of a view (indicators.downloads.citation)."""
-    return ctx.wh.read(downloads.citation, page_title, permalink(ctx))
+    return ctx.wh.citation(page_title, permalink(ctx))
