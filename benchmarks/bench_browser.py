@@ -197,8 +197,9 @@ def measure(base: str, repeats: int, switches: int) -> dict:
         "home_websocket_frames": visits[-1][1].frames,
         "switch_figures_bytes": switch_payload,
         "chromium_version": version,
-        "payload_method": "SVG map markup (Markdown elements holding the map) and any Plotly figure JSON in the "
-                          "WebSocket frames of a home-page load, decoded with Streamlit's protobuf; uncompressed",
+        "payload_method": "SVG map markup (the data of ui.markup's component, as sent: a JSON string) and any "
+                          "Plotly figure JSON in the WebSocket frames of a home-page load, decoded with "
+                          "Streamlit's protobuf; uncompressed",
     }
 
 

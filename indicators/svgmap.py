@@ -2,7 +2,7 @@
 
 Why not Plotly here: plotly.js is 4.7 MB of JavaScript that a new visitor's browser must fetch,
 compile and run, then project 153 polygons, before the map appears (about 2 s of the time to map
-on the project's machine). Pre-projected SVG paths, shown with st.markdown, need none of that, and
+on the project's machine). Pre-projected SVG paths, put into the page by ui.markup, need none of that, and
 the map is more accessible: every area is a link with an accessible name (name, value, interval,
 comparison), reachable by keyboard, with a native tooltip, that opens the area's profile in the same
 tab. Everything from the data is escaped (html.escape) before it goes into the markup, and the
@@ -28,7 +28,7 @@ from indicators.text import is_missing
 VIEW_WIDTH = 1000  # viewBox units across; one unit is about 0.6 km across England
 OUTLINE = "#555555"
 HIGHLIGHT = "#000000"
-# The page adds this CSS once (st.html): the SVG fills its column up to a height, keeping its
+# ui.markup adds this CSS with the map: the SVG fills its column up to a height, keeping its
 # proportions; hover and keyboard focus outline the area.
 MAP_CSS = """
 .ind-map { margin: 0; }

@@ -28,6 +28,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT = {"width": 1400, "height": 1000}
 
 # The home page's map: inline SVG (indicators.svgmap), one link per area.
+MARKUP_COMPONENT = "indicators_markup"  # ui.markup.NAME (not imported: that module needs a Streamlit runtime)
 MAP_DRAWN = "() => !!document.querySelector('.ind-map-main a path')"
 EXCEPTION = "[data-testid='stException']"
 # A run has settled when the footer is drawn, the running indicator is gone and no element of an earlier
@@ -147,8 +148,10 @@ class Frames:
             element = message.delta.new_element
             if element.WhichOneof("type") == "plotly_chart":
                 self.plotly_spec_bytes.append(len(element.plotly_chart.spec.encode("utf-8")))
-            elif element.WhichOneof("type") == "markdown" and 'class="ind-map' in element.markdown.body:
-                self.map_markup_bytes.append(len(element.markdown.body.encode("utf-8")))  # maps and legend
+            elif element.WhichOneof("type") == "bidi_component" and element.bidi_component.component_name == \
+                    MARKUP_COMPONENT:
+                # maps and legend (ui.markup): the markup as sent, a JSON string
+                self.map_markup_bytes.append(len(element.bidi_component.json.encode("utf-8")))
 
     def listen(self, page) -> None:
         """Count the frames of every WebSocket `page` opens from now on (sync or async Playwright page)."""

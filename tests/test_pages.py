@@ -4,13 +4,15 @@ parameters, and no warehouse at all. No page may show an exception."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from support import VALUES, make_warehouse
+from browser_support import MARKUP_COMPONENT
+from support import SQUARES, VALUES, make_warehouse
 
 from conftest import REPO
 
@@ -71,9 +73,14 @@ def run(monkeypatch, db, page: str | None = None, params: dict | None = None) ->
     return at.run()
 
 
+def markups(at: AppTest) -> list[str]:
+    """The markup the page put in with ui.markup (the map, its legend and the London inset), in page order."""
+    return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == MARKUP_COMPONENT]
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
-                                  "error") for e in getattr(at, kind)]
+                                  "error") for e in getattr(at, kind)] + markups(at)
     return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # as read, without Markdown escapes
 
 
@@ -112,6 +119,26 @@ def test_map_writes_and_restores_its_state(monkeypatch, warehouse):
     no_exception(at)
     assert at.query_params == {"indicator": "deaths_drug_misuse", "period": "2019-21", "area": "E06000009",
                                "colour": "value"}
+
+
+def test_map_markup(monkeypatch, warehouse):
+    """The map, its legend and the London inset, as the page sends them (ui.markup): one link per area with a
+    boundary, named with its value, interval and comparison; London's boroughs alone in the inset."""
+    at = run(monkeypatch, warehouse, "views/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21",
+                                                      "area": "E06000009"})
+    no_exception(at)
+    main, legend, inset = markups(at)
+    assert main.startswith('<figure class="ind-map ind-map-main"><svg') and main.endswith("</svg></figure>")
+    links = re.findall(r'<a href="area\?([^"]*)" target="_self" aria-label="([^"]*)">', main)
+    assert sorted(re.search(r"area=(\w+)", href).group(1) for href, _ in links) == sorted(SQUARES)
+    blackpool = next(label for href, label in links if href.endswith("area=E06000009"))
+    assert blackpool.startswith("Blackpool. 19.4 per 100,000. 95% interval: ") and "Worse than England" in blackpool
+    assert main.count('class="ind-map-chosen"') == 1  # the chosen area outlined
+    tags = [re.sub(r'"[^"]*"', '""', tag) for tag in re.findall(r"<[^>]*>", main)]
+    assert not [tag for tag in tags if tag.startswith("<script") or re.search(r"\son\w*=", tag)]  # no script
+    assert legend.startswith('<ul class="ind-map-legend"') and "Worse than England (" in legend
+    assert inset.startswith('<figure class="ind-map ind-map-london">')
+    assert sorted(re.findall(r"area=(\w+)", inset)) == ["E09000007", "E09000012", "E09000033"]
 
 
 def test_map_table_twin_on_request(monkeypatch, warehouse):

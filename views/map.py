@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from indicators import svgmap, text
+from indicators import text
 from indicators.state import COLOUR_MODE_LABELS, COLOUR_MODES
-from ui import frame
+from ui import frame, markup
 
 ctx = frame.context(("indicator", "period", "area", "colour"))
 meta = ctx.indicator(ctx.state.indicator)
@@ -40,15 +40,14 @@ else:
     values, table, legend = view.values, view.table, view.legend
     left, right = st.columns([3, 1], gap="small")
     with left:
-        st.html(f"<style>{svgmap.MAP_CSS}</style>")
-        st.markdown(view.main, unsafe_allow_html=True)  # SVG built by indicators.svgmap: data escaped, no script
+        markup.show(view.main, key="map_main")  # SVG from indicators.svgmap: data escaped, no script
         st.markdown("Select an area (click it, or Tab to it and press Enter) to open its profile. Point at an "
                     "area for its value, 95% interval, count and period. The table below lists every area.")
     with right:
-        st.markdown(view.legend_html, unsafe_allow_html=True)
+        markup.show(view.legend_html, key="map_legend")
         if view.inset is not None:
             st.markdown("**London boroughs, enlarged**")
-            st.markdown(view.inset, unsafe_allow_html=True)
+            markup.show(view.inset, key="map_inset")
         with st.expander("What the colours mean"):
             st.markdown("\n".join(
                 f"- **{text.md_escape(label)}**: "

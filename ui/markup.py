@@ -1,0 +1,43 @@
+"""Server-made HTML/SVG put into the page as it is, by a ten-line st.components.v2 component; depends on streamlit.
+
+Why not st.markdown(..., unsafe_allow_html=True), as before: the browser then parses the map's
+~110 KB of markup as Markdown, then as HTML (rehype-raw, a further 190 KB of JavaScript to fetch on
+a first visit), then builds it as React elements; on every indicator switch that took about 60 ms
+of the browser's main thread. st.html cannot be used: its sanitiser (DOMPurify with the HTML
+profile) removes SVG. This component hands the markup to the browser's own HTML parser
+(`innerHTML`) and leaves it alone while it is unchanged, so keyboard focus on an area survives a
+rerun that does not change the map.
+
+The markup must be trusted: only `indicators.svgmap`'s output, in which every text from the data is
+escaped (html.escape) and which holds no script or event handler. The JavaScript is a fixed string
+with no data in it; the CSS is `indicators.svgmap.MAP_CSS`. The component sends nothing back.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from indicators.svgmap import MAP_CSS
+
+NAME = "indicators_markup"
+JS = """
+export default function ({ data, parentElement }) {
+  let box = parentElement.querySelector(":scope > div.ind-markup");
+  if (!box) {
+    box = document.createElement("div");
+    box.className = "ind-markup";
+    parentElement.appendChild(box);
+  }
+  if (box.indMarkup !== data) {
+    box.innerHTML = typeof data === "string" ? data : "";
+    box.indMarkup = data;
+  }
+}
+"""
+
+_component = st.components.v2.component(NAME, js=JS, css=MAP_CSS, isolate_styles=False)
+
+
+def show(markup: str, key: str) -> None:
+    """Put trusted `markup` (see the module's docstring) into the page; `key` keeps the element across reruns."""
+    _component(data=markup, key=key)
