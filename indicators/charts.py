@@ -1,4 +1,7 @@
-"""Plotly figure builders for the dashboard (maps, funnel, balance scatter, bivariate map, spine chart, trends, league table) and their colour legends; depends on numpy, pandas, plotly and indicators.text.
+"""Map data and hovers for every map, and the Plotly figures of the lottery, compare and availability pages (choropleth, funnel, balance scatter, bivariate map, league table), with the spine chart's positions; depends on numpy, pandas, plotly and indicators.text.
+
+The home map and the area profile's charts are SVG drawn on the server (indicators.svgmap, indicators.svgcharts)
+from the same colours, symbols and hover lines.
 
 Figures take frames from indicators.queries and never query anything themselves. Colour never
 carries meaning alone: every category has a legend entry with words, every hover says the
@@ -224,39 +227,9 @@ def choropleth(frame: pd.DataFrame, legend: list[tuple[str, str, str]], geojson:
     return fig
 
 
-def london_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["area_code"].astype(str).str.startswith(LONDON_PREFIX)]
-
-
-def london_inset(frame: pd.DataFrame, legend, geojson: Mapping, highlight: str | None = None,
-                 height: int = 320) -> go.Figure:
-    """The London boroughs (E09 codes) alone, so they are legible; same classes and colours as the main map."""
-    london = london_frame(frame)
-    return choropleth(london, legend, _subset(geojson, london["area_code"]), title="London boroughs",
-                      height=height, show_legend=False, highlight=highlight)
-
-
 def figure_size(fig: go.Figure) -> int:
     """Bytes of the figure's JSON, as Streamlit sends it to the browser."""
     return len(fig.to_json().encode("utf-8"))
-
-
-def clicked_area(event: object) -> str | None:
-    """The area code of the first clicked point of a st.plotly_chart selection event, if any."""
-    try:
-        points = event["selection"]["points"]
-    except (KeyError, TypeError):
-        points = getattr(getattr(event, "selection", None), "points", None)
-    for point in points or []:
-        data = point.get("customdata") if isinstance(point, Mapping) else None
-        if isinstance(data, (list, tuple)) and data:
-            return str(data[0])
-        if isinstance(data, str):
-            return data
-        location = point.get("location") if isinstance(point, Mapping) else None
-        if location:
-            return str(location)
-    return None
 
 
 # --------------------------------------------------------------------------- funnel plot
@@ -494,96 +467,7 @@ def spine_positions(profile: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def spine_figure(profile: pd.DataFrame, area_name: str) -> go.Figure:
-    """Fingertips-style spine chart: England at the centre, range of areas (light), 25th-75th percentile (dark),
-    the area's marker coloured, shaped and labelled by its comparison with England, and the region's marker."""
-    data = spine_positions(profile)
-    data = data[data["pos_worst"].notna()].reset_index(drop=True)
-    labels = [f"{r['short_title']} ({text.period_display(r['period_label'])})" for r in data.to_dict("records")]
-    fig = go.Figure()
-    for i, r in enumerate(data.to_dict("records")):
-        y = labels[i]
-        fig.add_trace(go.Scatter(x=[r["pos_worst"], r["pos_best"]], y=[y, y], mode="lines",
-                                 line=dict(color="#d9d9d9", width=16), hoverinfo="skip", showlegend=i == 0,
-                                 name="Range of areas (worst to best)", legendgroup="range"))
-        lo, hi = sorted([r["pos_area_q25"], r["pos_area_q75"]])
-        fig.add_trace(go.Scatter(x=[lo, hi], y=[y, y], mode="lines", line=dict(color="#8c8c8c", width=16),
-                                 hoverinfo="skip", showlegend=i == 0, name="25th to 75th percentile",
-                                 legendgroup="iqr"))
-    fig.add_vline(x=0, line=dict(color="#000000", width=2))
-    with_value = data[data["pos_value"].notna()]
-    for cat in text.CATEGORIES:
-        part = with_value[[text.category(r) == cat for r in with_value.to_dict("records")]]
-        if part.empty:
-            continue
-        ys = [labels[i] for i in part.index]
-        hover = [f"<b>{text.hover_escape(area_name)}</b>: {format_value(r['value'], r['unit'])}<br>England: "
-                 f"{format_value(r['england_value'], r['unit'])}<br>"
-                 f"Region: {format_value(r['region_value'], r['unit'])}"
-                 f"<br>Areas: {format_bare(r['area_min'], r['unit'])} to {format_bare(r['area_max'], r['unit'])}"
-                 f"<br>{CATEGORY_LABELS[cat]}" for r in part.to_dict("records")]
-        fig.add_trace(go.Scatter(
-            x=part["pos_value"], y=ys, mode="markers+text", text=[cat] * len(part), textposition="middle right",
-            textfont=dict(size=11, color="#111111"),
-            name=f"{area_name}: {CATEGORY_LABELS[cat][0].lower()}{CATEGORY_LABELS[cat][1:]}",
-            marker=dict(color=CATEGORY_COLOURS[cat], symbol=CATEGORY_SYMBOLS[cat], size=14,
-                        line=dict(color="#111111", width=1.2)),
-            hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
-    region = data[data["pos_region_value"].notna()]
-    if len(region):
-        fig.add_trace(go.Scatter(x=region["pos_region_value"], y=[labels[i] for i in region.index], mode="markers",
-                                 name="Region", marker=dict(symbol="diamond-open", size=12, color="#000000",
-                                                            line=dict(width=2)),
-                                 hovertext=[f"Region: {format_value(v, u)}" for v, u in
-                                            zip(region["region_value"], region["unit"])],
-                                 hovertemplate="%{hovertext}<extra></extra>"))
-    fig.add_annotation(x=-1.05, y=1.02, xref="x", yref="paper", text="← worst", showarrow=False, xanchor="left")
-    fig.add_annotation(x=1.05, y=1.02, xref="x", yref="paper", text="best →", showarrow=False, xanchor="right")
-    fig.add_annotation(x=0, y=1.02, xref="x", yref="paper", text="England", showarrow=False)
-    return _layout(fig, height=max(260, 70 * len(data) + 120), margin=dict(l=20, r=20, t=40, b=40),
-                   xaxis=dict(range=[-1.1, 1.1], visible=False),
-                   yaxis=dict(autorange="reversed", automargin=True, showgrid=False),
-                   legend=dict(orientation="h", y=-0.05, x=0, yanchor="top"))
-
-
-# --------------------------------------------------------------------------- trends and league table
-
-def trend_figure(series: pd.DataFrame, indicator: Mapping, names: Mapping[str, str]) -> go.Figure:
-    """Lines for the area, its region and England over time, each with its 95% interval as a band."""
-    unit = indicator.get("unit")
-    fig = go.Figure()
-    for role in ("England", "region", "area"):
-        part = series[(series["role"] == role) & series["value"].notna()]
-        if part.empty:
-            continue
-        colour, dash = ROLE_STYLES[role]
-        name = names.get(role, role)
-        periods = [text.period_display(p) for p in part["period_label"]]
-        band = part.dropna(subset=["lower_ci_95", "upper_ci_95"])
-        if len(band):
-            band_periods = [text.period_display(p) for p in band["period_label"]]
-            fig.add_trace(go.Scatter(x=band_periods + band_periods[::-1],
-                                     y=list(band["upper_ci_95"]) + list(band["lower_ci_95"])[::-1],
-                                     mode="lines", fill="toself", fillcolor=_rgba(colour, 0.15), line=dict(width=0),
-                                     hoverinfo="skip", name=f"{name}: 95% interval", legendgroup=role,
-                                     showlegend=False))
-        hover = [f"<b>{text.hover_escape(name)}</b> {p}<br>{format_value(v, unit)}<br>95% interval: "
-                 f"{format_interval(lo, hi, unit)}"
-                 for p, v, lo, hi in zip(periods, part["value"], part["lower_ci_95"], part["upper_ci_95"])]
-        fig.add_trace(go.Scatter(x=periods, y=part["value"], mode="lines+markers", name=name, legendgroup=role,
-                                 line=dict(color=colour, dash=dash, width=2.2), marker=dict(size=7),
-                                 hovertext=hover, hovertemplate="%{hovertext}<extra></extra>"))
-    return _layout(fig, height=340, margin=dict(l=50, r=10, t=40, b=40),
-                   title=dict(text=str(indicator.get("short_title")), x=0.01, font=dict(size=14)),
-                   xaxis=dict(type="category", showgrid=False, tickangle=-45, automargin=True),
-                   yaxis=dict(title=text.unit_short(unit), showgrid=True, gridcolor="#eeeeee", rangemode="tozero"),
-                   legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
-
+# --------------------------------------------------------------------------- league table
 
 def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object = None,
                   group: Mapping | None = None, highlight: str | None = None) -> go.Figure:

@@ -533,10 +533,3 @@ def geographic_neighbours(gdf: gpd.GeoDataFrame, snap_m: float = NEIGHBOUR_SNAP_
     out["area_code"] = out["area_code"].astype("str")
     out["neighbour_code"] = out["neighbour_code"].astype("str")
     return out
-
-
-def london_inset_bounds(gdf: gpd.GeoDataFrame, margin: float = 0.02) -> tuple[float, float, float, float]:
-    """(min lon, min lat, max lon, max lat) around the London boroughs (E09) in `gdf`, for a map inset."""
-    london = gdf.loc[gdf["area_code"].str.startswith("E09")]
-    minx, miny, maxx, maxy = london.to_crs(WGS84).total_bounds
-    return (float(minx - margin), float(miny - margin), float(maxx + margin), float(maxy + margin))

@@ -262,3 +262,53 @@ def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
     frames["boundaries"] = pd.concat([frames["boundaries"], pd.DataFrame(
         [dict(area_code=c, area_name=names[c], geometry=json.dumps(_square(*xy))) for c, xy in HARM_SQUARES.items()])],
         ignore_index=True)
+
+
+def read_html_tables(markup: str) -> list[pd.DataFrame]:
+    """The tables in `markup` (indicators.htmltable's output) as frames of the cells' text, headed by the
+    <thead> row; each frame's `attrs["caption"]` is the table's caption."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: list[dict] = []
+            self.row: list[str] | None = None
+            self.cell: list[str] | None = None
+            self.in_caption = False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append({"caption": "", "rows": []})
+            elif tag == "caption":
+                self.in_caption = True
+            elif tag == "tr":
+                self.row = []
+            elif tag in ("th", "td"):
+                self.cell = []
+
+        def handle_endtag(self, tag):
+            if tag == "caption":
+                self.in_caption = False
+            elif tag in ("th", "td") and self.cell is not None and self.row is not None:
+                self.row.append("".join(self.cell))
+                self.cell = None
+            elif tag == "tr" and self.row is not None:
+                self.tables[-1]["rows"].append(self.row)
+                self.row = None
+
+        def handle_data(self, data):
+            if self.in_caption:
+                self.tables[-1]["caption"] += data
+            elif self.cell is not None:
+                self.cell.append(data)
+
+    reader = Reader()
+    reader.feed(markup)
+    frames = []
+    for table in reader.tables:
+        header, *rows = table["rows"]
+        frame = pd.DataFrame(rows, columns=header)
+        frame.attrs["caption"] = table["caption"]
+        frames.append(frame)
+    return frames

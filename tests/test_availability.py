@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from indicators import availability as av
 from indicators import local_data as ld
 from indicators.sources import ukhsa_hcv_odn
-from support import make_warehouse
+from support import make_warehouse, read_html_tables
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -270,6 +271,9 @@ def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_pat
     body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
     assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body
     assert "1 row is **restricted**: shown only in this local session, never in a download or export" in body
-    local = [t.value for t in app.dataframe if "Access" in t.value.columns][0]
+    markup = [json.loads(e.proto.json) for e in app.get("bidi_component")]
+    local = [t for m in markup for t in read_html_tables(m) if "Access" in t.columns][0]
     assert local["Access"].tolist() == ["restricted (local session only)"]
-    assert local["Value"].tolist() == [30.0] and local["Count"].tolist() == [300.0]
+    assert local["Value"].tolist() == ["30.0"] and local["Count"].tolist() == ["300"]
+    odn = [t for m in markup for t in read_html_tables(m) if t.attrs["caption"].startswith("HCV figures")][0]
+    assert list(odn.columns) == ["Period", "Value", "Count", "Denominator", "Note", "Source"] and len(odn) >= 1

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, SETTLED, streamlit_server
 from support import make_warehouse
 

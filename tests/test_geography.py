@@ -363,8 +363,3 @@ def test_geographic_neighbours(geo):
     assert "E06000046" not in codes and "E06000053" not in codes  # Isle of Wight, Isles of Scilly
     assert len(codes) == 151
     assert len(as_set) // 2 == 373
-
-
-def test_london_inset(current_gdf):
-    minx, miny, maxx, maxy = geography.london_inset_bounds(current_gdf)
-    assert -0.6 < minx < -0.5 and 51.2 < miny < 51.3 and 0.3 < maxx < 0.4 and 51.7 < maxy < 51.75

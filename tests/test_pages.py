@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from browser_support import MARKUP_COMPONENT
-from support import SQUARES, VALUES, make_warehouse
+from support import SQUARES, VALUES, make_warehouse, read_html_tables
 
 from conftest import REPO
 
@@ -76,6 +76,16 @@ def run(monkeypatch, db, page: str | None = None, params: dict | None = None) ->
 def markups(at: AppTest) -> list[str]:
     """The markup the page put in with ui.markup (the map, its legend and the London inset), in page order."""
     return [json.loads(e.proto.json) for e in at.get("bidi_component") if e.proto.component_name == MARKUP_COMPONENT]
+
+
+def tables(at: AppTest) -> list:
+    """The page's HTML tables (indicators.htmltable, put in with ui.markup) as frames of cell text."""
+    return [t for m in markups(at) for t in read_html_tables(m)]
+
+
+def not_possible(at: AppTest):
+    """The area profile's table of comparisons that cannot be made, indexed by indicator."""
+    return [t for t in tables(at) if list(t.columns) == ["Indicator", "Period", "Why"]][0].set_index("Indicator")
 
 
 def texts(at: AppTest) -> str:
@@ -168,12 +178,23 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
             "than North West’s 8.0: worse than North West, since a lower value is better.") in body
     assert at.radio[0].value == "cipfa"
     assert at.query_params["area"] == "E06000009" and at.query_params["peers"] == "cipfa"
-    assert "1 peer" in body
-    tables = [t.value for t in at.dataframe]
-    reasons = [t for t in tables if "Why" in t.columns and "Peer" in t.columns]
-    assert reasons[0]["Why"].tolist() == ["CIPFA nearest neighbour, rank 1 of the 15 most similar"]
-    not_possible = [t for t in tables if list(t.columns) == ["Indicator", "Period", "Why"]][0]
-    assert "Completions (alcohol)" in not_possible["Indicator"].tolist()
+    # Drawn on the server (indicators.svgcharts, indicators.htmltable): no plotly.js and no data grid for the
+    # page people share.
+    charts = [m for m in markups(at) if m.startswith("<figure")]
+    assert charts[0].startswith('<figure class="ind-chart ind-spine">') and "Blackpool: worse than England" in charts[0]
+    assert all(c.startswith('<figure class="ind-chart ind-trend">') for c in charts[1:]) and len(charts) >= 2
+    assert not at.get("plotly_chart") and not at.dataframe
+    spine = [t for t in tables(at) if t.attrs["caption"].startswith("Blackpool, its region and England")][0]
+    deaths = spine.set_index("Indicator").loc["Drug-misuse deaths"]
+    assert (deaths["Period"], deaths["Blackpool"], deaths["England"], deaths["Compared with England"]) == (
+        "2019–21", "19.4", "5.1", "Worse than England")
+    peers = [t for t in tables(at) if list(t.columns) == ["Peer", "Why"]][0]
+    assert peers.attrs["caption"] == "1 peer and why each is one"
+    assert peers["Why"].tolist() == ["CIPFA nearest neighbour, rank 1 of the 15 most similar"]
+    assert "Completions (alcohol)" in not_possible(at).index
+    trend = [t for t in tables(at) if t.attrs["caption"] == "Completions (opiate) over time (%)"][0]
+    assert list(trend.columns) == ["Period", "Blackpool", "Blackpool: 95% interval", "Blackpool: count",
+                                   "North West", "North West: 95% interval", "England", "England: 95% interval"]
 
 
 def test_area_page_without_an_area_asks_for_one(monkeypatch, warehouse):
@@ -190,8 +211,7 @@ def test_area_whose_figures_are_all_suppressed_or_missing(monkeypatch, suppresse
     body = texts(at)
     assert "Camden’s drug-misuse death rate for 2019–21 is suppressed by the publisher" in body
     assert "No indicator has a value for Camden in this build" in body
-    why = [t.value for t in at.dataframe if list(t.value.columns) == ["Indicator", "Period", "Why"]][0]
-    assert why.set_index("Indicator").loc["Drug-misuse deaths", "Why"].startswith("suppressed by the publisher")
+    assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("suppressed by the publisher")
 
 
 @pytest.mark.parametrize("page", ["views/map.py", "views/lottery.py", "views/compare.py", "views/area.py"])
@@ -252,5 +272,4 @@ def test_indicator_not_published_for_areas(monkeypatch, restricted_warehouse):
     assert "Not published for areas (6)</li>" in texts(at)  # the legend
     at = run(monkeypatch, restricted_warehouse, "views/area.py", {"area": "E06000009"})
     no_exception(at)
-    why = [t.value for t in at.dataframe if list(t.value.columns) == ["Indicator", "Period", "Why"]][0]
-    assert why.set_index("Indicator").loc["Naloxone (clients)", "Why"].startswith("not published for individual areas")
+    assert not_possible(at).loc["Naloxone (clients)", "Why"].startswith("not published for individual areas")

@@ -368,11 +368,6 @@ def test_map_frame_and_figures(con):
     assert sum(len(t.locations) for t in figure.data[:-1]) == 6  # every area with a shape, once
     assert charts.figure_size(figure) < MAX_MAP_BYTES
     assert figure.layout.geo.fitbounds == "locations" and figure.layout.geo.visible is False
-    inset = charts.london_inset(frame, legend, geojson)
-    inset_codes = {code for trace in inset.data for code in trace.locations}
-    assert inset_codes == {"E09000007", "E09000033", "E09000012"}
-    features = {f["properties"]["area_code"] for t in inset.data for f in t.geojson["features"]}
-    assert all(code.startswith("E09") for code in features)
 
 
 def test_svg_paths_are_projected_and_fitted():
@@ -452,10 +447,9 @@ def test_map_payload_on_real_boundaries(shared_raw):
     values["is_suppressed"], values["value_note"] = False, ""
     values["compared_to_england"] = rng.choice(["better", "similar", "worse"], len(gdf))
     frame, legend = charts.map_frame(values, DEATHS)
-    main = charts.choropleth(frame, legend, geojson)
-    inset = charts.london_inset(frame, legend, geojson)
+    main = charts.choropleth(frame, legend, geojson)  # the availability page's map
     assert len(gdf) > 140
-    assert charts.figure_size(main) + charts.figure_size(inset) < MAX_MAP_BYTES
+    assert charts.figure_size(main) < MAX_MAP_BYTES
     # The home page's SVG map (what it really sends): all areas, the London inset and the legend.
     describe = lambda r: charts.hover_lines(r, DEATHS)
     href = lambda code: f"area?indicator=deaths_drug_misuse&period=2019-21&area={code}"
@@ -491,14 +485,6 @@ def test_bivariate_classes_are_thirds():
     assert classes["bivariate_class"].iloc[9] == "Not enough data"
     assert classes["colour"].iloc[0] == charts.BIVARIATE_COLOURS[(1, 3)]
     assert len(set(charts.BIVARIATE_COLOURS.values()) | {charts.BIVARIATE_NO_DATA}) == 10
-
-
-def test_clicked_area_reads_plotly_events():
-    event = {"selection": {"points": [{"customdata": ["E06000009", "<b>Blackpool</b>"], "location": "E06000009"}]}}
-    assert charts.clicked_area(event) == "E06000009"
-    assert charts.clicked_area({"selection": {"points": [{"location": "E09000007"}]}}) == "E09000007"
-    assert charts.clicked_area({"selection": {"points": []}}) is None
-    assert charts.clicked_area(None) is None
 
 
 def test_geo_plots_make_no_network_request():

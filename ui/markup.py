@@ -1,22 +1,26 @@
 """Server-made HTML/SVG put into the page as it is, by a ten-line st.components.v2 component; depends on streamlit.
 
-Why not st.markdown(..., unsafe_allow_html=True), as before: the browser then parses the map's
-~110 KB of markup as Markdown, then as HTML (rehype-raw, a further 190 KB of JavaScript to fetch on
-a first visit), then builds it as React elements; on every indicator switch that took about 60 ms
-of the browser's main thread. st.html cannot be used: its sanitiser (DOMPurify with the HTML
-profile) removes SVG. This component hands the markup to the browser's own HTML parser
-(`innerHTML`) and leaves it alone while it is unchanged, so keyboard focus on an area survives a
-rerun that does not change the map.
+Used for the home map and its legend (indicators.svgmap), the area profile's charts
+(indicators.svgcharts) and its tables (indicators.htmltable). Why not st.markdown(...,
+unsafe_allow_html=True), as the map was first drawn: the browser then parses the markup as Markdown,
+then as HTML (rehype-raw, a further 190 KB of JavaScript to fetch on a first visit), then builds it
+as React elements; for the map's ~110 KB that took about 60 ms of the browser's main thread on every
+indicator switch. st.html cannot be used: its sanitiser (DOMPurify with the HTML profile) removes
+SVG. This component hands the markup to the browser's own HTML parser (`innerHTML`) and leaves it
+alone while it is unchanged, so keyboard focus on an area survives a rerun that does not change the
+map.
 
-The markup must be trusted: only `indicators.svgmap`'s output, in which every text from the data is
-escaped (html.escape) and which holds no script or event handler. The JavaScript is a fixed string
-with no data in it; the CSS is `indicators.svgmap.MAP_CSS`. The component sends nothing back.
+The markup must be trusted: only the output of those three modules, in which every text from the
+data is escaped (html.escape) and which hold no script or event handler. The JavaScript is a fixed
+string with no data in it; the CSS is theirs. The component sends nothing back.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from indicators.htmltable import TABLE_CSS
+from indicators.svgcharts import CHART_CSS
 from indicators.svgmap import MAP_CSS
 
 NAME = "indicators_markup"
@@ -35,7 +39,7 @@ export default function ({ data, parentElement }) {
 }
 """
 
-_component = st.components.v2.component(NAME, js=JS, css=MAP_CSS, isolate_styles=False)
+_component = st.components.v2.component(NAME, js=JS, css=MAP_CSS + CHART_CSS + TABLE_CSS, isolate_styles=False)
 
 
 def show(markup: str, key: str) -> None:

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from indicators import availability, charts, local_data, text
+from indicators import availability, htmltable, local_data, svgcharts, text
+from indicators.htmltable import Column
 from indicators.state import PEER_GROUP_LABELS, PEER_GROUPS
-from ui import frame
+from ui import frame, markup
 
 ctx = frame.context(("area", "indicator", "period", "peers"))
 code = ctx.state.area
@@ -38,9 +39,9 @@ else:
                     f"{text.md_escape(name)} in this build; the last section says why.")
 
     st.header("Against England and the region")
-    positions = charts.spine_positions(profile)
-    if positions["pos_worst"].notna().any():
-        st.plotly_chart(charts.spine_figure(profile, name), theme=None, config=charts.PLOT_CONFIG, key="spine")
+    spine = svgcharts.spine_svg(profile, name)
+    if spine is not None:
+        markup.show(spine, key="spine")  # SVG from indicators.svgcharts: data escaped, no script
         st.markdown("Each row: England at the centre line; light bar, the range of areas (worst on the left); dark "
                    "bar, the middle half of areas (25th to 75th percentile); the marker is this area, shaped, "
                    "coloured and labelled by its comparison with England; the open diamond is the region. For "
@@ -50,17 +51,17 @@ else:
                 "spine chart.")
     with frame.table_expander("Table: this area, its region and England"):
         table = profile.assign(
-            period=[text.period_display(p) for p in profile["period_label"]],
             category=[text.CATEGORY_LABELS[text.category(r, r.get("publication_status"))] for r in records])
-        st.dataframe(table[["short_title", "period", "value", "lower_ci_95", "upper_ci_95", "numerator",
-                            "england_value", "region_value", "compared_to_region", "category", "area_min",
-                            "area_q25", "area_median", "area_q75", "area_max", "unit"]].rename(columns={
-            "short_title": "Indicator", "period": "Period", "value": name, "lower_ci_95": "95% lower",
-            "upper_ci_95": "95% upper", "numerator": "Count", "england_value": "England",
-            "region_value": "Region", "compared_to_region": "Compared with region",
-            "category": "Compared with England", "area_min": "Lowest area", "area_q25": "25th percentile",
-            "area_median": "Median", "area_q75": "75th percentile", "area_max": "Highest area", "unit": "Unit"}),
-            hide_index=True, width="stretch")
+        markup.show(htmltable.html_table(table, [
+            Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
+            Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
+            Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
+            Column("england_value", "England", "number"), Column("region_value", "Region", "number"),
+            Column("category", "Compared with England"), Column("compared_to_region", "Compared with region"),
+            Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
+            Column("area_median", "Median", "number"), Column("area_q75", "75th percentile", "number"),
+            Column("area_max", "Highest area", "number"), Column("unit", "Unit")],
+            caption=f"{name}, its region and England: each indicator at its latest period"), key="table_spine")
 
     st.header("Against a peer group")
     peers = ctx.wh.q("peer_groups", code)
@@ -78,9 +79,11 @@ else:
         members = peers[peers["peer_group"] == group]
         left, right = st.columns([2, 3])
         with left:
-            st.markdown(f"**{len(members)} {'peer' if len(members) == 1 else 'peers'}** and why each is one:")
-            st.dataframe([{"Peer": r["area_name"], "Why": text.peer_reason(r)} for r in members.to_dict("records")],
-                         hide_index=True, width="stretch")
+            markup.show(htmltable.html_table(
+                [{"peer": r["area_name"], "why": text.peer_reason(r)} for r in members.to_dict("records")],
+                [Column("peer", "Peer"), Column("why", "Why")],
+                caption=f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one"),
+                key="table_peers")
         with right:
             comparison = ctx.wh.q("peer_comparison", code, tuple(members["area_code"]))
             st.markdown(f"{text.md_escape(name)} against the group's value (pooled over the area and its peers "
@@ -91,12 +94,16 @@ else:
                     name, meta, row, row["group_value"],
                     benchmark_name="the peer group", compared=row["compared_to_group"])))
             with frame.table_expander("Table: against the peer group"):
-                st.dataframe(comparison.drop(columns=["indicator_id", "is_suppressed"]).rename(columns={
-                    "short_title": "Indicator", "unit": "Unit", "period_label": "Period", "value": name,
-                    "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "group_value": "Group value",
-                    "group_method": "Group value method", "group_n_areas": "Areas with a value",
-                    "compared_to_group": "Compared with group", "value_note": "Note"}),
-                    hide_index=True, width="stretch")
+                markup.show(htmltable.html_table(comparison, [
+                    Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
+                    Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
+                    Column("upper_ci_95", "95% upper", "number"), Column("group_value", "Group value", "number"),
+                    Column("group_method", "Group value method"),
+                    Column("group_n_areas", "Areas with a value", "count"),
+                    Column("compared_to_group", "Compared with group"), Column("unit", "Unit"),
+                    Column("value_note", "Note")],
+                    caption=f"{name} against the peer group ({PEER_GROUP_LABELS.get(group, group)})"),
+                    key="table_peer_comparison")
 
     st.header("Over time")
     shown, single = 0, []
@@ -111,8 +118,7 @@ else:
             continue
         names = {"area": name, "region": info.get("region_name") or "Region", "England": "England"}
         with columns[shown % 2]:
-            st.plotly_chart(charts.trend_figure(series, row, names), theme=None, config=charts.PLOT_CONFIG,
-                            key=f"trend_{row['indicator_id']}")
+            markup.show(svgcharts.trend_svg(series, row, names), key=f"trend_{row['indicator_id']}")
             if len(set(trends.values())) == 1:
                 st.markdown(text.md_escape(text.trend_sentence("Recent trend", next(iter(trends.values())), row))
                             + ". Shaded bands: 95% intervals.")
@@ -121,12 +127,11 @@ else:
                                        for r, t in trends.items())
                             + ". Shaded bands: 95% intervals.")
             with frame.table_expander():
-                st.dataframe(series.assign(who=series["role"].map(names))[
-                    ["who", "period_label", "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator",
-                     "value_note"]].rename(columns={"who": "Area", "period_label": "Period", "value": "Value",
-                                                    "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
-                                                    "numerator": "Count", "denominator": "Denominator",
-                                                    "value_note": "Note"}), hide_index=True, width="stretch")
+                trend_rows, trend_columns = svgcharts.trend_table(series, names)
+                markup.show(htmltable.html_table(
+                    trend_rows, trend_columns,
+                    caption=f"{row['short_title']} over time ({text.unit_short(row.get('unit'))})"),
+                    key=f"table_trend_{row['indicator_id']}")
         shown += 1
     if single:
         st.markdown(f"Only one period in this build, so no line: {text.md_escape(', '.join(single))}.")
@@ -144,9 +149,11 @@ else:
                     "`indicators import` loads local or community figures.")
     if not odn.empty:
         st.markdown(f"**{text.md_escape(availability.odn_caption(odn))}**")
-        st.dataframe(odn[["period_label", "value", "numerator", "denominator", "value_note", "source_id"]].rename(
-            columns={"period_label": "Period", "value": "Value", "numerator": "Count", "denominator": "Denominator",
-                     "value_note": "Note", "source_id": "Source"}), hide_index=True, width="stretch")
+        markup.show(htmltable.html_table(odn, [
+            Column("period_label", "Period", "period"), Column("value", "Value", "number"),
+            Column("numerator", "Count", "count"), Column("denominator", "Denominator", "count"),
+            Column("value_note", "Note"), Column("source_id", "Source")],
+            caption="HCV figures of the network, by period"), key="table_odn")
     if not local.empty:
         restricted = local["access"].ne("public")
         st.markdown("**Local and community figures: not official statistics.** Loaded with `indicators import`; "
@@ -155,21 +162,23 @@ else:
                        "**restricted**: shown only in this local session, never in a download or export."
                        if restricted.any() else ""))
         titles = {r["indicator_id"]: r.get("short_title") or r["title"] for r in ctx.catalogue.to_dict("records")}
-        st.dataframe(local.assign(
+        markup.show(htmltable.html_table(local.assign(
             indicator=local["indicator_id"].map(titles).fillna(local["indicator_id"]),
-            shown=["restricted (local session only)" if a != "public" else "public" for a in local["access"]])[
-            ["indicator", "period_label", "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator",
-             "source", "collected_by", "collection_date", "method", "shown"]].rename(columns={
-                 "indicator": "Indicator", "period_label": "Period", "value": "Value", "lower_ci_95": "95% lower",
-                 "upper_ci_95": "95% upper", "numerator": "Count", "denominator": "Denominator", "source": "Source",
-                 "collected_by": "Collected by", "collection_date": "Collected", "method": "Method",
-                 "shown": "Access"}), hide_index=True, width="stretch")
+            shown=["restricted (local session only)" if a != "public" else "public" for a in local["access"]]), [
+            Column("indicator", "Indicator"), Column("period_label", "Period", "period"),
+            Column("value", "Value", "number"), Column("lower_ci_95", "95% lower", "number"),
+            Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
+            Column("denominator", "Denominator", "count"), Column("source", "Source"),
+            Column("collected_by", "Collected by"), Column("collection_date", "Collected"),
+            Column("method", "Method"), Column("shown", "Access")],
+            caption=f"Local and community figures for {name}"), key="table_local")
 
     st.header("Comparisons that are not possible, and why")
     missing = text.not_possible(profile)
     if missing:
-        st.dataframe([{"Indicator": m["indicator"], "Period": m["period"], "Why": m["reason"]} for m in missing],
-                     hide_index=True, width="stretch")
+        markup.show(htmltable.html_table(missing, [
+            Column("indicator", "Indicator"), Column("period", "Period"), Column("reason", "Why")],
+            caption=f"Indicators that cannot be compared for {name}, and why"), key="table_not_possible")
     else:
         st.markdown("Every indicator could be compared.")
     frame.download_buttons(ctx, profile.assign(area_code=code, area_name=name), list(profile["indicator_id"]),

@@ -1,0 +1,82 @@
+"""Small tables as plain, accessible HTML (a caption, column and row headers, numbers formatted and right-aligned).
+
+The area profile's tables (its charts' twins, the peers and their reasons, what cannot be compared)
+are a few dozen rows at most. As st.dataframe each one needs Streamlit's data-grid JavaScript
+(about 1.2 MB with its Arrow formatting), and the page is not drawn until that has arrived: about
+a second on the project's machine for a visitor opening a shared link. As HTML they arrive with the
+page, are read by screen readers as tables, and can be copied. Every cell is escaped (html.escape);
+the table sits in a focusable, labelled region that scrolls sideways when it is wider than the
+column. The full-precision figures are in the page's CSV download.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from indicators import text
+
+TABLE_CSS = """
+.ind-table-wrap { overflow-x: auto; margin: 0.25rem 0 0.75rem 0; }
+.ind-table-wrap:focus-visible { outline: 2px solid #1a64a8; outline-offset: 2px; }
+.ind-table { border-collapse: collapse; font-size: 0.875rem; line-height: 1.35; min-width: 60%; }
+.ind-table caption { text-align: left; font-weight: 600; padding: 0 0 0.35rem 0; caption-side: top; }
+.ind-table th, .ind-table td { border-bottom: 1px solid #e6e6e6; padding: 0.3rem 0.6rem; text-align: left;
+  vertical-align: top; }
+.ind-table thead th { background: #f0f2f6; border-bottom: 1px solid #c8c8c8; font-weight: 600; }
+.ind-table tbody th { font-weight: 400; }
+.ind-table .ind-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.ind-table .ind-nowrap { white-space: nowrap; }
+"""
+KINDS = ("text", "number", "count", "period", "interval")
+_CLASSES = {"number": ' class="ind-num"', "count": ' class="ind-num"', "period": ' class="ind-nowrap"',
+            "interval": ' class="ind-nowrap"'}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: the field it shows, its header, and how to write its values.
+
+    kind: 'text' (as it is), 'number' (`decimals` places, thousands separated), 'count' (whole numbers
+    unless fractional), 'period' (year ranges with an en dash) or 'interval' (text kept on one line, such
+    as '8.0 to 14.7'). Missing values are '–' in number columns and empty in text columns."""
+    key: str
+    header: str
+    kind: str = "text"
+    decimals: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.key!r}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
+    def cell(self, value: object) -> str:
+        if self.kind == "number":
+            return text.format_number(value, self.decimals)
+        if self.kind == "count":
+            return text.format_count(value)
+        if self.kind == "period":
+            return text.period_display(value)
+        return "" if text.is_missing(value) else str(value)
+
+
+def html_table(rows: pd.DataFrame | Iterable[Mapping], columns: Sequence[Column], *, caption: str,
+               row_headers: bool = True) -> str:
+    """The rows as an HTML table under `caption`; the first column heads each row when `row_headers`."""
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    e = html.escape
+    classes = [_CLASSES.get(c.kind, "") for c in columns]
+    head = "".join(f'<th scope="col"{cls}>{e(c.header)}</th>' for c, cls in zip(columns, classes))
+    body = []
+    for record in records:
+        cells = []
+        for i, (column, cls) in enumerate(zip(columns, classes)):
+            tag = "th" if row_headers and i == 0 else "td"
+            scope = ' scope="row"' if tag == "th" else ""
+            cells.append(f"<{tag}{scope}{cls}>{e(column.cell(record.get(column.key)))}</{tag}>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<div class="ind-table-wrap" role="region" aria-label="{e(caption)}" tabindex="0">'
+            f'<table class="ind-table"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')

@@ -1,0 +1,311 @@
+"""The area profile's spine chart and trend charts as SVG drawn on the server, like the home map (indicators.svgmap).
+
+Why not Plotly here: the area profile is the page people share (a permalink to one area), and
+plotly.js is 4.7 MB of JavaScript a first-time visitor's browser must fetch, compile and run before
+any chart appears (about 2.5 s after the page's text on the project's machine). These charts are
+simple shapes: drawn here, they arrive with the page. Each mark has a native tooltip (<title>) with
+its figures in words; the chart as a whole is an image with an accessible name, and every chart on
+the page has a table twin. Everything from the data is escaped (html.escape); the markup has no
+script. `CHART_CSS` is added to the page with the markup (ui.markup).
+
+`spine_svg(profile, area_name)` takes indicators.queries.area_profile; `trend_svg(series, indicator,
+names)` takes the frame of indicators.queries.trend_series.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from indicators import text
+from indicators.htmltable import Column
+from indicators.charts import CATEGORY_COLOURS, CATEGORY_SYMBOLS, ROLE_STYLES, spine_positions
+from indicators.text import CATEGORY_LABELS, format_bare, format_interval, format_value, is_missing
+
+CHART_CSS = """
+.ind-chart { margin: 0 0 0.5rem 0; }
+.ind-chart svg { width: 100%; height: auto; display: block; font-family: inherit; }
+.ind-chart text { fill: #1f1f1f; }
+.ind-chart .ind-muted { fill: #555555; }
+"""
+INK = "#111111"
+RANGE_COLOUR = "#d9d9d9"
+IQR_COLOUR = "#8c8c8c"
+GRID = "#e6e6e6"
+DASHES = {"solid": "", "dash": "7 4", "dot": "2 3"}
+CHAR_WIDTH = 0.52  # average advance of Source Sans Pro, in ems, to lay out labels and legends
+
+
+def _e(value: object) -> str:
+    return html.escape("" if is_missing(value) else str(value))
+
+
+def _num(value: float) -> str:
+    """Coordinates with at most one decimal place (smaller markup, no visible difference)."""
+    return f"{value:.1f}".rstrip("0").rstrip(".") if not float(value).is_integer() else str(int(value))
+
+
+def text_width(label: str, size: float) -> float:
+    return len(label) * size * CHAR_WIDTH
+
+
+def wrap(label: str, limit: int) -> list[str]:
+    """`label` in lines of at most `limit` characters, broken at spaces (a longer word stays whole)."""
+    lines: list[str] = []
+    for word in label.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= limit:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def marker(shape: str, x: float, y: float, size: float, fill: str, stroke: str = INK, width: float = 1.2) -> str:
+    """An SVG marker of Plotly's symbol names (circle, diamond, square, triangle-up/-down, x; '-open' unfilled)."""
+    open_ = shape.endswith("-open")
+    shape = shape.removesuffix("-open")
+    r = size / 2
+    paint = (f' fill="none" stroke="{_e(fill)}" stroke-width="{_num(width)}"' if open_ else
+             f' fill="{_e(fill)}" stroke="{_e(stroke)}" stroke-width="{_num(width)}"')
+    if shape == "circle":
+        return f'<circle cx="{_num(x)}" cy="{_num(y)}" r="{_num(r)}"{paint}/>'
+    if shape == "square":
+        return f'<rect x="{_num(x - r)}" y="{_num(y - r)}" width="{_num(size)}" height="{_num(size)}"{paint}/>'
+    if shape == "diamond":
+        d = r * 1.25
+        points = [(x, y - d), (x + d, y), (x, y + d), (x - d, y)]
+    elif shape == "triangle-up":
+        points = [(x, y - r * 1.15), (x + r * 1.15, y + r * 0.85), (x - r * 1.15, y + r * 0.85)]
+    elif shape == "triangle-down":
+        points = [(x, y + r * 1.15), (x + r * 1.15, y - r * 0.85), (x - r * 1.15, y - r * 0.85)]
+    else:  # "x": a cross of two strokes, in the fill colour with a dark edge
+        a = r * 0.9
+        return (f'<path d="M{_num(x - a)} {_num(y - a)}L{_num(x + a)} {_num(y + a)}M{_num(x - a)} {_num(y + a)}'
+                f'L{_num(x + a)} {_num(y - a)}" stroke="{_e(stroke)}" stroke-width="4" stroke-linecap="round"/>'
+                f'<path d="M{_num(x - a)} {_num(y - a)}L{_num(x + a)} {_num(y + a)}M{_num(x - a)} {_num(y + a)}'
+                f'L{_num(x + a)} {_num(y - a)}" stroke="{_e(fill)}" stroke-width="2" stroke-linecap="round"/>')
+    return f'<polygon points="{" ".join(f"{_num(px)},{_num(py)}" for px, py in points)}"{paint}/>'
+
+
+def _legend(items: Sequence[tuple[str, str]], x0: float, y0: float, width: float, size: float = 12,
+            swatch: float = 26, gap: float = 18, line_height: float = 22) -> tuple[str, float]:
+    """Legend items (swatch markup drawn at the origin, label) flowed in lines across `width`; (markup, height)."""
+    out, x, y = [], x0, y0
+    for swatch_markup, label in items:
+        item_width = swatch + 6 + text_width(label, size)
+        if x > x0 and x + item_width > x0 + width:
+            x, y = x0, y + line_height
+        out.append(f'<g transform="translate({_num(x)},{_num(y)})">{swatch_markup}'
+                   f'<text x="{_num(swatch + 6)}" y="4" font-size="{_num(size)}">{_e(label)}</text></g>')
+        x += item_width + gap
+    return "".join(out), (y - y0) + line_height if items else 0.0
+
+
+# --------------------------------------------------------------------------- spine chart
+
+SPINE_WIDTH = 900
+SPINE_LABEL_WIDTH = 250
+SPINE_ROW = 46
+SPINE_TOP = 34
+
+
+def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
+    """Fingertips-style spine chart (England at the centre line, worst on the left) as an SVG figure; None when no
+    indicator has England's value and a spread of areas. Markers are shaped and coloured as in charts.CATEGORY_SYMBOLS and CATEGORY_COLOURS."""
+    data = spine_positions(profile)
+    data = data[data["pos_worst"].notna()].reset_index(drop=True)
+    if data.empty:
+        return None
+    left, right = SPINE_LABEL_WIDTH + 20, SPINE_WIDTH - 80
+    centre, half = (left + right) / 2, (right - left) / 2 / 1.1
+
+    def x_of(pos: float) -> float:
+        return centre + float(pos) * half
+
+    rows, categories, any_region = [], [], False
+    for i, r in enumerate(data.to_dict("records")):
+        y = SPINE_TOP + SPINE_ROW * i + SPINE_ROW / 2
+        unit = r.get("unit")
+        label = f"{r.get('short_title') or r.get('title')} ({text.period_display(r['period_label'])})"
+        lines = wrap(label, 36)
+        label_markup = "".join(
+            f'<tspan x="{SPINE_LABEL_WIDTH}" dy="{0 if j == 0 else 15}">{_e(line)}</tspan>' for j, line in enumerate(lines))
+        parts = [f'<text x="{SPINE_LABEL_WIDTH}" y="{_num(y + 4 - 7.5 * (len(lines) - 1))}" font-size="13" '
+                 f'text-anchor="end">{label_markup}</text>']
+        worst, best = x_of(r["pos_worst"]), x_of(r["pos_best"])
+        parts.append(f'<rect x="{_num(min(worst, best))}" y="{_num(y - 8)}" width="{_num(abs(best - worst))}" '
+                     f'height="16" fill="{RANGE_COLOUR}"/>')
+        if not (is_missing(r["pos_area_q25"]) or is_missing(r["pos_area_q75"])):
+            lo, hi = sorted([x_of(r["pos_area_q25"]), x_of(r["pos_area_q75"])])
+            parts.append(f'<rect x="{_num(lo)}" y="{_num(y - 8)}" width="{_num(hi - lo)}" height="16" '
+                         f'fill="{IQR_COLOUR}"/>')
+        if not is_missing(r.get("pos_region_value")):
+            any_region = True
+            parts.append(marker("diamond-open", x_of(r["pos_region_value"]), y, 11, INK, width=2))
+        cat = text.category(r)
+        if not is_missing(r.get("pos_value")):
+            categories.append(cat)
+            mx = x_of(r["pos_value"])
+            parts.append(marker(CATEGORY_SYMBOLS[cat], mx, y, 14, CATEGORY_COLOURS[cat]))
+            parts.append(f'<text x="{_num(mx + 11)}" y="{_num(y + 4)}" font-size="11">{_e(cat)}</text>')
+        tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}",
+                         f"England: {format_value(r.get('england_value'), unit)}",
+                         f"Region: {format_value(r.get('region_value'), unit)}",
+                         f"Areas: {format_bare(r.get('area_min'), unit)} to {format_bare(r.get('area_max'), unit)}",
+                         CATEGORY_LABELS[cat]])
+        rows.append(f'<g><title>{_e(tip)}</title>{"".join(parts)}</g>')
+    bottom = SPINE_TOP + SPINE_ROW * len(data)
+    header = (f'<text x="{_num(x_of(-1.05))}" y="18" font-size="12" class="ind-muted">← worst</text>'
+              f'<text x="{_num(centre)}" y="18" font-size="12" text-anchor="middle">England</text>'
+              f'<text x="{_num(x_of(1.05))}" y="18" font-size="12" text-anchor="end" class="ind-muted">best →</text>'
+              f'<line x1="{_num(centre)}" y1="{SPINE_TOP - 6}" x2="{_num(centre)}" y2="{_num(bottom + 4)}" '
+              f'stroke="#000000" stroke-width="2"/>')
+    items = [(f'<rect x="0" y="-6" width="26" height="12" fill="{RANGE_COLOUR}"/>', "Range of areas (worst to best)"),
+             (f'<rect x="0" y="-6" width="26" height="12" fill="{IQR_COLOUR}"/>', "25th to 75th percentile")]
+    items += [(marker(CATEGORY_SYMBOLS[c], 13, 0, 12, CATEGORY_COLOURS[c]),
+               f"{area_name}: {CATEGORY_LABELS[c][0].lower()}{CATEGORY_LABELS[c][1:]}")
+              for c in text.CATEGORIES if c in categories]
+    if any_region:
+        items.append((marker("diamond-open", 13, 0, 10, INK, width=2), "Region"))
+    legend, legend_height = _legend(items, 20, bottom + 28, SPINE_WIDTH - 40)
+    height = math.ceil(bottom + 28 + legend_height)
+    name = (f"Spine chart: {area_name} against England, its region and the range of areas, for {len(data)} "
+            f"indicators. The table below the chart gives the same figures.")
+    return (f'<figure class="ind-chart ind-spine"><svg xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {SPINE_WIDTH} {height}" role="img" aria-label="{_e(name)}">'
+            f'{header}{"".join(rows)}{legend}</svg></figure>')
+
+
+# --------------------------------------------------------------------------- trend chart
+
+TREND_WIDTH = 480
+TREND_HEIGHT = 330
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values (1, 2, 2.5 or 5 times a power of ten) covering [low, high], about `count` intervals."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return [0.0, 1.0]
+    if high <= low:
+        high = low + (abs(low) or 1.0)
+    raw = (high - low) / max(count, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    start = math.floor(low / step) * step
+    ticks, value = [], start
+    while value < high - step * 1e-9:
+        ticks.append(round(value, 10))
+        value += step
+    ticks.append(round(value, 10))
+    return ticks
+
+
+def _tick_label(value: float, step: float) -> str:
+    decimals = 0 if float(step).is_integer() else min(3, max(1, -math.floor(math.log10(step)) + 1))
+    return f"{value:,.{decimals}f}"
+
+
+def trend_svg(series: pd.DataFrame, indicator: Mapping, names: Mapping[str, str]) -> str:
+    """Lines for the area, its region and England over time, each with its 95% interval as a band (y from zero),
+    as an SVG figure; line colours and dashes are charts.ROLE_STYLES."""
+    unit = indicator.get("unit")
+    title = str(indicator.get("short_title") or indicator.get("title") or "")
+    shown = series[series["value"].notna()]
+    periods = list(dict.fromkeys(shown["period_label"]))
+    highs = [v for v in list(shown["value"]) + list(shown["upper_ci_95"].dropna()) if not is_missing(v)]
+    lows = [v for v in list(shown["value"]) + list(shown["lower_ci_95"].dropna()) if not is_missing(v)]
+    ticks = nice_ticks(min(0.0, min(lows, default=0.0)), max(highs, default=1.0))
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+
+    roles = [r for r in ("area", "region", "England") if (shown["role"] == r).any()]
+    items = [(f'<line x1="0" y1="0" x2="26" y2="0" stroke="{ROLE_STYLES[r][0]}" stroke-width="2.2"'
+              + (f' stroke-dasharray="{DASHES[ROLE_STYLES[r][1]]}"' if DASHES[ROLE_STYLES[r][1]] else "")
+              + f'/><circle cx="13" cy="0" r="3.5" fill="{ROLE_STYLES[r][0]}"/>', names.get(r, r)) for r in roles]
+    legend, legend_height = _legend(items, 10, 42, TREND_WIDTH - 20, size=12, gap=14, line_height=20)
+
+    label_size = 11
+    longest = max((len(text.period_display(p)) for p in periods), default=4)
+    bottom_margin = 18 + longest * label_size * CHAR_WIDTH * 0.71  # labels at -45 degrees
+    left, right = 58, TREND_WIDTH - 14
+    top, bottom = 42 + legend_height, TREND_HEIGHT - bottom_margin
+    y0, y1 = ticks[0], ticks[-1]
+
+    def x_of(period) -> float:
+        i = periods.index(period)
+        return left + (right - left) * (i + 0.5) / max(len(periods), 1)
+
+    def y_of(value) -> float:
+        return bottom - (bottom - top) * (float(value) - y0) / ((y1 - y0) or 1.0)
+
+    out = [f'<text x="10" y="20" font-size="14" font-weight="600">{_e(title)}</text>']
+    for t in ticks:
+        y = y_of(t)
+        out.append(f'<line x1="{left}" y1="{_num(y)}" x2="{right}" y2="{_num(y)}" stroke="{GRID}"/>'
+                   f'<text x="{left - 6}" y="{_num(y + 4)}" font-size="11" text-anchor="end" '
+                   f'class="ind-muted">{_e(_tick_label(t, step))}</text>')
+    axis_title = text.unit_short(unit)
+    if axis_title:
+        mid = (top + bottom) / 2
+        out.append(f'<text x="14" y="{_num(mid)}" font-size="12" text-anchor="middle" '
+                   f'transform="rotate(-90 14 {_num(mid)})">{_e(axis_title)}</text>')
+    every = max(1, math.ceil(len(periods) / 12))
+    for i, p in enumerate(periods):
+        if i % every and i != len(periods) - 1:
+            continue
+        x = x_of(p)
+        out.append(f'<text x="{_num(x)}" y="{_num(bottom + 14)}" font-size="{label_size}" text-anchor="end" '
+                   f'transform="rotate(-45 {_num(x)} {_num(bottom + 14)})">{_e(text.period_display(p))}</text>')
+    out.append(f'<line x1="{left}" y1="{_num(bottom)}" x2="{right}" y2="{_num(bottom)}" stroke="#999999"/>')
+
+    for role in reversed(roles):  # England underneath, the area on top
+        colour, dash = ROLE_STYLES[role]
+        part = shown[shown["role"] == role]
+        band = part.dropna(subset=["lower_ci_95", "upper_ci_95"])
+        if len(band) > 1:
+            upper = [(x_of(p), y_of(v)) for p, v in zip(band["period_label"], band["upper_ci_95"])]
+            lower = [(x_of(p), y_of(v)) for p, v in zip(band["period_label"], band["lower_ci_95"])]
+            points = " ".join(f"{_num(x)},{_num(y)}" for x, y in upper + lower[::-1])
+            out.append(f'<polygon points="{points}" fill="{colour}" fill-opacity="0.15" stroke="none"/>')
+        line = " ".join(f"{_num(x_of(p))},{_num(y_of(v))}" for p, v in zip(part["period_label"], part["value"]))
+        dashes = f' stroke-dasharray="{DASHES[dash]}"' if DASHES[dash] else ""
+        out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2.2"{dashes}/>')
+        who = names.get(role, role)
+        for r in part.to_dict("records"):
+            tip = (f"{who}, {text.period_display(r['period_label'])}\n{format_value(r['value'], unit)}\n"
+                   f"95% interval: {format_interval(r.get('lower_ci_95'), r.get('upper_ci_95'), unit)}")
+            out.append(f'<circle cx="{_num(x_of(r["period_label"]))}" cy="{_num(y_of(r["value"]))}" r="3.5" '
+                       f'fill="{colour}"><title>{_e(tip)}</title></circle>')
+    first, last = text.period_display(periods[0]) if periods else "", text.period_display(periods[-1]) if periods else ""
+    name = (f"Line chart: {title}, {first} to {last}, for {', '.join(names.get(r, r) for r in roles)}, with 95% "
+            f"intervals. The table below the chart gives the same figures.")
+    return (f'<figure class="ind-chart ind-trend"><svg xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {TREND_WIDTH} {TREND_HEIGHT}" role="img" aria-label="{_e(name)}">'
+            f'{"".join(out)}{legend}</svg></figure>')
+
+
+def trend_table(series: pd.DataFrame, names: Mapping[str, str]) -> tuple[list[dict], list[Column]]:
+    """The trend chart's twin, one row per period (oldest first): each role's value and 95% interval, and the
+    area's count where there is one; rows and columns for indicators.htmltable.html_table."""
+    roles = [r for r in ("area", "region", "England") if (series["role"] == r).any()]
+    periods = list(dict.fromkeys(series["period_label"]))
+    by_key = {(r["role"], r["period_label"]): r for r in series.to_dict("records")}
+    rows = []
+    for period in periods:
+        row = {"period": period}
+        for role in roles:
+            r = by_key.get((role, period), {})
+            row[f"{role}_value"] = r.get("value")
+            row[f"{role}_interval"] = format_interval(r.get("lower_ci_95"), r.get("upper_ci_95"))
+            if role == "area":
+                row["area_count"] = r.get("numerator")
+        rows.append(row)
+    columns = [Column("period", "Period", "period")]
+    for role in roles:
+        who = names.get(role, role)
+        columns += [Column(f"{role}_value", who, "number"), Column(f"{role}_interval", f"{who}: 95% interval", "interval")]
+        if role == "area" and "numerator" in series and series.loc[series["role"] == "area", "numerator"].notna().any():
+            columns.append(Column("area_count", f"{who}: count", "count"))
+    return rows, columns
