@@ -23,7 +23,6 @@ from tqdm import tqdm
 from indicators import geography, peers
 from indicators.catalogue import Indicator, load_catalogue
 from indicators.checks import run_checks
-from indicators.config import ENGLAND_CODE
 from indicators.errors import BuildError, IndicatorsError, InputError
 from indicators.fetch import read_manifest, sha256_file
 from indicators.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_COLUMNS, conform_observations

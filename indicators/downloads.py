@@ -31,7 +31,6 @@ import numbers
 import os
 import re
 import secrets
-import shutil
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
