@@ -1,6 +1,7 @@
 """Time to map, indicator-switch time and map payload of the dashboard in Debian's Chromium (Playwright); appends a block to RESULTS.md and prints a JSON line last.
 
-Usage: [INDICATORS_DB=PATH] uv run python benchmarks/bench_browser.py [--repeats 5] [--switches 5] [--no-append]
+Usage: [INDICATORS_DB=PATH] uv run python benchmarks/bench_browser.py [--repeats 5] [--switches 5] [--area CODE]
+       [--no-append]
 
 Without INDICATORS_DB the warehouse is built first from ../shared/data/raw into a temporary folder.
 Starts `streamlit run dashboard.py` headless on a free loopback port and measures:
@@ -10,6 +11,9 @@ Starts `streamlit run dashboard.py` headless on a free loopback port and measure
   browser context (a first-time visitor: empty HTTP cache, so the browser downloads and compiles
   Streamlit's JavaScript; the home map needs no charting library, see indicators/svgmap.py). `time_to_map_returning_s`: a new tab of a browser that has
   visited before (HTTP cache warm).
+- area profile: a first-time visitor (fresh context) opening a shared link to an area's profile
+  (`--area`, default Blackpool), from `page.goto` until its spine chart and trend charts are drawn and the
+  run has settled; median over `--repeats` visits. Reported, no target.
 - indicator switch: from pressing Enter on another indicator, chosen by keyboard in the sidebar's
   Indicator box, until the main map shows the new indicator's data, the script run has settled (footer
   drawn, running indicator gone, no stale element left) and the browser has painted twice; median of
@@ -54,6 +58,11 @@ PREFERRED = ("Drug-misuse deaths", "Drug-poisoning deaths")
 TARGETS = {"time_to_map_s": 2.0, "indicator_switch_s": 0.3, "map_payload_mb": 0.25}
 MB = 1_000_000
 TIMEOUT = 60_000  # ms, for every wait in the browser
+PROFILE_AREA = "E06000009"  # Blackpool: a figure for most indicators, and long series
+# The area profile is drawn: its spine chart and a trend chart (waited for with SETTLED, so every element of the
+# run is in the page by then).
+PROFILE_DRAWN = """() => !!document.querySelector('.ind-spine svg')
+    && document.querySelectorAll('.ind-trend svg').length > 0"""
 
 
 def _machine() -> dict[str, str]:
@@ -100,6 +109,20 @@ def _visit(browser, base: str) -> tuple[float, Frames, float]:
         context.close()
 
 
+def _visit_profile(browser, base: str, area: str) -> float:
+    """A first-time visitor opening a shared link to an area profile: seconds until its spine chart and every
+    trend chart are drawn and the run has settled."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(f"{base}/area?area={area}", timeout=TIMEOUT)
+        page.wait_for_function(f"() => ({PROFILE_DRAWN})() && ({SETTLED})()", timeout=TIMEOUT)
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
 def _indicator_labels(page) -> list[str]:
     """The options of the sidebar's Indicator box, as a person sees them."""
     box = page.locator(sidebar_input("Indicator"))
@@ -142,7 +165,7 @@ def _switch(page, frames: Frames, reruns: Reruns, label: str) -> tuple[float, fl
     return seconds, _server_share(page, reruns, runs + 1)
 
 
-def measure(base: str, repeats: int, switches: int) -> dict:
+def measure(base: str, repeats: int, switches: int, area: str = PROFILE_AREA) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -151,6 +174,7 @@ def measure(base: str, repeats: int, switches: int) -> dict:
             version = browser.version
             cold, cold_frames, cold_server = _visit(browser, base)
             visits = [_visit(browser, base) for _ in range(repeats)]
+            profiles = [_visit_profile(browser, base, area) for _ in range(repeats)]
 
             context = browser.new_context(viewport=VIEWPORT)
             page = context.new_page()
@@ -189,6 +213,9 @@ def measure(base: str, repeats: int, switches: int) -> dict:
         "indicator_switch_server_s": statistics.median(s for _, s in timings),
         "indicator_switch_server_runs_s": [s for _, s in timings],
         "switch_indicators": list(pair),
+        "area_profile_s": statistics.median(profiles),
+        "area_profile_runs_s": profiles,
+        "area_profile_area": area,
         "map_payload_bytes": max(payloads),
         "map_payload_mb": max(payloads) / MB,
         "map_figures_bytes": visits[-1][1].map_markup_bytes + visits[-1][1].plotly_spec_bytes,
@@ -223,6 +250,10 @@ def summary(result: dict) -> str:
         f"(median of {len(result['indicator_switch_runs_s'])}): {result['indicator_switch_s']:.3f} s "
         f"(runs {switch_runs}); target <= 0.3 s: {_verdict('indicator_switch_s', result['indicator_switch_s'])}; "
         f"of which the server's script run {result['indicator_switch_server_s']:.3f} s (median)",
+        f"- area profile, first-time visitor opening a shared link (/area?area={result['area_profile_area']}; "
+        f"spine chart and trend charts drawn, run settled; median of {len(result['area_profile_runs_s'])}): "
+        f"{result['area_profile_s']:.2f} s (runs {', '.join(f'{t:.2f}' for t in result['area_profile_runs_s'])}); "
+        "no target, reported",
         f"- map payload: SVG map markup sent for the home page {result['map_payload_bytes']:,} B "
         f"({figures}: main map + London inset) = {result['map_payload_mb']:.3f} MB; target <= 0.25 MB: "
         f"{_verdict('map_payload_mb', result['map_payload_mb'])}; all WebSocket frames of the home-page load "
@@ -253,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="fresh-context visits after the warm-up (default 5)")
     parser.add_argument("--switches", type=int, default=5, help="indicator switches timed (default 5)")
     parser.add_argument("--no-append", action="store_true", help="print only; RESULTS.md untouched")
+    parser.add_argument("--area", default=PROFILE_AREA, help=f"area code of the profile visited (default {PROFILE_AREA})")
     args = parser.parse_args(argv)
     if not CHROMIUM.exists():
         print(f"bench_browser: {CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
@@ -274,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             origin = f"built from {SHARED_RAW} into a temporary folder"
         try:
             with streamlit_server(db, Path(tmp) / "streamlit.log") as server:
-                result = measure(server.base, args.repeats, args.switches)
+                result = measure(server.base, args.repeats, args.switches, args.area)
         except RuntimeError as exc:  # the server did not start; its log is in the message
             print(f"bench_browser: {exc}", file=sys.stderr)
             return 2
