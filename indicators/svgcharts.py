@@ -30,6 +30,9 @@ CHART_CSS = """
 .ind-chart svg { width: 100%; height: auto; display: block; font-family: inherit; }
 .ind-chart text { fill: #1f1f1f; }
 .ind-chart .ind-muted { fill: #555555; }
+.ind-spine { overflow-x: auto; }
+.ind-spine svg { min-width: 640px; }
+.ind-spine:focus-visible { outline: 2px solid #1a64a8; outline-offset: 2px; }
 """
 INK = "#111111"
 RANGE_COLOUR = "#d9d9d9"
@@ -174,7 +177,10 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
     height = math.ceil(bottom + 28 + legend_height)
     name = (f"Spine chart: {area_name} against England, its region and the range of areas, for {len(data)} "
             f"indicators. The table below the chart gives the same figures.")
-    return (f'<figure class="ind-chart ind-spine"><svg xmlns="http://www.w3.org/2000/svg" '
+    # On a narrow screen the chart keeps a legible size and scrolls sideways: the figure is then a scrollable
+    # region, so it can take keyboard focus (to scroll with the arrow keys) and has a name.
+    return (f'<figure class="ind-chart ind-spine" tabindex="0" role="group" aria-label="Spine chart">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" '
             f'viewBox="0 0 {SPINE_WIDTH} {height}" role="img" aria-label="{_e(name)}">'
             f'{header}{"".join(rows)}{legend}</svg></figure>')
 

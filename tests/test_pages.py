@@ -181,7 +181,7 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
     # Drawn on the server (indicators.svgcharts, indicators.htmltable): no plotly.js and no data grid for the
     # page people share.
     charts = [m for m in markups(at) if m.startswith("<figure")]
-    assert charts[0].startswith('<figure class="ind-chart ind-spine">') and "Blackpool: worse than England" in charts[0]
+    assert charts[0].startswith('<figure class="ind-chart ind-spine"') and "Blackpool: worse than England" in charts[0]
     assert all(c.startswith('<figure class="ind-chart ind-trend">') for c in charts[1:]) and len(charts) >= 2
     assert not at.get("plotly_chart") and not at.dataframe
     spine = [t for t in tables(at) if t.attrs["caption"].startswith("Blackpool, its region and England")][0]

@@ -90,6 +90,9 @@ def test_spine_positions_on_the_page():
     assert {"← worst", "England", "best →", "worse", "similar", "Region", "Blackpool: worse than England",
             "Blackpool: similar to England", "Range of areas (worst to best)", "25th to 75th percentile"} <= set(texts)
     assert svg.get("role") == "img" and svg.get("aria-label").startswith("Spine chart: Blackpool against England")
+    figure = ET.fromstring(svgcharts.spine_svg(profile_rows(), "Blackpool"))  # scrolls sideways on a phone:
+    assert (figure.get("tabindex"), figure.get("aria-label")) == ("0", "Spine chart")  # focusable, named
+    assert ".ind-spine svg { min-width: 640px; }" in svgcharts.CHART_CSS
 
 
 def test_spine_escapes_the_data_and_says_when_there_is_nothing():
