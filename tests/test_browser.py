@@ -271,3 +271,18 @@ def test_download_csv_of_what_the_map_shows(server, page):
     assert set(frame["build_id"]) == {"20261101-fixture0001"}
     assert frame.set_index("area_code").loc["E06000009", "value"] == pytest.approx(19.4)
     assert list(frame.columns)[-1] == "build_id"
+
+
+def test_back_returns_from_a_clicked_area_to_the_map(server, page):
+    """An area's link is a plain link, so the browser's Back button returns to the map the visitor came from."""
+    page.goto(server + "/?indicator=completion_opiate&period=2019%2F20&colour=value")
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)
+    settle(page)
+    page.locator(".ind-map-main a[href*='area=E06000009']").click()
+    page.wait_for_function("() => document.querySelector('h1')?.innerText === 'Blackpool'", timeout=30_000)
+    settle(page)
+    page.go_back()
+    page.wait_for_function(MAP_DRAWN, timeout=30_000)
+    settle(page)
+    assert page.locator("h1").first.inner_text() == "Successful completion of drug treatment: opiate users"
+    assert "colour=value" in page.url and "period=2019%2F20" in page.url

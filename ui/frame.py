@@ -227,13 +227,23 @@ def permalink(ctx: Context) -> str:
 
 
 def finish(ctx: Context | None) -> None:
-    """After the page: write its state to the URL and draw the footer."""
+    """After the page: write its state to the URL and draw the footer.
+
+    Each write adds a browser history entry (Streamlit pushes the new address), so the address a visitor
+    arrived with is left as it is on the session's first run when it needed no correction: it already
+    gives this view (defaults fill what it leaves out), and rewriting it would make the Back button
+    return to the same view instead of to the page the visitor came from. The footer's permalink and
+    "Cite this view" always give the full address."""
     if ctx is None:
         return
     params = to_params(ctx.state, ctx.url_names)
-    if st.query_params.to_dict() != params:
+    current = st.query_params.to_dict()
+    landing = SEEN_KEY not in st.session_state and not ctx.notices
+    if landing or current == params:
+        st.session_state[SEEN_KEY] = _url_key(current)
+    else:
         st.query_params.from_dict(params)
-    st.session_state[SEEN_KEY] = _url_key(params)
+        st.session_state[SEEN_KEY] = _url_key(params)
     footer(ctx)
 
 
