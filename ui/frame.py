@@ -232,8 +232,9 @@ def finish(ctx: Context | None) -> None:
     Each write adds a browser history entry (Streamlit pushes the new address), so the address a visitor
     arrived with is left as it is on the session's first run when it needed no correction: it already
     gives this view (defaults fill what it leaves out), and rewriting it would make the Back button
-    return to the same view instead of to the page the visitor came from. The footer's permalink and
-    "Cite this view" always give the full address."""
+    return to the same view instead of to the page the visitor came from. (Moving to another page with the
+    navigation adds two entries whatever this function does: Streamlit pushes the page, then its query.)
+    The footer's permalink and "Cite this view" always give the full address."""
     if ctx is None:
         return
     params = to_params(ctx.state, ctx.url_names)
