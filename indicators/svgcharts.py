@@ -86,10 +86,10 @@ def marker(shape: str, x: float, y: float, size: float, fill: str, stroke: str =
         points = [(x, y + r * 1.15), (x + r * 1.15, y - r * 0.85), (x - r * 1.15, y - r * 0.85)]
     else:  # "x": a cross of two strokes, in the fill colour with a dark edge
         a = r * 0.9
-        return (f'<path d="M{_num(x - a)} {_num(y - a)}L{_num(x + a)} {_num(y + a)}M{_num(x - a)} {_num(y + a)}'
-                f'L{_num(x + a)} {_num(y - a)}" stroke="{_e(stroke)}" stroke-width="4" stroke-linecap="round"/>'
-                f'<path d="M{_num(x - a)} {_num(y - a)}L{_num(x + a)} {_num(y + a)}M{_num(x - a)} {_num(y + a)}'
-                f'L{_num(x + a)} {_num(y - a)}" stroke="{_e(fill)}" stroke-width="2" stroke-linecap="round"/>')
+        cross = (f"M{_num(x - a)} {_num(y - a)}L{_num(x + a)} {_num(y + a)}"
+                 f"M{_num(x - a)} {_num(y + a)}L{_num(x + a)} {_num(y - a)}")
+        return "".join(f'<path d="{cross}" stroke="{_e(colour)}" stroke-width="{w}" stroke-linecap="round"/>'
+                       for colour, w in ((stroke, 4), (fill, 2)))
     return f'<polygon points="{" ".join(f"{_num(px)},{_num(py)}" for px, py in points)}"{paint}/>'
 
 
@@ -188,6 +188,7 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
 # --------------------------------------------------------------------------- trend chart
 
 TREND_WIDTH = 480
+ROLES = ("area", "region", "England")  # the series of a trend chart, in legend order
 TREND_HEIGHT = 330
 
 
@@ -226,7 +227,7 @@ def trend_svg(series: pd.DataFrame, indicator: Mapping, names: Mapping[str, str]
     ticks = nice_ticks(min(0.0, min(lows, default=0.0)), max(highs, default=1.0))
     step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
 
-    roles = [r for r in ("area", "region", "England") if (shown["role"] == r).any()]
+    roles = [r for r in ROLES if (shown["role"] == r).any()]
     items = [(f'<line x1="0" y1="0" x2="26" y2="0" stroke="{ROLE_STYLES[r][0]}" stroke-width="2.2"'
               + (f' stroke-dasharray="{DASHES[ROLE_STYLES[r][1]]}"' if DASHES[ROLE_STYLES[r][1]] else "")
               + f'/><circle cx="13" cy="0" r="3.5" fill="{ROLE_STYLES[r][0]}"/>', names.get(r, r)) for r in roles]
@@ -295,7 +296,7 @@ def trend_svg(series: pd.DataFrame, indicator: Mapping, names: Mapping[str, str]
 def trend_table(series: pd.DataFrame, names: Mapping[str, str]) -> tuple[list[dict], list[Column]]:
     """The trend chart's twin, one row per period (oldest first): each role's value and 95% interval, and the
     area's count where there is one; rows and columns for indicators.htmltable.html_table."""
-    roles = [r for r in ("area", "region", "England") if (series["role"] == r).any()]
+    roles = [r for r in ROLES if (series["role"] == r).any()]
     periods = list(dict.fromkeys(series["period_label"]))
     by_key = {(r["role"], r["period_label"]): r for r in series.to_dict("records")}
     rows = []

@@ -35,13 +35,18 @@ def _connection(path: str, mtime_ns: int) -> duckdb.DuckDBPyConnection:
     return queries.connect(Path(path))
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _run(path: str, mtime_ns: int, build_id: str, name: str, args: tuple):
+def _read(path: str, mtime_ns: int, func, *args, **kwargs):
+    """`func(cursor, *args, **kwargs)` on its own cursor of the shared connection."""
     cursor = _connection(path, mtime_ns).cursor()
     try:
-        return getattr(queries, name)(cursor, *args)
+        return func(cursor, *args, **kwargs)
     finally:
         cursor.close()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _run(path: str, mtime_ns: int, build_id: str, name: str, args: tuple):
+    return _read(path, mtime_ns, getattr(queries, name), *args)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -94,11 +99,7 @@ def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period
 def _citation(path: str, mtime_ns: int, build_id: str, page_title: str, link: str, day: str) -> str:
     from indicators import downloads
 
-    cursor = _connection(path, mtime_ns).cursor()
-    try:
-        return downloads.citation(cursor, page_title, link, accessed=date.fromisoformat(day))
-    finally:
-        cursor.close()
+    return _read(path, mtime_ns, downloads.citation, page_title, link, accessed=date.fromisoformat(day))
 
 
 @dataclass(frozen=True)
@@ -136,11 +137,7 @@ class Warehouse:
     def read(self, func, *args):
         """`func(cursor, *args)` on a cursor of the shared connection (uncached): for library reads outside
         indicators.queries, such as the availability matrix or local rows."""
-        cursor = self.connection().cursor()
-        try:
-            return func(cursor, *args)
-        finally:
-            cursor.close()
+        return _read(self.path, self.mtime_ns, func, *args)
 
     def citation(self, page_title: str, link: str) -> str:
         """indicators.downloads.citation of a view, accessed today (cached per build, view and day)."""
