@@ -153,7 +153,9 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
             categories.append(cat)
             mx = x_of(r["pos_value"])
             parts.append(marker(CATEGORY_SYMBOLS[cat], mx, y, 14, CATEGORY_COLOURS[cat]))
-            parts.append(f'<text x="{_num(mx + 11)}" y="{_num(y + 4)}" font-size="11">{_e(cat)}</text>')
+            # The word above the marker, clear of the bars and the region's diamond, with a white halo.
+            parts.append(f'<text x="{_num(mx)}" y="{_num(y - 11)}" font-size="11" text-anchor="middle" '
+                         f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_e(cat)}</text>')
         tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}",
                          f"England: {format_value(r.get('england_value'), unit)}",
                          f"Region: {format_value(r.get('region_value'), unit)}",
