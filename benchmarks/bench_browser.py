@@ -9,7 +9,7 @@ Starts `streamlit run dashboard.py` headless on a free loopback port and measure
   is the first visit after the server starts (it also pays for the server's imports and empty caches) and
   doubles as the warm-up; `time_to_map_s` is the median over `--repeats` further visits, each in a fresh
   browser context (a first-time visitor: empty HTTP cache, so the browser downloads and compiles
-  Streamlit's JavaScript; the home map needs no charting library, see indicators/svgmap.py). `time_to_map_returning_s`: a new tab of a browser that has
+  Streamlit's JavaScript; the home map needs no charting library, see indicators/present/svgmap.py). `time_to_map_returning_s`: a new tab of a browser that has
   visited before (HTTP cache warm).
 - area profile: a first-time visitor (fresh context) opening a shared link to an area's profile
   (`--area`, default Blackpool), from `page.goto` until its spine chart and trend charts are drawn and the
@@ -47,8 +47,19 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser_support import (  # noqa: E402 (tests/ is put on the path just above)
-    CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, MAP_SIGNATURE, PAINTED, SETTLED, SHARED_RAW, VIEWPORT, Frames, Reruns,
-    build_real_warehouse, sidebar_input, streamlit_server,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MAP_DRAWN,
+    MAP_SIGNATURE,
+    PAINTED,
+    SETTLED,
+    SHARED_RAW,
+    VIEWPORT,
+    Frames,
+    Reruns,
+    build_real_warehouse,
+    sidebar_input,
+    streamlit_server,
 )
 
 RESULTS = HERE / "RESULTS.md"

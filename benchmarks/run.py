@@ -93,7 +93,7 @@ def fetch_and_build(mirror: Path, work: Path, runs: int) -> dict:
 
 def page_calls(con) -> tuple[list[tuple[str, Callable]], dict]:
     """The query-layer calls a page makes, with arguments taken from the warehouse itself."""
-    from indicators import queries
+    from indicators.products import queries
 
     catalogue = queries.indicators(con)
     with_data = catalogue[catalogue["n_periods"] > 0]
@@ -125,7 +125,7 @@ def page_calls(con) -> tuple[list[tuple[str, Callable]], dict]:
 def query_latency(db: Path, warm_repeats: int) -> tuple[list[dict], dict, float]:
     """Per call: cold = first call on a freshly opened database (no other connection open),
     warm = median of `warm_repeats` calls on one connection after a warm-up call."""
-    from indicators import queries
+    from indicators.products import queries
 
     start = time.perf_counter()
     con = queries.connect(db)
@@ -156,10 +156,11 @@ def _json_bytes(document: object) -> int:
 
 def map_payload(db: Path, chosen: dict) -> dict:
     """Bytes of the boundaries GeoJSON and of the map markup the home page sends: the SVG map of every
-    area and the London inset (indicators.svgmap), built exactly as ui/data.py builds them."""
+    area and the London inset (indicators.present.svgmap), built exactly as ui/data.py builds them."""
     from urllib.parse import urlencode
 
-    from indicators import charts, queries, svgmap
+    from indicators.present import charts, svgmap
+    from indicators.products import queries
 
     con = queries.connect(db)
     try:
@@ -281,7 +282,7 @@ def report(args: argparse.Namespace, info: dict, built: dict, latency: list[dict
             f"{payload.get('london_inset_figure', 0):,} B) | {payload_bytes / MB:.3f} MB | {_target('payload')} | "
             f"{verdict('payload', payload_bytes / MB)} |")
     else:
-        lines.append(f"| map payload (indicators.charts has no choropleth builder) | not measured | "
+        lines.append(f"| map payload (indicators.present.charts has no choropleth builder) | not measured | "
                      f"{_target('payload')} | NOT MEASURED |")
     lines += [
         "",

@@ -60,8 +60,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even if it exists")
 
-    for name, module in (("export", "indicators.downloads"), ("template", "indicators.local_data"),
-                         ("import", "indicators.local_data")):
+    for name, module in (("export", "indicators.products.downloads"), ("template", "indicators.products.local_data"),
+                         ("import", "indicators.products.local_data")):
         try:
             mod = __import__(module, fromlist=["add_cli"])
         except ImportError:
@@ -83,8 +83,8 @@ def _mirror(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from indicators.fetch import fetch_all
-    from indicators.sources import all_sources
+    from indicators.pipeline.fetch import fetch_all
+    from indicators.pipeline.sources import all_sources
 
     sources = all_sources()
     if args.source:
@@ -104,7 +104,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from indicators.build import build
+    from indicators.pipeline.build import build
 
     report = build(_raw(args), _db(args), progress=True)
     for warning in report.warnings:
@@ -117,8 +117,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from indicators.checks import run_checks
-    from indicators.queries import connect
+    from indicators.pipeline.checks import run_checks
+    from indicators.products.queries import connect
 
     con = connect(_db(args))
     result = run_checks(con)
@@ -132,7 +132,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from indicators.queries import connect, indicator_summary, source_summary
+    from indicators.products.queries import connect, indicator_summary, source_summary
 
     con = connect(_db(args))
     summary = indicator_summary(con)
@@ -150,8 +150,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def ensure_warehouse(db: Path, raw: Path, mirror: Path | None, rebuild: bool = False) -> None:
     """Fetch (if the raw cache is empty) and build (if there is no warehouse) before serving."""
-    from indicators.build import build
-    from indicators.fetch import fetch_all
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
 
     if db.exists() and not rebuild:
         return

@@ -27,7 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync"]
 VIEWPORT = {"width": 1400, "height": 1000}
 
-# The home page's map: inline SVG (indicators.svgmap), one link per area.
+# The home page's map: inline SVG (indicators.present.svgmap), one link per area.
 MARKUP_COMPONENT = "indicators_markup"  # ui.markup.NAME (not imported: that module needs a Streamlit runtime)
 MAP_DRAWN = "() => !!document.querySelector('.ind-map-main a path')"
 EXCEPTION = "[data-testid='stException']"
@@ -59,8 +59,8 @@ def build_real_warehouse(work: Path, mirror: Path = SHARED_RAW) -> Path:
     """Copy the official files from `mirror` into a raw cache under `work` and build a warehouse there."""
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from indicators.build import build
-    from indicators.fetch import fetch_all
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
 
     raw, db = work / "raw", work / "warehouse.duckdb"
     fetch_all(raw, mirror=mirror, progress=False)

@@ -265,7 +265,7 @@ def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
 
 
 def read_html_tables(markup: str) -> list[pd.DataFrame]:
-    """The tables in `markup` (indicators.htmltable's output) as frames of the cells' text, headed by the
+    """The tables in `markup` (indicators.present.htmltable's output) as frames of the cells' text, headed by the
     <thead> row; each frame's `attrs["caption"]` is the table's caption."""
     from html.parser import HTMLParser
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from indicators import availability as av
-from indicators import local_data as ld
-from indicators.sources import ukhsa_hcv_odn
 from support import make_warehouse, read_html_tables
+
+from indicators.pipeline.sources import ukhsa_hcv_odn
+from indicators.products import availability as av
+from indicators.products import local_data as ld
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -187,8 +187,8 @@ def test_family_sources_come_from_the_catalogue(con):
 
 @pytest.fixture(scope="module")
 def real_db(shared_raw, tmp_path_factory) -> Path:
-    from indicators.build import build
-    from indicators.fetch import fetch_all
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
 
     root = tmp_path_factory.mktemp("real_availability")
     fetch_all(root / "raw", mirror=shared_raw, progress=False)
@@ -240,7 +240,7 @@ def _page(db: Path, monkeypatch, page: str, area: str | None = None):
 
 def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
     db = Path(shutil.copyfile(fixture_db, tmp_path / "page.duckdb"))
-    app = _page(db, monkeypatch, "views/availability.py", area="E06000009")
+    app = _page(db, monkeypatch, "pages/availability.py", area="E06000009")
     assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "Data availability"
     assert app.dataframe[-1].value.iloc[0]["Code"] == "E06000009"  # the sidebar's area first
@@ -257,7 +257,7 @@ def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
 
 
 def test_page_without_a_warehouse_says_so(tmp_path, monkeypatch):
-    app = _page(tmp_path / "missing.duckdb", monkeypatch, "views/availability.py")
+    app = _page(tmp_path / "missing.duckdb", monkeypatch, "pages/availability.py")
     assert not app.exception
     assert "has no data to show" in app.error[0].value
 
@@ -266,7 +266,7 @@ def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_pat
     """Blackpool's profile lists its ODN's HCV figures with the member areas, and its restricted local row
     marked as such (shown in this local session only)."""
     db = Path(shutil.copyfile(fixture_db, tmp_path / "profile.duckdb"))
-    app = _page(db, monkeypatch, "views/area.py", area="E06000009")
+    app = _page(db, monkeypatch, "pages/area.py", area="E06000009")
     assert not app.exception, [e.value for e in app.exception]
     body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
     assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body

@@ -25,8 +25,8 @@ import pytest
 
 from indicators.cli import main
 from indicators.errors import FetchError, InputError
-from indicators.fetch import Downloader, FetchPolicy, fetch_all, read_manifest
-from indicators.sources import all_sources, get_source, ons_deaths
+from indicators.pipeline.fetch import Downloader, FetchPolicy, fetch_all, read_manifest
+from indicators.pipeline.sources import all_sources, get_source, ons_deaths
 
 XLSX_2021 = "ons_deaths/2021localauthorities.xlsx"
 XLS_2019 = "ons_deaths/2019localauthorities1.xls"
@@ -420,7 +420,7 @@ def test_newest_ons_edition_missing_a_table_is_an_input_error(tmp_path):
 
 def test_negative_ndtms_count_is_an_input_error(tmp_path):
     """An invented ViewIt local-authority export (real column names) with one negative count."""
-    from indicators.sources import ndtms
+    from indicators.pipeline.sources import ndtms
 
     path = tmp_path / "ViewIt Export Data_LAs.csv"
     path.write_text("ReportingPeriod,Area,sex,age_group,drug_group,intreatment_allintx,"

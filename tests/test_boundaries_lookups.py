@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import box
 
 from indicators.errors import InputError
-from indicators.sources import boundaries, get_source, lookups
+from indicators.pipeline.sources import boundaries, get_source, lookups
 
 GEO = Path(__file__).resolve().parent / "fixtures" / "geography"
 REAL_GEOJSON = "Counties_and_Unitary_Authorities_December_2024_Boundaries_UK_BUC.geojson"
@@ -220,7 +220,7 @@ def test_bad_change_rows(tmp_path):
 def test_source_declarations_match_the_shared_file_names(shared_raw):
     for source_id, expected in (("boundaries", 2), ("lookups", 3)):
         source = get_source(source_id)
-        assert source.module().__name__ == f"indicators.sources.{source_id}"
+        assert source.module().__name__ == f"indicators.pipeline.sources.{source_id}"
         assert source.licence == "Open Government Licence v3.0"
         names = {d.name for d in source.files}
         found = {p.name for p in source.matching_files(shared_raw / source_id)}

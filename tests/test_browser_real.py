@@ -15,9 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
-
 from browser_support import (
-    CHROMIUM, CHROMIUM_ARGS, EXCEPTION, MAP_DRAWN, SETTLED, build_real_warehouse, sidebar_input, streamlit_server,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EXCEPTION,
+    MAP_DRAWN,
+    SETTLED,
+    build_real_warehouse,
+    sidebar_input,
+    streamlit_server,
 )
 
 pytestmark = pytest.mark.browser
@@ -75,7 +81,7 @@ def _mapped_areas(db: Path, indicator: str, period: str) -> dict[str, str]:
 
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from indicators import queries
+    from indicators.products import queries
 
     con = queries.connect(db)
     try:

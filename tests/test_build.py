@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from indicators.build import build, normalise_name
 from indicators.cli import main
 from indicators.errors import BuildError, IndicatorsError
-from indicators.fetch import fetch_all
-from indicators.sources.ons_deaths import parse_workbook
+from indicators.pipeline.build import build, normalise_name
+from indicators.pipeline.fetch import fetch_all
+from indicators.pipeline.sources.ons_deaths import parse_workbook
 
 ENGLAND = "E92000001"
 

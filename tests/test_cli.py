@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
-from indicators import cli, fetch
+from indicators import cli
+from indicators.pipeline import fetch
 
 
 def refuse(request: httpx.Request) -> httpx.Response:

@@ -1,4 +1,4 @@
-"""Tests for indicators.downloads: exact CSV bytes, pandas and DuckDB round trips, zip, Parquet, names, citation, CLI."""
+"""Tests for indicators.products.downloads: exact CSV bytes, pandas and DuckDB round trips, zip, Parquet, names, citation, CLI."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import ENGLAND, VALUES, make_warehouse
 
-from indicators import downloads
 from indicators.cli import main
 from indicators.errors import IndicatorsError
-from indicators.queries import connect
-from indicators.schema import INDICATOR_VALUE_COLUMNS
-from support import ENGLAND, VALUES, make_warehouse
+from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+from indicators.products import downloads
+from indicators.products.queries import connect
 
 BUILD_ID = "20261101-fixture0001"
 GOLDEN = Path(__file__).parent / "fixtures" / "downloads" / "indicator_values.csv"

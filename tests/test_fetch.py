@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from indicators.errors import FetchError
-from indicators.fetch import Downloader, FetchPolicy, fetch_all, read_manifest
-from indicators.sources import Download, Source
+from indicators.pipeline.fetch import Downloader, FetchPolicy, fetch_all, read_manifest
+from indicators.pipeline.sources import Download, Source
 
 CSV_BODY = b"Indicator ID,Area Code,Value\n90244,E92000001,5.0\n"
 
@@ -84,7 +84,7 @@ def downloader(**policy) -> Downloader:
 
 def source(files: list[Download], source_id: str = "demo") -> Source:
     return Source(id=source_id, title="Demo", publisher="Test", licence="OGL", licence_url="", attribution="",
-                  landing_page="", parser="indicators.sources", file_patterns=("*.csv",), files=tuple(files))
+                  landing_page="", parser="indicators.pipeline.sources", file_patterns=("*.csv",), files=tuple(files))
 
 
 def test_download_writes_file_and_manifest(server, tmp_path):
@@ -184,7 +184,7 @@ def test_missing_mirror_is_a_clear_error(tmp_path):
 
 
 def test_shared_mirror_layout_matches_declared_sources(shared_raw, tmp_path):
-    from indicators.sources import all_sources
+    from indicators.pipeline.sources import all_sources
 
     report = fetch_all(tmp_path, mirror=shared_raw, sources=all_sources(), progress=False)
     assert {"ons_deaths", "boundaries", "lookups"} <= set(report.fetched)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from indicators.errors import FetchError, InputError
-from indicators.schema import OBSERVATION_COLUMNS
-from indicators.sources import cipfa_neighbours, fingertips
-from indicators.sources.fingertips import parse_csv, parse_period, stage
+from indicators.pipeline.schema import OBSERVATION_COLUMNS
+from indicators.pipeline.sources import cipfa_neighbours, fingertips
+from indicators.pipeline.sources.fingertips import parse_csv, parse_period, stage
 
 API = "https://fingertips.phe.org.uk/api/"
 OCU_SAMPLE = "fingertips/indicator-93517_unmet_need_ocu_sample.csv"
@@ -297,7 +297,7 @@ def test_alcohol_id_is_resolved_by_name_when_the_expected_id_is_renamed(fixtures
 
 
 def test_alcohol_id_falls_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="indicators.sources.fingertips"):
+    with caplog.at_level(logging.WARNING, logger="indicators.pipeline.sources.fingertips"):
         assert fingertips.resolve_alcohol_completion_id(FakeApi({})) == 92447
     assert "falling back to 92447" in caplog.text
 
@@ -325,7 +325,7 @@ def test_cipfa_plan_warns_when_cipfa_is_not_listed_for_the_area_type(
     responses = _responses(fixtures)
     responses[API + "nearest_neighbour_types"] = [
         {"NeighbourTypeId": 1, "Name": "CIPFA nearest neighbours", "ApplicableAreaTypes": [{"Id": 102}]}]
-    with caplog.at_level(logging.WARNING, logger="indicators.sources.cipfa_neighbours"):
+    with caplog.at_level(logging.WARNING, logger="indicators.pipeline.sources.cipfa_neighbours"):
         plan = cipfa_neighbours.plan_downloads(FakeApi(responses))
     assert len(plan) == 3 and "not 502" in caplog.text
 

@@ -1,4 +1,4 @@
-"""Tests for indicators.geography: an invented four-district world, then the real ONS files (reorganisation facts from DESIGN.md §2)."""
+"""Tests for indicators.pipeline.geography: an invented four-district world, then the real ONS files (reorganisation facts from DESIGN.md §2)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from indicators import geography
 from indicators.errors import BuildError
-from indicators.sources import boundaries, lookups
+from indicators.pipeline import geography
+from indicators.pipeline.sources import boundaries, lookups
 
 GEO = Path(__file__).resolve().parent / "fixtures" / "geography"
 D = dt.date

@@ -24,10 +24,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from browser_support import (
-    CHROMIUM, CHROMIUM_ARGS, EXCEPTION, MAP_DRAWN, MAP_SIGNATURE, REPO, SETTLED, TITLE, VIEWPORT, Reruns,
-    build_real_warehouse, cpu_seconds, sidebar_input, streamlit_server, vm_rss,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EXCEPTION,
+    MAP_DRAWN,
+    MAP_SIGNATURE,
+    REPO,
+    SETTLED,
+    TITLE,
+    VIEWPORT,
+    Reruns,
+    build_real_warehouse,
+    cpu_seconds,
+    sidebar_input,
+    streamlit_server,
+    vm_rss,
 )
 
 pytestmark = pytest.mark.load
@@ -74,7 +86,7 @@ def p95(values: list[float]) -> float:
 
 def _switch_pair(db: Path) -> tuple[str, str]:
     """Two indicators with data, as the sidebar labels them (the deaths pair when the build has both)."""
-    from indicators import queries
+    from indicators.products import queries
 
     con = queries.connect(db)
     try:

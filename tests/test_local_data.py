@@ -14,12 +14,12 @@ import duckdb
 import pandas as pd
 import PHStatsMethods as ph
 import pytest
+from support import make_warehouse
 
-from indicators import local_data as ld
 from indicators.catalogue import load_catalogue
 from indicators.cli import main
 from indicators.errors import IndicatorsError, WarehouseMissing
-from support import make_warehouse
+from indicators.products import local_data as ld
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_data"
 RESTRICTED = FIXTURES / "restricted_ndtms_2021-22.csv"
@@ -186,7 +186,7 @@ def test_public_fixture_imports_and_is_the_only_thing_exported(db):
 
 
 def test_restricted_rows_never_leave_through_the_exports(tmp_path, db):
-    from indicators import downloads
+    from indicators.products import downloads
 
     ld.import_file(db, RESTRICTED)
     ld.import_file(db, PUBLIC)
@@ -201,7 +201,7 @@ def test_restricted_rows_never_leave_through_the_exports(tmp_path, db):
 
 
 def test_warehouse_copy_export_has_no_restricted_rows(tmp_path, db):
-    from indicators import downloads
+    from indicators.products import downloads
 
     ld.import_file(db, RESTRICTED)
     copy = downloads.copy_warehouse(db, tmp_path / "copy.duckdb")

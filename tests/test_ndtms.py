@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from indicators.errors import InputError
-from indicators.schema import OBSERVATION_COLUMNS
-from indicators.sources.ndtms import NULL_NOTE, ROUNDING_NOTE, financial_year, parse_csv, stage
+from indicators.pipeline.schema import OBSERVATION_COLUMNS
+from indicators.pipeline.sources.ndtms import (
+    NULL_NOTE,
+    ROUNDING_NOTE,
+    financial_year,
+    parse_csv,
+    stage,
+)
 
 LA_EXPORT = "ndtms/ViewIt Export Data_LAs.csv"
 ENGLAND_EXPORT = "ndtms/ViewIt Export Data_England.csv"

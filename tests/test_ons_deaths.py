@@ -1,4 +1,4 @@
-"""Tests for indicators.sources.ons_deaths: real editions (golden values read by hand), invented fixtures, bad input."""
+"""Tests for indicators.pipeline.sources.ons_deaths: real editions (golden values read by hand), invented fixtures, bad input."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from indicators.errors import InputError
-from indicators.schema import OBSERVATION_COLUMNS
-from indicators.sources import ons_deaths
+from indicators.pipeline.schema import OBSERVATION_COLUMNS
+from indicators.pipeline.sources import ons_deaths
 
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures" / "ons_deaths"
 _spec = importlib.util.spec_from_file_location("ons_deaths_workbooks", FIXTURE_DIR / "workbooks.py")

@@ -9,19 +9,17 @@ import re
 
 import duckdb
 import pytest
-from streamlit.testing.v1 import AppTest
-
 from browser_support import MARKUP_COMPONENT
+from conftest import REPO
+from streamlit.testing.v1 import AppTest
 from support import SQUARES, VALUES, make_warehouse, read_html_tables
 
-from conftest import REPO
-
 DASHBOARD = str(REPO / "dashboard.py")
-PAGES = ["views/map.py", "views/lottery.py", "views/area.py", "views/compare.py", "views/about.py",
-         "views/availability.py"]
-TITLES = {"views/map.py": "Deaths related to drug misuse", "views/lottery.py": "The postcode lottery",
-          "views/area.py": "Area profile", "views/compare.py": "Compare areas", "views/about.py": "About the data",
-          "views/availability.py": "Data availability"}
+PAGES = ["pages/map.py", "pages/lottery.py", "pages/area.py", "pages/compare.py", "pages/about.py",
+         "pages/availability.py"]
+TITLES = {"pages/map.py": "Deaths related to drug misuse", "pages/lottery.py": "The postcode lottery",
+          "pages/area.py": "Area profile", "pages/compare.py": "Compare areas", "pages/about.py": "About the data",
+          "pages/availability.py": "Data availability"}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +66,7 @@ def run(monkeypatch, db, page: str | None = None, params: dict | None = None) ->
     at = AppTest.from_file(DASHBOARD, default_timeout=60)
     for key, value in (params or {}).items():
         at.query_params[key] = value
-    if page and page != "views/map.py":
+    if page and page != "pages/map.py":
         at.switch_page(page)
     return at.run()
 
@@ -79,7 +77,7 @@ def markups(at: AppTest) -> list[str]:
 
 
 def tables(at: AppTest) -> list:
-    """The page's HTML tables (indicators.htmltable, put in with ui.markup) as frames of cell text."""
+    """The page's HTML tables (indicators.present.htmltable, put in with ui.markup) as frames of cell text."""
     return [t for m in markups(at) for t in read_html_tables(m)]
 
 
@@ -114,7 +112,7 @@ def test_every_page_renders(monkeypatch, warehouse, page):
 
 def test_map_writes_and_restores_its_state(monkeypatch, warehouse):
     params = {"indicator": "completion_opiate", "period": "2019/20", "area": "E06000009", "colour": "value"}
-    at = run(monkeypatch, warehouse, "views/map.py", params)
+    at = run(monkeypatch, warehouse, "pages/map.py", params)
     no_exception(at)
     assert not at.warning
     assert at.title[0].value == "Successful completion of drug treatment: opiate users"
@@ -134,7 +132,7 @@ def test_map_writes_and_restores_its_state(monkeypatch, warehouse):
 def test_map_markup(monkeypatch, warehouse):
     """The map, its legend and the London inset, as the page sends them (ui.markup): one link per area with a
     boundary, named with its value, interval and comparison; London's boroughs alone in the inset."""
-    at = run(monkeypatch, warehouse, "views/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21",
+    at = run(monkeypatch, warehouse, "pages/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21",
                                                       "area": "E06000009"})
     no_exception(at)
     main, legend, inset = markups(at)
@@ -153,7 +151,7 @@ def test_map_markup(monkeypatch, warehouse):
 
 def test_map_table_twin_on_request(monkeypatch, warehouse):
     """The sortable table of every area appears when asked for, with the same rows as the map."""
-    at = run(monkeypatch, warehouse, "views/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21"})
+    at = run(monkeypatch, warehouse, "pages/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21"})
     no_exception(at)
     assert not at.dataframe  # nothing heavy before the map is drawn
     at.toggle(key="map_table").set_value(True).run()
@@ -168,7 +166,7 @@ def test_map_table_twin_on_request(monkeypatch, warehouse):
 
 
 def test_permalink_to_an_area(monkeypatch, warehouse):
-    at = run(monkeypatch, warehouse, "views/area.py", {"area": "E06000009", "peers": "cipfa"})
+    at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E06000009", "peers": "cipfa"})
     no_exception(at)
     assert at.title[0].value == "Blackpool"
     body = texts(at)
@@ -178,7 +176,7 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
             "than North West’s 8.0: worse than North West, since a lower value is better.") in body
     assert at.radio[0].value == "cipfa"
     assert at.query_params["area"] == "E06000009" and at.query_params["peers"] == "cipfa"
-    # Drawn on the server (indicators.svgcharts, indicators.htmltable): no plotly.js and no data grid for the
+    # Drawn on the server (indicators.present.svgcharts, indicators.present.htmltable): no plotly.js and no data grid for the
     # page people share.
     charts = [m for m in markups(at) if m.startswith("<figure")]
     assert charts[0].startswith('<figure class="ind-chart ind-spine"') and "Blackpool: worse than England" in charts[0]
@@ -198,29 +196,29 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
 
 
 def test_area_page_without_an_area_asks_for_one(monkeypatch, warehouse):
-    at = run(monkeypatch, warehouse, "views/area.py")
+    at = run(monkeypatch, warehouse, "pages/area.py")
     no_exception(at)
     assert "Choose an area" in at.info[0].value
 
 
 def test_area_whose_figures_are_all_suppressed_or_missing(monkeypatch, suppressed_warehouse):
-    for page in ("views/area.py", "views/map.py", "views/compare.py", "views/lottery.py"):
+    for page in ("pages/area.py", "pages/map.py", "pages/compare.py", "pages/lottery.py"):
         at = run(monkeypatch, suppressed_warehouse, page, {"area": "E09000007", "peers": "neighbours"})
         no_exception(at)
-    at = run(monkeypatch, suppressed_warehouse, "views/area.py", {"area": "E09000007"})
+    at = run(monkeypatch, suppressed_warehouse, "pages/area.py", {"area": "E09000007"})
     body = texts(at)
     assert "Camden’s drug-misuse death rate for 2019–21 is suppressed by the publisher" in body
     assert "No indicator has a value for Camden in this build" in body
     assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("suppressed by the publisher")
 
 
-@pytest.mark.parametrize("page", ["views/map.py", "views/lottery.py", "views/compare.py", "views/area.py"])
+@pytest.mark.parametrize("page", ["pages/map.py", "pages/lottery.py", "pages/compare.py", "pages/area.py"])
 def test_indicator_without_rows(monkeypatch, warehouse, page):
     at = run(monkeypatch, warehouse, page, {"indicator": "completion_alcohol", "area": "E06000009"})
     no_exception(at)
-    assert not at.warning or page == "views/lottery.py"
+    assert not at.warning or page == "pages/lottery.py"
     body = texts(at)
-    if page != "views/area.py":
+    if page != "pages/area.py":
         assert "No data in this build" in body or "no data in this build" in body
     assert at.sidebar.selectbox(key="w_indicator").value == "completion_alcohol"
     assert "w_period" not in [s.key for s in at.sidebar.selectbox]
@@ -265,11 +263,11 @@ def test_file_that_is_not_a_warehouse(monkeypatch, tmp_path):
 
 
 def test_indicator_not_published_for_areas(monkeypatch, restricted_warehouse):
-    at = run(monkeypatch, restricted_warehouse, "views/map.py", {"indicator": "naloxone_clients", "area": "E06000009"})
+    at = run(monkeypatch, restricted_warehouse, "pages/map.py", {"indicator": "naloxone_clients", "area": "E06000009"})
     no_exception(at)
     assert "is not published for individual areas (Commissioners receive it in restricted reports)" in \
         at.info[0].value
     assert "Not published for areas (6)</li>" in texts(at)  # the legend
-    at = run(monkeypatch, restricted_warehouse, "views/area.py", {"area": "E06000009"})
+    at = run(monkeypatch, restricted_warehouse, "pages/area.py", {"area": "E06000009"})
     no_exception(at)
     assert not_possible(at).loc["Naloxone (clients)", "Why"].startswith("not published for individual areas")

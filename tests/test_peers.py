@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.peers import similar_areas
+from indicators.pipeline.peers import similar_areas
 
 
 def test_distances_by_hand():
@@ -41,8 +41,8 @@ def test_too_few_shared_variables_means_no_peer():
 
 
 def test_real_warehouse_peers(shared_raw, tmp_path_factory):
-    from indicators.build import build
-    from indicators.fetch import fetch_all
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
 
     root = tmp_path_factory.mktemp("peers")
     fetch_all(root / "raw", mirror=shared_raw, progress=False)

@@ -1,4 +1,4 @@
-"""Tests for indicators.sources.population: the real mid-2020 workbook (golden values read by hand), a fixture, bad input."""
+"""Tests for indicators.pipeline.sources.population: the real mid-2020 workbook (golden values read by hand), a fixture, bad input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from indicators.errors import InputError
-from indicators.sources import population
+from indicators.pipeline.sources import population
 
 REAL_NAME = "ukpopestimatesmid2020on2021geography.xls"
 

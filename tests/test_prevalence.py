@@ -9,8 +9,8 @@ import pytest
 from openpyxl import Workbook
 
 from indicators.errors import InputError
-from indicators.schema import OBSERVATION_COLUMNS
-from indicators.sources.prevalence import stage
+from indicators.pipeline.schema import OBSERVATION_COLUMNS
+from indicators.pipeline.sources.prevalence import stage
 
 WORKBOOK = "prevalence/OpiateCrackUsePrevalenceEstimates2016to2017.XLSX"
 CI = ["Lower bound  95% CI", "Upper bound  95% CI"]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
-
-import math
 
 import duckdb
 import pytest
 
 from indicators.errors import InputError
-from indicators.sources import get_source, release_foi, ukhsa_hcv_odn
+from indicators.pipeline.sources import get_source, release_foi, ukhsa_hcv_odn
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RELEASE = FIXTURES / "release_foi" / "release_naloxone_2017-18.csv"
@@ -105,14 +104,14 @@ def test_two_copies_of_one_survey_are_refused(tmp_path):
 def test_sources_are_declared_without_files_and_flagged():
     release = get_source("release_foi")
     assert release.licence == release_foi.LICENCE == "unclear (FOI responses published by Release)"
-    assert release.files == () and release.parser == "indicators.sources.release_foi"
+    assert release.files == () and release.parser == "indicators.pipeline.sources.release_foi"
     assert not hasattr(release.module(), "plan_downloads")    # nothing is fetched
     odn = get_source("ukhsa_hcv_odn")
     assert odn.files == () and odn.licence == "Open Government Licence v3.0"
 
 
 def test_the_build_skips_the_sources_when_their_folders_are_empty(tmp_path):
-    from indicators.build import BuildReport, stage_sources
+    from indicators.pipeline.build import BuildReport, stage_sources
 
     report = BuildReport(db_path=tmp_path / "w.duckdb")
     tables = stage_sources(tmp_path, [get_source("release_foi"), get_source("ukhsa_hcv_odn")], report)
@@ -186,8 +185,8 @@ def test_odn_files_must_come_in_pairs_and_be_well_formed(tmp_path):
 
 @pytest.fixture(scope="module")
 def built(shared_raw, tmp_path_factory):
-    from indicators.build import build
-    from indicators.fetch import fetch_all
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
 
     root = tmp_path_factory.mktemp("release_build")
     raw = root / "raw"
@@ -220,7 +219,7 @@ def test_the_build_publishes_the_release_figures(built):
 
 
 def test_availability_with_the_release_and_odn_files(built):
-    from indicators import availability as av
+    from indicators.products import availability as av
 
     _, con = built
     matrix = av.availability_matrix(con)

@@ -1,5 +1,5 @@
-"""The dashboard's Streamlit-free layer: URL state (indicators.state), words (indicators.text), figures
-(indicators.charts) and the dashboard queries, on the invented warehouse of tests/support.py."""
+"""The dashboard's Streamlit-free layer: URL state (indicators.present.state), words (indicators.present.text), figures
+(indicators.present.charts) and the dashboard queries, on the invented warehouse of tests/support.py."""
 
 from __future__ import annotations
 
@@ -10,12 +10,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
-from indicators import charts, queries, svgmap, text
-from indicators.state import (
-    MAX_PARAM_LENGTH, Choices, State, make_choices, parse_params, safe_excerpt, to_params, with_indicator,
-)
 from support import ENGLAND, VALUES, make_warehouse
+
+from indicators.present import charts, svgmap, text
+from indicators.present.state import (
+    MAX_PARAM_LENGTH,
+    Choices,
+    State,
+    make_choices,
+    parse_params,
+    safe_excerpt,
+    to_params,
+    with_indicator,
+)
+from indicators.products import queries
 
 MAX_MAP_BYTES = 250_000
 
@@ -422,8 +430,8 @@ def test_value_mode_classes(con):
 
 def test_map_payload_on_real_boundaries(shared_raw):
     """The map of all current areas plus the London inset stays under 0.25 MB with the real boundaries."""
-    from indicators import geography
-    from indicators.sources import boundaries
+    from indicators.pipeline import geography
+    from indicators.pipeline.sources import boundaries
 
     files = sorted((shared_raw / "boundaries").glob("*.geojson"))
     if not files:

@@ -1,4 +1,4 @@
-"""indicators.svgcharts and indicators.htmltable: the area profile's spine chart, trend chart and tables, drawn on
+"""indicators.present.svgcharts and indicators.present.htmltable: the area profile's spine chart, trend chart and tables, drawn on
 the server. Coordinates are worked out by hand from the layout constants; the markup is parsed as XML to check its
 structure and escaping."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators import svgcharts
-from indicators.charts import CATEGORY_COLOURS
+from indicators.present import svgcharts
+from indicators.present.charts import CATEGORY_COLOURS
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -150,11 +150,12 @@ def test_trend_labels_thin_out_when_there_are_many_periods():
     assert periods[:3] == ["2000", "2003", "2006"] and periods[-1] == "2024" and len(periods) == 9
 
 
-# --------------------------------------------------------------------------- indicators.htmltable
+# --------------------------------------------------------------------------- indicators.present.htmltable
 
 def test_html_table_formats_escapes_and_heads_rows():
-    from indicators.htmltable import Column, html_table
     from support import read_html_tables
+
+    from indicators.present.htmltable import Column, html_table
 
     rows = pd.DataFrame([
         dict(area="<b>Blackpool</b> & co", value=19.4444, count=110.0, period="2019-21", note=None),
@@ -180,8 +181,9 @@ def test_html_table_formats_escapes_and_heads_rows():
 
 
 def test_trend_table_has_a_row_per_period():
-    from indicators.htmltable import html_table
     from support import read_html_tables
+
+    from indicators.present.htmltable import html_table
 
     rows, columns = svgcharts.trend_table(series_rows(), {"area": "Blackpool", "England": "England"})
     table = read_html_tables(html_table(rows, columns, caption="t"))[0]

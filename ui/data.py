@@ -1,4 +1,4 @@
-"""Cached, read-only access to the warehouse for the Streamlit pages; depends on streamlit and indicators.queries.
+"""Cached, read-only access to the warehouse for the Streamlit pages; depends on streamlit and indicators.products.queries.
 
 The connection is a st.cache_resource (one read-only DuckDB connection per warehouse file and
 modification time, so a rebuilt warehouse gets a new one); each query runs on its own cursor
@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from indicators import queries
 from indicators.config import default_db_path
 from indicators.errors import WarehouseMissing
-from indicators.text import is_missing
+from indicators.present.text import is_missing
+from indicators.products import queries
 
 # The query-layer functions pages may call through `Warehouse.q` (a fixed list: names never come from input).
 QUERIES = frozenset({
@@ -52,8 +52,8 @@ def _run(path: str, mtime_ns: int, build_id: str, name: str, args: tuple):
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _projected(path: str, mtime_ns: int, build_id: str):
     """The map's boundaries projected to SVG paths, once per build: all areas, and London's boroughs on their own."""
-    from indicators import svgmap
-    from indicators.charts import LONDON_PREFIX
+    from indicators.present import svgmap
+    from indicators.present.charts import LONDON_PREFIX
 
     geojson = _run(path, mtime_ns, build_id, "map_geojson", ())
     codes = [f["properties"]["area_code"] for f in geojson["features"]]
@@ -67,7 +67,7 @@ def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period
     # Shared between sessions (not copied): callers treat the result as read-only.
     from urllib.parse import urlencode
 
-    from indicators import charts, svgmap
+    from indicators.present import charts, svgmap
 
     catalogue = _run(path, mtime_ns, build_id, "indicators", ())
     rows = catalogue[catalogue["indicator_id"] == indicator_id]
@@ -83,7 +83,7 @@ def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period
     def describe(row) -> list[str]:
         return charts.hover_lines(row, meta)
 
-    from indicators.text import period_display
+    from indicators.present.text import period_display
 
     title = f"Map of {meta.get('title', indicator_id)}, {period_display(period)}, upper-tier local authorities in England"
     main = svgmap.svg_map(table, england, title=title, describe=describe, href=href, highlight=highlight,
@@ -97,7 +97,7 @@ def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _citation(path: str, mtime_ns: int, build_id: str, page_title: str, link: str, day: str) -> str:
-    from indicators import downloads
+    from indicators.products import downloads
 
     return _read(path, mtime_ns, downloads.citation, page_title, link, accessed=date.fromisoformat(day))
 
@@ -136,11 +136,11 @@ class Warehouse:
 
     def read(self, func, *args):
         """`func(cursor, *args)` on a cursor of the shared connection (uncached): for library reads outside
-        indicators.queries, such as the availability matrix or local rows."""
+        indicators.products.queries, such as the availability matrix or local rows."""
         return _read(self.path, self.mtime_ns, func, *args)
 
     def citation(self, page_title: str, link: str) -> str:
-        """indicators.downloads.citation of a view, accessed today (cached per build, view and day)."""
+        """indicators.products.downloads.citation of a view, accessed today (cached per build, view and day)."""
         return _citation(self.path, self.mtime_ns, self.build_id, page_title, link, date.today().isoformat())
 
     def connection(self) -> duckdb.DuckDBPyConnection:

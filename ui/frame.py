@@ -15,11 +15,19 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from indicators import downloads, text
 from indicators.catalogue import FAMILY_TITLES
-from indicators.state import (
-    PARAM_NAMES, Choices, State, default_period, make_choices, parse_params, present_params, to_params,
+from indicators.present import text
+from indicators.present.state import (
+    PARAM_NAMES,
+    Choices,
+    State,
+    default_period,
+    make_choices,
+    parse_params,
+    present_params,
+    to_params,
 )
+from indicators.products import downloads
 from ui.data import Warehouse, open_warehouse
 
 CTX_KEY = "_dashboard_context"
@@ -261,7 +269,7 @@ def footer(ctx: Context) -> None:
 
 def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str], what: str,
                      page_title: str, key: str) -> None:
-    """CSV, metadata and citation for what the page shows (indicators.downloads); the files are made on click."""
+    """CSV, metadata and citation for what the page shows (indicators.products.downloads); the files are made on click."""
     build_date = str(ctx.wh.build.get("build_date") or "")
     one = indicator_ids[0] if len(indicator_ids) == 1 else None
     link = permalink(ctx)
@@ -289,5 +297,5 @@ def table_expander(label: str = "Table (the same data as the chart)"):
 
 
 def citation(ctx: Context, page_title: str) -> str:
-    """The "Cite this" text of a view (indicators.downloads.citation)."""
+    """The "Cite this" text of a view (indicators.products.downloads.citation)."""
     return ctx.wh.citation(page_title, permalink(ctx))

@@ -1,7 +1,7 @@
 """Server-made HTML/SVG put into the page as it is, by a ten-line st.components.v2 component; depends on streamlit.
 
-Used for the home map and its legend (indicators.svgmap), the area profile's charts
-(indicators.svgcharts) and its tables (indicators.htmltable). Why not st.markdown(...,
+Used for the home map and its legend (indicators.present.svgmap), the area profile's charts
+(indicators.present.svgcharts) and its tables (indicators.present.htmltable). Why not st.markdown(...,
 unsafe_allow_html=True), as the map was first drawn: the browser then parses the markup as Markdown,
 then as HTML (rehype-raw, a further 190 KB of JavaScript to fetch on a first visit), then builds it
 as React elements; for the map's ~110 KB that took about 60 ms of the browser's main thread on every
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from indicators.htmltable import TABLE_CSS
-from indicators.svgcharts import CHART_CSS
-from indicators.svgmap import MAP_CSS
+from indicators.present.htmltable import TABLE_CSS
+from indicators.present.svgcharts import CHART_CSS
+from indicators.present.svgmap import MAP_CSS
 
 NAME = "indicators_markup"
 JS = """

@@ -1,9 +1,9 @@
-"""Map data and hovers for every map, and the Plotly figures of the lottery, compare and availability pages (choropleth, funnel, balance scatter, bivariate map, league table), with the spine chart's positions; depends on numpy, pandas, plotly and indicators.text.
+"""Map data and hovers for every map, and the Plotly figures of the lottery, compare and availability pages (choropleth, funnel, balance scatter, bivariate map, league table), with the spine chart's positions; depends on numpy, pandas, plotly and indicators.present.text.
 
-The home map and the area profile's charts are SVG drawn on the server (indicators.svgmap, indicators.svgcharts)
+The home map and the area profile's charts are SVG drawn on the server (indicators.present.svgmap, indicators.present.svgcharts)
 from the same colours, symbols and hover lines.
 
-Figures take frames from indicators.queries and never query anything themselves. Colour never
+Figures take frames from indicators.products.queries and never query anything themselves. Colour never
 carries meaning alone: every category has a legend entry with words, every hover says the
 comparison in words, and markers also differ by symbol.
 """
@@ -17,8 +17,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from indicators import text
-from indicators.text import CATEGORY_LABELS, format_bare, format_count, format_interval, format_value, is_missing
+from indicators.present import text
+from indicators.present.text import (
+    CATEGORY_LABELS,
+    format_bare,
+    format_count,
+    format_interval,
+    format_value,
+    is_missing,
+)
 
 # Colour-blind-safe: blue / orange for better / worse (never red / green), purple / teal for
 # higher / lower without polarity; greys and white for the states without a comparison.
@@ -133,7 +140,7 @@ def map_frame(values: pd.DataFrame, indicator: Mapping, colour_mode: str = "comp
               period_label: str | None = None) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     """Categories, colour classes and hover text for each area; also the legend (key, label, colour) in order.
 
-    In 'comparison' mode the classes are the categories of `indicators.text.category`; in 'value'
+    In 'comparison' mode the classes are the categories of `indicators.present.text.category`; in 'value'
     mode the values fall into quantile classes and areas without a value keep their own category.
     """
     frame = values.copy()

@@ -36,7 +36,7 @@ import duckdb
 import pandas as pd
 
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing
-from indicators.schema import INDICATOR_VALUE_COLUMNS
+from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 
 ENGLAND_CODE = "E92000001"
 LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
@@ -317,7 +317,7 @@ def _map_area(row: _Row, code: str, areas: dict, reorganisations: pd.DataFrame |
 
 
 def _parse_period(text: str):
-    from indicators.sources.fingertips import parse_period
+    from indicators.pipeline.sources.fingertips import parse_period
 
     return parse_period(text)
 
@@ -731,7 +731,7 @@ def add_cli(subparsers, name: str) -> None:
                        help="warehouse file (default data/warehouse.duckdb, or INDICATORS_DB)")
         p.set_defaults(handler=cmd_import)
     else:
-        raise ValueError(f"indicators.local_data has no verb {name!r} (it has 'template' and 'import')")
+        raise ValueError(f"indicators.products.local_data has no verb {name!r} (it has 'template' and 'import')")
 
 
 def cmd_template(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ links cannot open a page in the app's own tab.)
 
 `map_paths(geojson)` projects the boundaries once per build (spherical Mercator, fitted to a
 viewBox); `svg_map(...)` draws one view from those paths and the map table of
-`indicators.charts.map_frame`; `legend_html(...)` is its legend with swatches and counts.
+`indicators.present.charts.map_frame`; `legend_html(...)` is its legend with swatches and counts.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from indicators.text import is_missing
+from indicators.present.text import is_missing
 
 VIEW_WIDTH = 1000  # viewBox units across; one unit is about 0.6 km across England
 OUTLINE = "#555555"

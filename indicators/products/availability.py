@@ -54,7 +54,7 @@ STATUS_DESCRIPTIONS = {
                    "exist only in FOI surveys, or only for larger areas.",
 }
 # Colour-blind-safe and distinct in lightness: Okabe-Ito blue and sky blue for the two kinds of
-# figure; the dashboard's dark grey and pink (indicators.charts.CATEGORY_COLOURS) for suppressed
+# figure; the dashboard's dark grey and pink (indicators.present.charts.CATEGORY_COLOURS) for suppressed
 # and not published, and a pale grey for no data. Each status also has its own symbol and words,
 # so colour is never the only signal.
 STATUS_COLOURS = {

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
-from indicators.sources.release_foi import read_rows
+from indicators.pipeline.sources.release_foi import read_rows
 
 SOURCE_ID = "ukhsa_hcv_odn"
 HCV_ODN_COLUMNS = ["odn_code", "odn_name", "period_label", "period_start", "period_end", "value", "numerator",

@@ -3,7 +3,7 @@
 Layout: <raw>/<source_id>/<file> plus <raw>/<source_id>/manifest.json (URL, retrieval time,
 size, sha256 per file). A source's files are first downloaded into a private staging folder
 and moved into place only when every required file arrived, so a failed fetch leaves the
-previous files untouched. Depends on httpx, tqdm and indicators.sources; never on Streamlit.
+previous files untouched. Depends on httpx, tqdm and indicators.pipeline.sources; never on Streamlit.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from indicators.config import USER_AGENT
 from indicators.errors import FetchError
-from indicators.sources import Download, Source, all_sources
+from indicators.pipeline.sources import Download, Source, all_sources
 
 MANIFEST = "manifest.json"
 HTML_SIGNATURES = (b"<!doctype html", b"<html", b"<?xml version=\"1.0\"?><html")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
-from indicators.sources.workbook import read_sheets
-from indicators.schema import conform_observations, empty_observations
+from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "ons_deaths"
 

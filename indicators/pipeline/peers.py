@@ -1,7 +1,7 @@
 """Peer groups computed from open data: "most similar areas", with the distances that make each area a peer.
 
 Depends on numpy and pandas only (the build passes in frames). Geographic neighbours come
-from indicators.geography and CIPFA neighbours from the Fingertips API; this module adds a
+from indicators.pipeline.geography and CIPFA neighbours from the Fingertips API; this module adds a
 transparent similarity measure a commissioner can check by hand.
 """
 

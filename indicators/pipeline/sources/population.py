@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
-from indicators.sources.workbook import read_sheets
+from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "population"
 

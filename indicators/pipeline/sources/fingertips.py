@@ -24,8 +24,8 @@ from urllib.parse import quote
 import pandas as pd
 
 from indicators.errors import FetchError, InputError
-from indicators.schema import conform_observations, empty_observations
-from indicators.sources import Download
+from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources import Download
 
 log = logging.getLogger(__name__)
 

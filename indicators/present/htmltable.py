@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from indicators import text
+from indicators.present import text
 
 TABLE_CSS = """
 .ind-table-wrap { overflow-x: auto; margin: 0.25rem 0 0.75rem 0; }

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
-from indicators.schema import conform_observations, empty_observations
+from indicators.pipeline.schema import conform_observations, empty_observations
 
 SOURCE_ID = "ndtms"
 ENGLAND_CODE = "E92000001"

@@ -1,4 +1,4 @@
-"""The area profile's spine chart and trend charts as SVG drawn on the server, like the home map (indicators.svgmap).
+"""The area profile's spine chart and trend charts as SVG drawn on the server, like the home map (indicators.present.svgmap).
 
 Why not Plotly here: the area profile is the page people share (a permalink to one area), and
 plotly.js is 4.7 MB of JavaScript a first-time visitor's browser must fetch, compile and run before
@@ -8,8 +8,8 @@ its figures in words; the chart as a whole is an image with an accessible name, 
 the page has a table twin. Everything from the data is escaped (html.escape); the markup has no
 script. `CHART_CSS` is added to the page with the markup (ui.markup).
 
-`spine_svg(profile, area_name)` takes indicators.queries.area_profile; `trend_svg(series, indicator,
-names)` takes the frame of indicators.queries.trend_series.
+`spine_svg(profile, area_name)` takes indicators.products.queries.area_profile; `trend_svg(series, indicator,
+names)` takes the frame of indicators.products.queries.trend_series.
 """
 
 from __future__ import annotations
@@ -20,10 +20,21 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from indicators import text
-from indicators.htmltable import Column
-from indicators.charts import CATEGORY_COLOURS, CATEGORY_SYMBOLS, ROLE_STYLES, spine_positions
-from indicators.text import CATEGORY_LABELS, format_bare, format_interval, format_value, is_missing
+from indicators.present import text
+from indicators.present.charts import (
+    CATEGORY_COLOURS,
+    CATEGORY_SYMBOLS,
+    ROLE_STYLES,
+    spine_positions,
+)
+from indicators.present.htmltable import Column
+from indicators.present.text import (
+    CATEGORY_LABELS,
+    format_bare,
+    format_interval,
+    format_value,
+    is_missing,
+)
 
 CHART_CSS = """
 .ind-chart { margin: 0 0 0.5rem 0; }
@@ -297,7 +308,7 @@ def trend_svg(series: pd.DataFrame, indicator: Mapping, names: Mapping[str, str]
 
 def trend_table(series: pd.DataFrame, names: Mapping[str, str]) -> tuple[list[dict], list[Column]]:
     """The trend chart's twin, one row per period (oldest first): each role's value and 95% interval, and the
-    area's count where there is one; rows and columns for indicators.htmltable.html_table."""
+    area's count where there is one; rows and columns for indicators.present.htmltable.html_table."""
     roles = [r for r in ROLES if (series["role"] == r).any()]
     periods = list(dict.fromkeys(series["period_label"]))
     by_key = {(r["role"], r["period_label"]): r for r in series.to_dict("records")}

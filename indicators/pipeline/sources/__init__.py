@@ -1,12 +1,12 @@
 """Source declarations: each official source is one TOML file in data/sources/ naming its parser module.
 
-A parser module (indicators.sources.<id>) exposes
+A parser module (indicators.pipeline.sources.<id>) exposes
     stage(files: list[Path]) -> dict[str, pandas.DataFrame]
 returning staged tables by name ("observations" in schema.OBSERVATION_COLUMNS order, or
 source-specific tables such as "population"), and optionally
     plan_downloads(client) -> list[Download]
 for sources whose file list is discovered at fetch time (e.g. the Fingertips API).
-Depends on: the standard library only.
+Depends on: the standard library and indicators.config.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-SOURCES_DIR = Path(__file__).resolve().parents[2] / "data" / "sources"
+from indicators.config import SOURCES_DIR
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import FetchError, InputError
-from indicators.sources import Download
-from indicators.sources.fingertips import API, discover_upper_tier_area_type
+from indicators.pipeline.sources import Download
+from indicators.pipeline.sources.fingertips import API, discover_upper_tier_area_type
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
-from indicators.schema import conform_observations, empty_observations
+from indicators.pipeline.schema import conform_observations, empty_observations
 
 SOURCE_ID = "release_foi"
 SERIES_OCU = "release_foi:kits_per_100_ocu"
@@ -137,7 +137,7 @@ def _find_columns(path: Path, rows: list[list[str]]) -> tuple[int, dict[str, int
             missing = [_HEADER_NAMES[f] for f in _REQUIRED if f not in found]
             if missing:
                 raise InputError(path, f"the header has no column for {', '.join(missing)}", where=f"row {i + 1}",
-                                 expected="the Release survey layout (see indicators.sources.release_foi)")
+                                 expected="the Release survey layout (see indicators.pipeline.sources.release_foi)")
             return i, found
     raise InputError(path, "no header row with a 'Local authority' column", where=f"rows 1-{_HEADER_SEARCH_ROWS}",
                      expected="the Release survey layout: Local authority, Provision of take-home naloxone, "

@@ -1,7 +1,7 @@
 """Build the warehouse: raw cache -> DuckDB `staged` -> `published`, written to a new file and swapped in only after the checks pass.
 
-Depends on duckdb, pandas, the source parsers, indicators.geography, indicators.stats and
-indicators.checks; never on Streamlit. A failed build leaves the previous warehouse byte-identical.
+Depends on duckdb, pandas, the source parsers, indicators.pipeline.geography, indicators.stats and
+indicators.pipeline.checks; never on Streamlit. A failed build leaves the previous warehouse byte-identical.
 """
 
 from __future__ import annotations
@@ -20,13 +20,17 @@ import duckdb
 import pandas as pd
 from tqdm import tqdm
 
-from indicators import geography, peers
 from indicators.catalogue import Indicator, load_catalogue
-from indicators.checks import run_checks
 from indicators.errors import BuildError, IndicatorsError, InputError
-from indicators.fetch import read_manifest, sha256_file
-from indicators.schema import INDICATOR_VALUE_COLUMNS, OBSERVATION_COLUMNS, conform_observations
-from indicators.sources import Source, all_sources
+from indicators.pipeline import geography, peers
+from indicators.pipeline.checks import run_checks
+from indicators.pipeline.fetch import read_manifest, sha256_file
+from indicators.pipeline.schema import (
+    INDICATOR_VALUE_COLUMNS,
+    OBSERVATION_COLUMNS,
+    conform_observations,
+)
+from indicators.pipeline.sources import Source, all_sources
 from indicators.stats.sql import apply_statistics, register_macros
 from indicators.stats.trend import RECENT_POINTS, recent_trend
 

@@ -45,8 +45,8 @@ import pyarrow.parquet as pq
 
 from indicators import config
 from indicators.errors import IndicatorsError
-from indicators.queries import connect
-from indicators.schema import INDICATOR_VALUE_COLUMNS
+from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+from indicators.products.queries import connect
 
 DASHBOARD_NAME = "Drug-treatment postcode lottery dashboard"
 LINE_END = "\n"

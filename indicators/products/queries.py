@@ -178,7 +178,7 @@ def source_summary(con) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- dashboard queries
 # The functions below feed the dashboard pages. They return plain frames and dicts; the
-# statistics come from indicators.stats, the words from indicators.text.
+# statistics come from indicators.stats, the words from indicators.present.text.
 
 FAMILY_ORDER = ("completions", "deaths", "hcv", "naloxone", "need", "treatment")
 _UPPER_TIER_SQL = "('county','unitary','metropolitan district','london borough')"
@@ -463,7 +463,11 @@ def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool
     Returns dict(available, reason, kind, x_label, benchmark, points, limits, overdispersion,
     adjusted, phi). `points` has area_code, area_name, value, x, numerator, position (FUNNEL_POSITIONS).
     """
-    from indicators.stats.funnel import adjusted_funnel_limits, funnel_limits, overdispersion
+    from indicators.stats.funnel import (
+        adjusted_funnel_limits,
+        funnel_limits,
+        overdispersion,
+    )
 
     meta = indicator(con, indicator_id)
     out = {"available": False, "reason": "", "kind": None, "x_label": "", "benchmark": None,

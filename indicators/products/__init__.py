@@ -1,0 +1,1 @@
+"""What users and pages get: read-only queries, downloads, local data and the availability matrix. Never imports Streamlit."""

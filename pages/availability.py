@@ -1,0 +1,53 @@
+"""Data availability: for every area and each family, what is published openly and for which period (map, table, national summary)."""
+
+import streamlit as st
+
+from indicators.present import text
+from indicators.present.charts import GEO_PLOT_CONFIG
+from indicators.products import availability as av
+from ui import frame
+
+
+def render() -> None:
+    ctx = frame.context(("area",))
+
+    st.title("Data availability")
+    st.markdown("The dashboard puts treatment completions next to drug-related deaths, hepatitis C treatment and "
+                "take-home naloxone. Only some of these are published for each local authority: where figures are "
+                "missing, that gap is itself part of the postcode lottery. This page is built from the data loaded "
+                "now, so it changes as data arrive.")
+
+    matrix = ctx.wh.read(av.availability_matrix)
+    summary = ctx.wh.read(av.national_summary, matrix)
+    sources = {family: ctx.wh.read(av.family_sources, family) for family in av.FAMILIES}
+    geojson = ctx.wh.q("map_geojson")
+
+    st.subheader("England at a glance")
+    st.markdown("\n".join(f"- {sentence}" for sentence in summary))
+
+    family = st.radio("Family", av.FAMILIES, format_func=av.FAMILY_TITLES.get, horizontal=True, key="availability_family")
+    st.plotly_chart(av.availability_map(matrix, geojson, family), width="stretch", config=GEO_PLOT_CONFIG)
+    st.markdown("\n".join(f"- {av.STATUS_SYMBOLS[s]} **{av.STATUS_LABELS[s]}**: {av.STATUS_DESCRIPTIONS[s]}"
+                          for s in av.STATUSES))
+
+    listed = sources[family]
+    if not listed.empty:
+        with st.expander(f"Where {av.FAMILY_TITLES[family].lower()} figures exist"):
+            st.dataframe(listed[["short_title", "source", "status", "geography", "period", "url", "note"]],
+                         hide_index=True, width="stretch",
+                         column_config={"url": st.column_config.LinkColumn("URL")})
+
+    st.subheader("Every area, every family")
+    table = av.availability_table(matrix)
+    chosen = ctx.state.area
+    if chosen and table["Code"].eq(chosen).any():
+        st.markdown(f"The area chosen in the sidebar, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
+        table = table.sort_values("Code", key=lambda codes: codes.ne(chosen), kind="stable")
+    st.dataframe(table, hide_index=True, width="stretch")
+    frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability")
+
+
+if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)
+    import dashboard
+
+    dashboard.main()

@@ -1,0 +1,78 @@
+"""Compare areas: a league table with 95% intervals and rank intervals, for all areas or a chosen area's peer group."""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from indicators.present import charts, text
+from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
+from ui import frame
+
+ALL = "all"
+
+
+def render() -> None:
+    ctx = frame.context(("indicator", "period", "area", "peers"))
+    meta = ctx.indicator(ctx.state.indicator)
+
+    st.title("Compare areas")
+    indicator_id, period, code = ctx.state.indicator, ctx.state.period, ctx.state.area
+    if not meta or period is None:
+        st.info(text.no_data_message(meta, "there is nothing to rank"))
+    else:
+        st.markdown(f"**{text.md_escape(meta['title'])}**, {text.period_display(period)}. Rank 1 is the best "
+                    f"({'highest' if meta['polarity'] != 'low_is_good' else 'lowest'} value). The 95% rank interval "
+                    "says where an area could rank once chance is allowed for.")
+        peers = ctx.wh.q("peer_groups", code) if code else None
+        options = [ALL] + ([g for g in PEER_GROUPS if (peers["peer_group"] == g).any()] if peers is not None else [])
+        labels = {ALL: "All areas in England"}
+        labels.update({g: f"{PEER_GROUP_LABELS[g]} of {ctx.area_name(code)}" for g in PEER_GROUPS})
+        choice = frame.page_choice(ctx, "peers", "Show", options, labels.get, default=ALL, page="compare")
+        if choice == ALL:
+            ctx.state = replace(ctx.state, peers=None)
+        if not code:
+            st.markdown("Choose an area in the sidebar to filter the table to its peers and highlight it.")
+        members = peers[peers["peer_group"] == choice] if choice != ALL else None
+        codes = None if members is None else tuple([code] + list(members["area_code"]))
+        table, group = ctx.wh.q("league_table", indicator_id, period, codes)
+        england = ctx.wh.q("benchmark_value", indicator_id, period)
+        if group:
+            st.markdown(f"Group value: **{text.format_value(group['value'], meta['unit'])}** "
+                        f"({'pooled' if group['method'] == 'pooled' else 'average of the areas’ values'}, "
+                        f"{group['n_areas']} areas with a value: {text.md_escape(ctx.area_name(code))} and its peers). "
+                        "Each area is compared with it at 95%.")
+        ranked = table[table["value"].notna()]
+        if ranked.empty:
+            st.info("No area in this selection has a value for this period.")
+        else:
+            st.plotly_chart(charts.league_figure(table, meta, (england or {}).get("value"), group, code), theme=None,
+                            config=charts.PLOT_CONFIG, key="league")
+        reasons = {}
+        if members is not None:
+            reasons = {r["area_code"]: text.peer_reason(r) for r in members.to_dict("records")}
+            reasons[code] = "the chosen area"
+        shown = table.assign(
+            rank_interval=[f"{int(lo)} to {int(hi)}" if not (text.is_missing(lo) or text.is_missing(hi)) else "–"
+                           for lo, hi in zip(table["rank_lower"], table["rank_upper"])],
+            compared=[text.CATEGORY_LABELS[text.category(r, meta.get("publication_status"))]
+                      for r in table.to_dict("records")],
+            why=[reasons.get(c, "") for c in table["area_code"]])
+        columns = {"rank": "Rank", "rank_interval": "95% rank interval", "area_name": "Area", "region_name": "Region",
+                   "value": f"Value, {meta['unit']}", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
+                   "numerator": "Count", "denominator": "Denominator", "compared": "Compared with England"}
+        if group:
+            columns["compared_to_group"] = "Compared with group"
+            columns["why"] = "Why a peer"
+        columns["value_note"] = "Note"
+        columns = {k: v for k, v in columns.items() if k not in ("numerator", "denominator") or shown[k].notna().any()}
+        st.subheader("League table")
+        st.dataframe(shown[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
+                     column_config={"Rank": st.column_config.NumberColumn(format="%d")})
+        frame.download_buttons(ctx, table.assign(indicator_id=indicator_id), [indicator_id], "league-table",
+                               f"Compare areas: {meta['title']}", key="compare")
+
+
+if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)
+    import dashboard
+
+    dashboard.main()

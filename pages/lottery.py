@@ -1,0 +1,135 @@
+"""The postcode lottery: gap measures and a funnel plot for the chosen indicator, and the balance view of completions against drug-misuse deaths."""
+
+import streamlit as st
+
+from indicators.present import charts, text
+from indicators.present.state import BALANCE_DEATHS
+from ui import frame
+
+NOT_IN_BUILD = "not available in this build"
+
+
+def render() -> None:
+    ctx = frame.context(("indicator", "period", "area", "completion", "adjusted"))
+    meta = ctx.indicator(ctx.state.indicator)
+
+    st.title("The postcode lottery")
+    st.markdown("How far apart are areas, is the gap more than chance, and do high completion rates go with "
+                "high death rates?")
+
+    indicator_id, period = ctx.state.indicator, ctx.state.period
+    st.header(f"How big is the gap: {meta.get('short_title', 'no indicator')}")
+    if not meta or period is None:
+        st.info(text.no_data_message(meta, "there is no gap to measure"))
+    else:
+        st.markdown(f"{text.md_escape(meta['title'])}, {text.period_display(period)}; current upper-tier areas.")
+        try:
+            gaps = ctx.wh.q("gap_summary", indicator_id, period)
+        except ImportError:
+            gaps = NOT_IN_BUILD
+        if gaps == NOT_IN_BUILD:
+            st.info(f"Gap measures are {NOT_IN_BUILD}.")
+        elif gaps is None:
+            st.info("No area has a value for this period.")
+        else:
+            for sentence in text.gap_sentences(gaps, meta, period):
+                st.markdown(f"- {text.md_escape(sentence)}")
+
+        st.subheader("Funnel plot")
+        adjusted = frame.page_toggle(ctx, "adjusted", "Widen the limits for over-dispersion (Spiegelhalter)",
+                                     page="lottery",
+                                     help="When areas differ more than chance allows, the plain limits flag too many "
+                                          "areas. The adjustment widens them by √φ; the chart title says which is "
+                                          "shown.")
+        try:
+            funnel = ctx.wh.q("funnel_data", indicator_id, period, bool(adjusted))
+        except ImportError:
+            funnel = None
+        if funnel is None:
+            st.info(f"Funnel plots are {NOT_IN_BUILD}.")
+        elif not funnel["available"]:
+            st.info(f"No funnel plot for this indicator and period: {funnel['reason']}.")
+        else:
+            st.markdown(text.md_escape(text.overdispersion_sentence(funnel["overdispersion"], funnel["adjusted"])))
+            st.plotly_chart(charts.funnel_figure(funnel, meta, ctx.state.area), theme=None, config=charts.PLOT_CONFIG,
+                            key="funnel")
+            with frame.table_expander():
+                points = funnel["points"].rename(columns={
+                    "area_name": "Area", "region_name": "Region", "value": f"Value, {meta['unit']}",
+                    "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "x": funnel["x_label"],
+                    "numerator": "Count", "denominator": "Denominator", "position": "Position in the funnel",
+                    "area_code": "Code"})
+                st.dataframe(points, hide_index=True, width="stretch")
+
+    st.header("The balance view: completions against deaths")
+    deaths = ctx.indicator(BALANCE_DEATHS)
+    completions = list(ctx.choices.completions)
+    if not deaths or not completions:
+        st.info(f"The balance view needs a completions indicator and drug-misuse deaths; {NOT_IN_BUILD}.")
+    else:
+        completion = frame.page_choice(ctx, "completion", "Completions indicator", completions,
+                                       lambda c: ctx.indicator(c).get("short_title", c), default=ctx.state.completion,
+                                       page="lottery")
+        x_meta = ctx.indicator(completion)
+        view = ctx.wh.q("balance_view", completion, BALANCE_DEATHS)
+        balance = view["frame"]
+        both = balance.dropna(subset=["x_value", "y_value"])
+        st.markdown(
+            "Critics of completion targets warn that a service can *complete* people quickly while deaths rise. "
+            "Each area's latest figure of each indicator is shown, so the periods can differ: "
+            f"{text.md_escape(x_meta.get('short_title'))} from "
+            f"{text.md_escape(', '.join(text.period_display(p) for p in view['x_periods']) or 'no period')}, "
+            f"{text.md_escape(deaths.get('short_title'))} from "
+            f"{text.md_escape(', '.join(text.period_display(p) for p in view['y_periods']) or 'no period')}. "
+            "Quadrant lines are at England's values for the latest periods; each area's quadrant uses England's "
+            "value in that area's own periods.")
+        if both.empty:
+            st.info(f"No area has both {x_meta.get('short_title')} and {deaths.get('short_title')} in this build "
+                    "(no data, not zeros), so there is nothing to plot.")
+        else:
+            if len(both) < charts.BIVARIATE_MIN_AREAS:
+                st.warning(f"Only {len(both)} {'area has' if len(both) == 1 else 'areas have'} both figures in this "
+                           "build: too few to say anything about the pattern across England. The other areas have no "
+                           "completions figure in the files used for this build (no data, not zeros).")
+            st.plotly_chart(charts.balance_figure(balance, x_meta, deaths, view["england"], ctx.state.area), theme=None,
+                            config=charts.PLOT_CONFIG, key="balance")
+            quadrants = charts.balance_quadrants(both).value_counts()
+            st.markdown(" · ".join(f"**{text.md_escape(q)}**: {n}" for q, n in quadrants.items()))
+            with frame.table_expander():
+                st.dataframe(both.assign(quadrant=charts.balance_quadrants(both)).rename(columns={
+                    "area_name": "Area", "region_name": "Region", "x_period": "Completions period",
+                    "x_value": "Completions", "x_lower_ci_95": "Completions 95% lower",
+                    "x_upper_ci_95": "Completions 95% upper", "x_compared_to_england": "Completions vs England",
+                    "x_england": "England completions", "y_period": "Deaths period", "y_value": "Deaths",
+                    "y_lower_ci_95": "Deaths 95% lower", "y_upper_ci_95": "Deaths 95% upper",
+                    "y_compared_to_england": "Deaths vs England", "y_england": "England deaths",
+                    "quadrant": "Quadrant", "area_code": "Code"}), hide_index=True, width="stretch")
+
+            st.subheader("The same as a map")
+            if len(both) < charts.BIVARIATE_MIN_AREAS:
+                st.info(f"The bivariate map divides areas into thirds on each measure; it needs at least "
+                        f"{charts.BIVARIATE_MIN_AREAS} areas with both figures and this build has {len(both)}.")
+            else:
+                classes = charts.bivariate_classes(balance)
+                left, right = st.columns([3, 1])
+                with left:
+                    st.plotly_chart(charts.bivariate_map(classes, ctx.wh.q("map_geojson"), x_meta, deaths), theme=None,
+                                    config=charts.GEO_PLOT_CONFIG, key="bivariate")
+                with right:
+                    st.plotly_chart(charts.bivariate_legend(x_meta, deaths, charts.bivariate_cuts(balance)),
+                                    theme=None, config=charts.PLOT_CONFIG, key="bivariate_legend")
+                    st.markdown("Thirds of the areas that have both figures: across, completions (low to high); up, "
+                               "deaths (low to high). Top right (H/H, dark blue) is high completions with high "
+                               "deaths. Mid grey: not enough data.")
+                with frame.table_expander():
+                    st.dataframe(classes[["area_name", "x_value", "y_value", "bivariate_class"]].rename(columns={
+                        "area_name": "Area", "x_value": "Completions", "y_value": "Deaths",
+                        "bivariate_class": "Class (thirds)"}), hide_index=True, width="stretch")
+            frame.download_buttons(ctx, balance, [completion, BALANCE_DEATHS], "balance", "The balance view",
+                                   key="balance")
+
+
+if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)
+    import dashboard
+
+    dashboard.main()
