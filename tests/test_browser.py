@@ -238,16 +238,28 @@ def test_accessibility(server, page, path):
     assert not serious, serious
 
 
-def test_permalink_as_first_request(fresh_server, browser):
-    """A server's first request is a permalink. (Were the page scripts in a pages/ folder, Streamlit's legacy
-    multipage mode would run pages/area.py on its own for this first run, without dashboard.py.)"""
+FIRST_REQUESTS = [("/?indicator=deaths_drug_misuse", "Deaths related to drug misuse"),
+                  ("/lottery", "The postcode lottery"), ("/area?area=E06000009", "Blackpool"),
+                  ("/compare", "Compare areas"), ("/availability", "Data availability"),
+                  ("/about", "About the data")]
+
+
+@pytest.mark.parametrize("path,title", FIRST_REQUESTS, ids=[p.split("?")[0].strip("/") or "home" for p, _ in FIRST_REQUESTS])
+def test_every_page_as_first_request(fresh_server, browser, path, title):
+    """A server's first request is a shared link to any page. Streamlit starts in its legacy multipage mode
+    because pages/ sits beside dashboard.py, and runs pages/<name>.py as __main__ for that first run; the
+    page module's guard hands over to dashboard.main(), so the frame and navigation are there."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
-        page.goto(fresh_server + "/area?area=E06000009")
+        page.goto(fresh_server + path)
         settle(page)
-        assert page.locator("h1").first.inner_text() == "Blackpool"
-        assert sidebar_input(page, "Area").input_value() == "Blackpool"
+        assert page.locator("h1").first.inner_text() == title
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 1
+        assert page.get_by_text("Data build").count() >= 1  # the shared footer
+        if "area=" in path:
+            assert sidebar_input(page, "Area").input_value() == "Blackpool"
     finally:
         context.close()
 
