@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from indicators import config
@@ -177,7 +179,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
                "--runner.postScriptGC", "false"]
     print(f"serving the dashboard at http://127.0.0.1:{args.port}/ (Ctrl+C to stop)")
     # From the repository, so that .streamlit/config.toml (theme, toolbar) applies wherever serve is started.
-    return subprocess.call(command, env=env, cwd=config.REPO_ROOT)
+    return run_forwarding_signals(command, env=env, cwd=config.REPO_ROOT)
+
+
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+STOP_GRACE_SECONDS = 8.0
+
+
+def run_forwarding_signals(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Run `command` and wait for it; SIGTERM, SIGINT and SIGHUP sent to this process are passed on to it.
+
+    A service manager or container runtime stops `indicators serve` with SIGTERM, which by default would
+    end this process at once and leave the Streamlit child running and holding the port. The child gets
+    the signal, STOP_GRACE_SECONDS to finish, then SIGKILL; this process returns only once it is gone."""
+    child = subprocess.Popen(command, env=env, cwd=cwd)
+    stop_by: list[float] = []
+
+    def forward(signum, _frame) -> None:
+        if not stop_by:
+            stop_by.append(time.monotonic() + STOP_GRACE_SECONDS)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=0.2)
+                break
+            except subprocess.TimeoutExpired:
+                if stop_by and time.monotonic() > stop_by[0]:
+                    child.kill()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    # Stopped on request: a clean stop, whatever signal status the child reports.
+    return 0 if stop_by and code in (0, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP) else code
 
 
 COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "check": cmd_check, "list": cmd_list, "serve": cmd_serve}

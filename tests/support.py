@@ -1,12 +1,15 @@
-"""A small invented warehouse in the published contract, for page, query and download tests.
+"""A small invented warehouse in the published contract, for page, query and download tests; and a small raw cache to build from.
 
 Every number here is made up for tests; nothing is a published figure. The shapes follow
-the published contract in README.md exactly.
+the published contract in README.md exactly. `make_raw` lays out the small fixture files of
+tests/fixtures as a raw cache that `indicators build` turns into a warehouse in well under a second
+(no ../shared needed).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -154,6 +157,29 @@ HARM_REORGANISATIONS = [
     ("E10000006", "Cumbria", "E06000064", "Westmorland and Furness", "split", date(2023, 4, 1)),
     ("E10000023", "North Yorkshire", "E06000065", "North Yorkshire", "same_footprint", date(2023, 4, 1)),
 ]
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# raw cache path -> fixture file: the boundaries and lookups every build needs, and one Fingertips indicator.
+RAW_FILES = {
+    "boundaries/ctyua_2023_small.geojson": "geography/ctyua_2023_small.geojson",
+    "boundaries/uk_topo_small.topojson.json": "geography/uk_topo_small.topojson.json",
+    "lookups/ltla_utla_2019_small.csv": "geography/ltla_utla_2019_small.csv",
+    "lookups/changes_small.csv": "geography/changes_small.csv",
+    "lookups/ltla14_small.csv": "geography/ltla14_small.csv",
+}
+FINGERTIPS_FILE = ("fingertips/indicator-90244.csv", "fingertips/indicator-90244.csv")
+
+
+def make_raw(raw: Path, *, fingertips: bool = False) -> Path:
+    """A raw cache at `raw` from the small fixture files (boundaries and lookups; with `fingertips`, one indicator)."""
+    files = dict(RAW_FILES)
+    if fingertips:
+        files[FINGERTIPS_FILE[0]] = FINGERTIPS_FILE[1]
+    for target, fixture in files.items():
+        (raw / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(FIXTURES / fixture, raw / target)
+    return raw
 
 
 def _square(lon: float, lat: float, size: float = 0.05) -> dict:

@@ -31,7 +31,7 @@ def offline(monkeypatch):
 
 def test_serve_offline_without_mirror_says_how_to_get_data(offline, tmp_path, capsys, monkeypatch):
     called = []
-    monkeypatch.setattr(subprocess, "call", lambda *a, **k: called.append(a) or 0)
+    monkeypatch.setattr(cli, "run_forwarding_signals", lambda *a, **k: called.append(a) or 0)
     code = cli.main(["serve", "--db", str(tmp_path / "w.duckdb"), "--raw", str(tmp_path / "raw")])
     err = capsys.readouterr().err
     assert code == 2
@@ -43,7 +43,7 @@ def test_serve_offline_without_mirror_says_how_to_get_data(offline, tmp_path, ca
 
 def test_serve_with_mirror_fetches_builds_then_starts_streamlit(shared_raw, tmp_path, capsys, monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda command, env, cwd: calls.append((command, env, cwd)) or 0)
+    monkeypatch.setattr(cli, "run_forwarding_signals", lambda command, env, cwd: calls.append((command, env, cwd)) or 0)
     db = tmp_path / "w.duckdb"
     assert cli.main(["serve", "--db", str(db), "--raw", str(tmp_path / "raw"), "--mirror", str(shared_raw),
                      "--port", "8765"]) == 0
