@@ -7,6 +7,7 @@ free loopback port against a warehouse the test builds itself from the small fix
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_support import free_port
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port
 from conftest import REPO
 from support import make_raw
 
@@ -95,3 +96,47 @@ def _kill_group(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=10)
+
+
+def _build_id(raw: Path, db: Path) -> str:
+    """`indicators build` as a separate process, as an operator runs it; the new build id it reports."""
+    done = subprocess.run([sys.executable, "-m", "indicators", "build", "--raw", str(raw), "--db", str(db)],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return re.search(r"\((\d{8}-[0-9a-f]{10})\)", done.stdout).group(1)
+
+
+def _footer_build_id(context, base: str) -> str:
+    page = context.new_page()
+    page.goto(base + "/", wait_until="domcontentloaded")
+    page.wait_for_function(SETTLED, timeout=60_000)
+    footer = page.get_by_text("Data build").last.inner_text()
+    return re.search(r"build id (\S+)", footer).group(1)
+
+
+@pytest.mark.browser
+def test_a_rebuild_in_place_reaches_new_sessions_without_a_restart(tmp_path):
+    """Serve a warehouse, rebuild it in place with the CLI while serving (the raw cache gained a file), and a
+    new browser session shows the new build id; the session opened before it shows the new one on reload."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    raw, db = make_raw(tmp_path / "raw"), tmp_path / "warehouse.duckdb"
+    first = _build_id(raw, db)
+    serve = _start_serve(db, free_port(), tmp_path / "serve.log")
+    base = f"http://127.0.0.1:{serve.args[serve.args.index('--port') + 1]}"
+    try:
+        with sync_api.sync_playwright() as pw:
+            chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                before = chromium.new_context()
+                assert _footer_build_id(before, base) == first
+                make_raw(raw, fingertips=True)
+                second = _build_id(raw, db)
+                assert second != first
+                assert _footer_build_id(chromium.new_context(), base) == second
+                assert _footer_build_id(before, base) == second
+            finally:
+                chromium.close()
+    finally:
+        _kill_group(serve)

@@ -36,6 +36,36 @@ def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+SNAPSHOT_CATALOG = "warehouse"
+
+
+def connect_snapshot(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file as it is now, read-only, in a DuckDB instance of its own (for long-running readers).
+
+    `duckdb.connect(path)` hands back the instance already open on that path in this process, if any: a
+    dashboard that keeps a connection would go on reading the file it opened first after a rebuild replaced
+    it (the build swaps a new file in). An in-memory instance that attaches the file opens the file that is
+    at the path now, independently of every other instance. Read through `snapshot_cursor`."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        connect(db_path)  # raises the usual WarehouseMissing
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH ? AS {SNAPSHOT_CATALOG} (READ_ONLY)", [str(db_path)])
+        snapshot_cursor(con).execute("SELECT 1 FROM published.indicator_values LIMIT 1").fetchall()
+    except duckdb.Error as exc:
+        con.close()
+        raise WarehouseMissing(f"{db_path} is not a warehouse built by `indicators build` ({exc})") from None
+    return con
+
+
+def snapshot_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of a `connect_snapshot` connection that reads the attached warehouse (a cursor starts in memory)."""
+    cursor = con.cursor()
+    cursor.execute(f"USE {SNAPSHOT_CATALOG}")
+    return cursor
+
+
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
     return con.execute(sql, params or []).df()
 
