@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from indicators.present import text
+from indicators.present import mapview, text
 from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES
 from ui import frame, markup, nav
 
@@ -18,22 +18,18 @@ def render() -> None:
         indicator_id, period, area = ctx.state.indicator, ctx.state.period, ctx.state.area
         st.title(meta["title"])
         england = ctx.wh.q("benchmark_value", indicator_id, period) if period else None
-        if period is None:
-            st.info(text.no_data_message(meta, "the map has nothing to colour (no area is drawn as zero)"))
-        elif not england or text.is_missing(england.get("value")):
-            st.info(f"England’s figure for {text.period_display(period)} is not in this build, so no area can be "
-                    "compared with England: colour by value instead, or see the table.")
-        else:
-            st.markdown(f"**England, {text.period_display(period)}:** {text.format_value(england['value'], meta['unit'])} "
-                        f"(95% interval "
-                        f"{text.format_interval(england['lower_ci_95'], england['upper_ci_95'], meta['unit'])}). "
-                        f"Unit: {text.md_escape(meta['unit'])}.")
+        notice = mapview.map_notice(england, meta, period, "colour by value instead, or see the table")
+        lead = mapview.england_sentence(england, meta, period)
+        if notice:
+            st.info(notice)
+        elif lead:
+            st.markdown(f"**{text.md_escape(lead[0])}** {text.md_escape(lead[1])}")
         with st.expander("What this indicator measures, and its caveats"):
             st.markdown(text.md_escape(meta.get("definition") or ""))
             caveats = text.caveat_list(meta.get("caveats"))
             if caveats:
                 st.markdown("\n".join(f"- {text.md_escape(c)}" for c in caveats))
-            st.markdown(f"Source: {text.md_escape(meta.get('publisher'))}. More in *About the data*.")
+            st.markdown(f"{text.md_escape(mapview.source_line(meta))} More in *About the data*.")
         colour = frame.page_choice(ctx, "colour", "Colour areas by", list(COLOUR_MODES), COLOUR_MODE_LABELS.get,
                                    default="comparison", page="map",
                                    help="Compared with England: significance at 95%. Value: fifths of the areas "
@@ -43,18 +39,15 @@ def render() -> None:
         left, right = st.columns([3, 1], gap="small")
         with left:
             markup.show(view.main, key="map_main")  # SVG from indicators.present.svgmap: data escaped, no script
-            st.markdown("Select an area (click it, or Tab to it and press Enter) to open its profile. Point at an "
-                        "area for its value, 95% interval, count and period. The table below lists every area.")
+            st.markdown(text.md_escape(mapview.MAP_HELP))
         with right:
             markup.show(view.legend_html, key="map_legend")
             if view.inset is not None:
-                st.markdown("**London boroughs, enlarged**")
+                st.markdown(f"**{mapview.INSET_TITLE}**")
                 markup.show(view.inset, key="map_inset")
             with st.expander("What the colours mean"):
-                st.markdown("\n".join(
-                    f"- **{text.md_escape(label)}**: "
-                    f"{text.md_escape(text.CATEGORY_MEANINGS.get(key, 'a fifth of the areas with a value, by value.'))}"
-                    for key, label, _ in legend))
+                st.markdown("\n".join(f"- **{text.md_escape(label)}**: {text.md_escape(meaning)}"
+                                       for label, meaning in mapview.colour_meanings(legend)))
         if area:
             st.page_link(nav.page("area"), label=f"Open the profile of {ctx.area_name(area)}", icon=":material/location_on:",
                          query_params=frame.params_for(ctx))
@@ -64,18 +57,12 @@ def render() -> None:
         # otherwise hold back the first drawing of the whole page, map included, by about a second.
         if st.toggle("Show the table of every area (sortable)", key="map_table",
                      help="Area, region, value, 95% interval, count, comparison with England, period and notes."):
-            twin = table.assign(compared=table["category_label"],
-                                period=[text.period_display(p) for p in table["period_label"]])
-            columns = {"area_name": "Area", "region_name": "Region", "value": f"Value, {meta['unit']}",
-                       "lower_ci_95": "95% lower", "upper_ci_95": "95% upper", "numerator": "Count",
-                       "denominator": "Denominator", "compared": "Compared with England", "period": "Period",
-                       "value_note": "Note", "area_code": "Code"}
-            columns = {k: v for k, v in columns.items()
-                       if k not in ("numerator", "denominator") or twin[k].notna().any()}
-            st.dataframe(twin[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
-                         column_config={columns["value"]: st.column_config.NumberColumn(format="%.1f"),
-                                        "95% lower": st.column_config.NumberColumn(format="%.1f"),
-                                        "95% upper": st.column_config.NumberColumn(format="%.1f")})
+            columns = {c.key: c.header for c in mapview.table_columns(meta, table)}
+            value = columns["value"]
+            st.dataframe(mapview.table_rows(table)[list(columns)].rename(columns=columns), hide_index=True,
+                         width="stretch", column_config={
+                             name: st.column_config.NumberColumn(format="%.1f")
+                             for name in (value, "95% lower", "95% upper")})
         else:
             st.markdown("Each area on the map is also a link that names its value, interval and comparison, so "
                         "the map can be read with a screen reader or the keyboard. The CSV below has every column.")

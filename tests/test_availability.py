@@ -270,7 +270,7 @@ def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_pat
     assert not app.exception, [e.value for e in app.exception]
     body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
     assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body
-    assert "1 row is **restricted**: shown only in this local session, never in a download or export" in body
+    assert "1 row is restricted: shown only in this local session, never in a download or export" in body
     markup = [json.loads(e.proto.json) for e in app.get("bidi_component")]
     local = [t for m in markup for t in read_html_tables(m) if "Access" in t.columns][0]
     assert local["Access"].tolist() == ["restricted (local session only)"]

@@ -137,48 +137,31 @@ def _run(path: str, mtime_ns: int, build_id: str, name: str, args: tuple, _snaps
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _projected(path: str, mtime_ns: int, build_id: str, _snapshot: _Snapshot):
-    """The map's boundaries projected to SVG paths, once per build: all areas, and London's boroughs on their own."""
-    from indicators.present import svgmap
-    from indicators.present.charts import LONDON_PREFIX
+    """The map's boundaries projected to SVG paths, once per build (indicators.present.mapview.project)."""
+    from indicators.present import mapview
 
-    geojson = _run(path, mtime_ns, build_id, "map_geojson", (), _snapshot)
-    codes = [f["properties"]["area_code"] for f in geojson["features"]]
-    return (svgmap.map_paths(geojson),
-            svgmap.map_paths(geojson, [c for c in codes if str(c).startswith(LONDON_PREFIX)]))
+    return mapview.project(_run(path, mtime_ns, build_id, "map_geojson", (), _snapshot))
 
 
 @st.cache_resource(show_spinner=False, max_entries=96)
 def _map_view(path: str, mtime_ns: int, build_id: str, indicator_id: str, period: str, colour: str,
-              highlight: str | None, link_params: tuple, _snapshot: _Snapshot) -> MapView:
+              highlight: str | None, link_params: tuple, _snapshot: _Snapshot):
     # Shared between sessions (not copied): callers treat the result as read-only.
     from urllib.parse import urlencode
 
-    from indicators.present import charts, svgmap
+    from indicators.present import mapview
 
     catalogue = _run(path, mtime_ns, build_id, "indicators", (), _snapshot)
     rows = catalogue[catalogue["indicator_id"] == indicator_id]
     meta = rows.iloc[0].to_dict() if len(rows) else {}
     values = _run(path, mtime_ns, build_id, "map_values", (indicator_id, period), _snapshot)
-    table, legend = charts.map_frame(values, meta, colour, period)
-    england, london = _projected(path, mtime_ns, build_id, _snapshot)
     base = dict(link_params)
 
     def href(code: str) -> str:
         return "area?" + urlencode({**base, "area": code})
 
-    def describe(row) -> list[str]:
-        return charts.hover_lines(row, meta)
-
-    from indicators.present.text import period_display
-
-    title = f"Map of {meta.get('title', indicator_id)}, {period_display(period)}, upper-tier local authorities in England"
-    main = svgmap.svg_map(table, england, title=title, describe=describe, href=href, highlight=highlight,
-                          css_class="ind-map-main")
-    in_london = table[table["area_code"].isin(london.paths)]
-    inset = (svgmap.svg_map(in_london, london, title="London boroughs, enlarged", describe=describe, href=href,
-                            highlight=highlight, css_class="ind-map-london") if len(in_london) else None)
-    counts = table["colour_class"].value_counts().to_dict()
-    return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
+    return mapview.map_view(values, meta, indicator_id, period, colour,
+                            _projected(path, mtime_ns, build_id, _snapshot), href, highlight)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -187,18 +170,6 @@ def _citation(path: str, mtime_ns: int, build_id: str, page_title: str, link: st
     from indicators.products import downloads
 
     return _read(_snapshot, downloads.citation, page_title, link, accessed=date.fromisoformat(day))
-
-
-@dataclass(frozen=True)
-class MapView:
-    """The home map of one view: its data, legend and SVG markup (shared between sessions: read-only)."""
-    values: object
-    table: object
-    legend: list
-    main: str
-    inset: str | None
-    legend_html: str
-    title: str
 
 
 @dataclass(frozen=True)
@@ -218,7 +189,7 @@ class Warehouse:
         return _run(self.path, self.mtime_ns, self.build_id, name, tuple(args), self._snapshot)
 
     def map_view(self, indicator_id: str, period: str, colour: str, highlight: str | None,
-                 link_params: dict[str, str]) -> MapView:
+                 link_params: dict[str, str]):
         """The map's table, legend and SVG (cached per build and view; treat as read-only). Each area links
         to its profile with `link_params` and its own code as `area`."""
         params = tuple(sorted((k, str(v)) for k, v in link_params.items() if k != "area"))

@@ -1,0 +1,91 @@
+"""The about page's words and rows (definitions, freshness, sources, what is not published), as the app and the static site show them; depends on pandas and indicators.present.text.
+
+pages/about.py (the dashboard) and indicators.products.publish (the static site) both take their
+sentences and table rows from here; each escapes them for its medium. The methods are text.METHODS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from indicators.catalogue import FAMILY_TITLES
+from indicators.present import text
+
+INTRO = ("Every figure here comes from an official publication, is shown with its 95% interval where one exists, and "
+         "is labelled when it is suppressed, missing or not published. Nothing is estimated to fill a gap.")
+LICENCE = ("Contains public sector information licensed under the Open Government Licence v3.0. sha256 is the checksum "
+           "of the exact file this build read.")
+MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: suppressed (withheld by the "
+                 "publisher), no data (not in the files used for this build), not published (no open per-area series) "
+                 "or not compared (a value without a valid interval).")
+POLARITY_WORDS = {"high_is_good": "higher is better", "low_is_good": "lower is better",
+                  "no_polarity": "neither higher nor lower is better"}
+SOURCE_COLUMNS = ("publisher", "title", "file", "url", "licence", "retrieved", "sha256")
+
+
+def freshness(summary: pd.DataFrame) -> dict[str, dict]:
+    """indicators.products.queries.indicator_summary by indicator id."""
+    return {r["indicator_id"]: r for r in summary.to_dict("records")}
+
+
+def heading(row: Mapping) -> str:
+    """'Drug-related deaths: Deaths related to drug misuse'."""
+    return f"{FAMILY_TITLES.get(row['family'], row['family'])}: {row['title']}"
+
+
+def definition_fields(row: Mapping, fresh: Mapping) -> list[dict[str, str]]:
+    """The catalogue entry of one indicator as Field/Value rows."""
+    return [
+        {"Field": "Unit", "Value": row.get("unit")},
+        {"Field": "Type", "Value": row.get("value_type")},
+        {"Field": "Direction", "Value": POLARITY_WORDS.get(row.get("polarity"), row.get("polarity"))},
+        {"Field": "Interval method", "Value": row.get("ci_method")},
+        {"Field": "Period type", "Value": row.get("period_type")},
+        {"Field": "Suppression", "Value": row.get("suppression")},
+        {"Field": "Publisher", "Value": f"{row.get('publisher')} ({row.get('publisher_id')})"},
+        {"Field": "Publication status", "Value": row.get("publication_status")},
+        {"Field": "Periods in this build", "Value": (
+            f"{fresh.get('first_period')} to {fresh.get('latest_period')} ({fresh.get('n_periods')})"
+            if fresh.get("n_periods") else "no data in this build")},
+        {"Field": "Areas with a value in the latest period", "Value": str(fresh.get("n_areas_with_value", 0))},
+        {"Field": "Indicator id", "Value": row.get("indicator_id")},
+    ]
+
+
+def freshness_rows(catalogue: pd.DataFrame, fresh: Mapping[str, Mapping]) -> list[dict]:
+    """How fresh each indicator is: latest period, number of periods and areas with a value."""
+    rows = []
+    for r in catalogue.to_dict("records"):
+        f = fresh.get(r["indicator_id"], {})
+        rows.append({"Indicator": r["title"],
+                     "Latest period": text.period_display(f.get("latest_period")) or "no data in this build",
+                     "Periods": int(f.get("n_periods") or 0),
+                     "Areas with a value (latest)": int(f.get("n_areas_with_value") or 0)})
+    return rows
+
+
+def source_rows(sources: pd.DataFrame) -> pd.DataFrame:
+    """indicators.products.queries.source_summary's columns shown, headed with capitals."""
+    return sources[[c for c in SOURCE_COLUMNS if c in sources.columns]].rename(columns=str.capitalize)
+
+
+def not_published(catalogue: pd.DataFrame) -> list[tuple[str, str | None, str]]:
+    """(title, its status or None, why) for every indicator or family that is not published openly per area."""
+    out = []
+    status = catalogue["publication_status"].fillna("open")
+    for row in catalogue[status != text.OPEN_STATUS].to_dict("records"):
+        out.append((row["title"], row["publication_status"], str(row.get("status_note") or "")))
+    noted = catalogue[(status == text.OPEN_STATUS) & (catalogue["status_note"].fillna("").str.strip() != "")]
+    for row in noted.to_dict("records"):
+        out.append((row["title"], "open, but not per local authority", str(row["status_note"])))
+    families = set(catalogue["family"])
+    for family, (title, why) in text.NOT_PUBLISHED_FAMILIES.items():
+        if family not in families:
+            out.append((title, None, why))
+    return out
+
+
+def build_line(build_id: str, build: Mapping) -> str:
+    return f"Build {build_id}, built {build.get('built_at') or 'unknown'}."

@@ -1,0 +1,122 @@
+"""One map view (an indicator and period) as the app and the static site show it: SVG, legend, inset, words and table; depends on pandas and indicators.present.
+
+The dashboard's map page (pages/map.py through ui/data.py, cached per build) and the static site
+(indicators.products.publish) both call these functions, so an area's colour, link text, legend count
+and every sentence about the map are the same in both. Only the address an area links to differs,
+given by the caller as `href(area_code)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from indicators.present import charts, svgmap, text
+from indicators.present.htmltable import Column
+
+MAP_HELP = ("Select an area (click it, or Tab to it and press Enter) to open its profile. Point at an area for its "
+            "value, 95% interval, count and period. The table below lists every area.")
+INSET_TITLE = "London boroughs, enlarged"
+NO_DATA_CONSEQUENCE = "the map has nothing to colour (no area is drawn as zero)"
+VALUE_CLASS_MEANING = "a fifth of the areas with a value, by value."
+
+
+@dataclass(frozen=True)
+class Boundaries:
+    """The map's boundaries projected to SVG paths once per build: every area, and London's boroughs on their own."""
+    england: svgmap.Projected
+    london: svgmap.Projected
+
+
+@dataclass(frozen=True)
+class MapView:
+    """The map of one view: its data, legend and SVG markup (shared between sessions in the app: read-only)."""
+    values: pd.DataFrame
+    table: pd.DataFrame
+    legend: list
+    main: str
+    inset: str | None
+    legend_html: str
+    title: str
+
+
+def project(geojson: Mapping) -> Boundaries:
+    """Project indicators.products.queries.map_geojson's features for `map_view`."""
+    codes = [f["properties"]["area_code"] for f in geojson["features"]]
+    return Boundaries(svgmap.map_paths(geojson),
+                      svgmap.map_paths(geojson, [c for c in codes if str(c).startswith(charts.LONDON_PREFIX)]))
+
+
+def map_title(meta: Mapping, indicator_id: str, period: str) -> str:
+    """The map's accessible name."""
+    return (f"Map of {meta.get('title', indicator_id)}, {text.period_display(period)}, upper-tier local authorities "
+            "in England")
+
+
+def map_view(values: pd.DataFrame, meta: Mapping, indicator_id: str, period: str, colour: str,
+             boundaries: Boundaries, href: Callable[[str], str], highlight: str | None = None) -> MapView:
+    """The map of `values` (indicators.products.queries.map_values) coloured by `colour` ('comparison' or 'value');
+    each area links to `href(area_code)`."""
+    table, legend = charts.map_frame(values, meta, colour, period)
+
+    def describe(row) -> list[str]:
+        return charts.hover_lines(row, meta)
+
+    title = map_title(meta, indicator_id, period)
+    main = svgmap.svg_map(table, boundaries.england, title=title, describe=describe, href=href, highlight=highlight,
+                          css_class="ind-map-main")
+    in_london = table[table["area_code"].isin(boundaries.london.paths)]
+    inset = (svgmap.svg_map(in_london, boundaries.london, title=INSET_TITLE, describe=describe, href=href,
+                            highlight=highlight, css_class="ind-map-london") if len(in_london) else None)
+    counts = table["colour_class"].value_counts().to_dict()
+    return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
+
+
+def england_sentence(england: Mapping | None, meta: Mapping, period: str | None) -> tuple[str, str] | None:
+    """England's figure above the map as (lead, rest), e.g. ('England, 2019–21:', '5.1 per 100,000 (95% interval 5.0
+    to 5.2). Unit: ...'); None when there is nothing to say (no period, or no England figure: see `map_notice`)."""
+    if period is None or not england or text.is_missing(england.get("value")):
+        return None
+    unit = meta.get("unit")
+    return (f"England, {text.period_display(period)}:",
+            f"{text.format_value(england['value'], unit)} (95% interval "
+            f"{text.format_interval(england.get('lower_ci_95'), england.get('upper_ci_95'), unit)}). Unit: {unit}.")
+
+
+def map_notice(england: Mapping | None, meta: Mapping, period: str | None, other_colouring: str) -> str | None:
+    """Why the map cannot be coloured by comparison (no data, or no England figure); None when it can.
+    `other_colouring` says what the reader can do instead (the app offers colouring by value)."""
+    if period is None:
+        return text.no_data_message(meta, NO_DATA_CONSEQUENCE)
+    if not england or text.is_missing(england.get("value")):
+        return (f"England’s figure for {text.period_display(period)} is not in this build, so no area can be "
+                f"compared with England: {other_colouring}.")
+    return None
+
+
+def source_line(meta: Mapping) -> str:
+    """Who publishes the indicator's figures, under its definition and caveats."""
+    return f"Source: {meta.get('publisher')}."
+
+
+def colour_meanings(legend: list) -> list[tuple[str, str]]:
+    """What each legend entry means: (label, meaning)."""
+    return [(label, text.CATEGORY_MEANINGS.get(key, VALUE_CLASS_MEANING)) for key, label, _ in legend]
+
+
+def table_columns(meta: Mapping, table: pd.DataFrame) -> list[Column]:
+    """The columns of the map's table twin (count and denominator only when some area has one)."""
+    columns = [Column("area_name", "Area"), Column("region_name", "Region"),
+               Column("value", f"Value, {meta.get('unit')}", "number"), Column("lower_ci_95", "95% lower", "number"),
+               Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
+               Column("denominator", "Denominator", "count"), Column("compared", "Compared with England"),
+               Column("period", "Period", "period"), Column("value_note", "Note"), Column("area_code", "Code")]
+    return [c for c in columns if c.key not in ("numerator", "denominator") or table[c.key].notna().any()]
+
+
+def table_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The map table with the twin's derived columns (`compared` in words, `period` as displayed)."""
+    return table.assign(compared=table["category_label"],
+                        period=[text.period_display(p) for p in table["period_label"]])

@@ -1,0 +1,210 @@
+"""The area profile's sentences, charts and tables, as the app and the static site show them; depends on pandas and indicators.present.
+
+pages/area.py (the dashboard) and indicators.products.publish (the static site) both compose the
+profile from these functions, so the two say the same words about the same numbers. Sentences are
+plain text: each caller escapes them for its medium (Markdown or HTML). Tables and charts are
+markup from indicators.present.htmltable and svgcharts, with everything from the data escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from indicators.present import htmltable, svgcharts, text
+from indicators.present.htmltable import Column
+from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
+
+GLANCE_INTRO = "Each indicator at its latest period in this build, against England and the region (95%)."
+SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of areas (worst on the left); dark "
+                   "bar, the middle half of areas (25th to 75th percentile); the marker is this area, shaped, "
+                   "coloured and labelled by its comparison with England; the open diamond is the region. For "
+                   "indicators without a better or worse direction, lower values are on the left.")
+NO_SPINE = ("No indicator has both a value for England and a spread of areas in this build, so there is no spine "
+            "chart.")
+NO_PEERS = ("No peer group is known for this area in this build (no shared borders, CIPFA neighbours or regional "
+            "neighbours).")
+PEER_GROUP_HELP = ("Geographic neighbours share a border; CIPFA nearest neighbours are the areas most similar on "
+                   "CIPFA's socio-economic model; the most similar areas are closest on population, opiate/crack use "
+                   "and drug-death history (the reasons list the distances).")
+TREND_BANDS = "Shaded bands: 95% intervals."
+LOCAL_HEAD = "Local and community figures: not official statistics."
+ALL_COMPARED = "Every indicator could be compared."
+
+
+def area_line(info: Mapping, code: str) -> str:
+    """'Unitary in North West · code E06000009'."""
+    return f"{str(info.get('area_type') or '').capitalize()} in {info.get('region_name') or 'England'} · code {code}"
+
+
+def glance(name: str, profile: pd.DataFrame, region_name: str | None) -> list[tuple[str, str | None]]:
+    """Each indicator with a figure: the sentence against England and, when both have a value, against the region."""
+    region_name = region_name or "the region"
+    out = []
+    for row in profile.to_dict("records"):
+        if not text.has_figure(row):
+            continue
+        region = None
+        if not text.is_missing(row.get("value")) and not text.is_missing(row.get("region_value")):
+            region = text.comparison_sentence(name, row, row, row["region_value"], benchmark_name=region_name,
+                                              compared=row.get("compared_to_region"))
+        out.append((text.comparison_sentence(name, row, row, row.get("england_value")), region))
+    return out
+
+
+def missing_sentence(name: str, profile: pd.DataFrame) -> str | None:
+    """How many indicators have no figure for the area (None when all have one)."""
+    records = profile.to_dict("records")
+    missing = len(records) - sum(text.has_figure(r) for r in records)
+    if not missing:
+        return None
+    return (f"{missing} of {len(records)} indicators {'has' if missing == 1 else 'have'} no figure for {name} in this "
+            "build; the last section says why.")
+
+
+def spine_table(profile: pd.DataFrame, name: str) -> str:
+    """The spine chart's twin: this area, its region and England for each indicator."""
+    records = profile.to_dict("records")
+    table = profile.assign(
+        category=[text.CATEGORY_LABELS[text.category(r, r.get("publication_status"))] for r in records])
+    return htmltable.html_table(table, [
+        Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
+        Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
+        Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
+        Column("england_value", "England", "number"), Column("region_value", "Region", "number"),
+        Column("category", "Compared with England"), Column("compared_to_region", "Compared with region"),
+        Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
+        Column("area_median", "Median", "number"), Column("area_q75", "75th percentile", "number"),
+        Column("area_max", "Highest area", "number"), Column("unit", "Unit")],
+        caption=f"{name}, its region and England: each indicator at its latest period")
+
+
+def peer_groups_available(peers: pd.DataFrame) -> list[str]:
+    """The peer groups the area has (indicators.products.queries.peer_groups), in PEER_GROUPS order."""
+    return [g for g in PEER_GROUPS if (peers["peer_group"] == g).any()]
+
+
+def peers_table(members: pd.DataFrame) -> str:
+    return htmltable.html_table(
+        [{"peer": r["area_name"], "why": text.peer_reason(r)} for r in members.to_dict("records")],
+        [Column("peer", "Peer"), Column("why", "Why")],
+        caption=f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one")
+
+
+def peer_lead(name: str) -> str:
+    return (f"{name} against the group's value (pooled over the area and its peers where counts allow, otherwise the "
+            "average of their values):")
+
+
+def peer_sentences(name: str, comparison: pd.DataFrame, indicator: Callable[[str], Mapping]) -> list[str]:
+    """One sentence per indicator with a figure against the group's value; `indicator(id)` is its catalogue row."""
+    return [text.comparison_sentence(name, indicator(row["indicator_id"]), row, row["group_value"],
+                                     benchmark_name="the peer group", compared=row["compared_to_group"])
+            for row in comparison.to_dict("records") if text.has_figure(row)]
+
+
+def peer_comparison_table(comparison: pd.DataFrame, name: str, group: str) -> str:
+    return htmltable.html_table(comparison, [
+        Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
+        Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
+        Column("upper_ci_95", "95% upper", "number"), Column("group_value", "Group value", "number"),
+        Column("group_method", "Group value method"), Column("group_n_areas", "Areas with a value", "count"),
+        Column("compared_to_group", "Compared with group"), Column("unit", "Unit"), Column("value_note", "Note")],
+        caption=f"{name} against the peer group ({PEER_GROUP_LABELS.get(group, group)})")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One indicator's trend chart for the area: the SVG, the sentence under it and its table twin."""
+    indicator_id: str
+    short_title: str
+    svg: str
+    caption: str
+    table: str
+
+
+def trend_names(name: str, info: Mapping) -> dict[str, str]:
+    return {"area": name, "region": info.get("region_name") or "Region", "England": "England"}
+
+
+def trends(profile: pd.DataFrame, series_of: Callable[[str], tuple[pd.DataFrame, dict]],
+           names: Mapping[str, str]) -> tuple[list[Trend], list[str]]:
+    """The trend charts of every indicator with at least two periods for the area, and the short titles of those with
+    one (no line to draw). `series_of(indicator_id)` is indicators.products.queries.trend_series for the area."""
+    charts, single = [], []
+    for row in profile.to_dict("records"):
+        if text.is_missing(row.get("period_label")):
+            continue
+        series, found = series_of(row["indicator_id"])
+        n_points = int(series[series["role"] == "area"]["value"].notna().sum())
+        if n_points < 2:
+            single.extend([row["short_title"]] if n_points == 1 else [])
+            continue
+        if len(set(found.values())) == 1:
+            caption = text.trend_sentence("Recent trend", next(iter(found.values())), row)
+        else:
+            caption = " · ".join(text.trend_sentence(names[r], t, row) for r, t in found.items())
+        rows, columns = svgcharts.trend_table(series, names)
+        table = htmltable.html_table(rows, columns,
+                                     caption=f"{row['short_title']} over time ({text.unit_short(row.get('unit'))})")
+        charts.append(Trend(row["indicator_id"], row["short_title"], svgcharts.trend_svg(series, row, names),
+                            f"{caption}. {TREND_BANDS}", table))
+    return charts, single
+
+
+def single_period_sentence(single: Sequence[str]) -> str:
+    return f"Only one period in this build, so no line: {', '.join(single)}."
+
+
+def no_trends_sentence(name: str) -> str:
+    return f"No indicator has a value for {name} in this build, so there are no trends to draw."
+
+
+def no_other_figures(name: str) -> str:
+    return (f"None for {name} in this build. Hepatitis C treatment is published openly only for operational delivery "
+            "networks (groups of areas), and naloxone supply only in Freedom of Information surveys; the data availability "
+            "page shows what exists for every area, and the import command (indicators import) loads local or "
+            "community figures.")
+
+
+def odn_table(odn: pd.DataFrame) -> str:
+    return htmltable.html_table(odn, [
+        Column("period_label", "Period", "period"), Column("value", "Value", "number"),
+        Column("numerator", "Count", "count"), Column("denominator", "Denominator", "count"),
+        Column("value_note", "Note"), Column("source_id", "Source")],
+        caption="HCV figures of the network, by period")
+
+
+def local_sentence(local: pd.DataFrame) -> str:
+    """What the local rows are, and how many are restricted (shown only in a local session)."""
+    restricted = int(local["access"].ne("public").sum())
+    return ("Loaded with the import command (indicators import); each row says who collected it, when and how."
+            + (f" {restricted} {'row is' if restricted == 1 else 'rows are'} restricted: shown only in this local "
+               "session, never in a download or export." if restricted else ""))
+
+
+def local_table(local: pd.DataFrame, titles: Mapping[str, str], name: str) -> str:
+    """The area's local and community rows; `titles` maps indicator ids to their short titles."""
+    rows = local.assign(
+        indicator=local["indicator_id"].map(titles).fillna(local["indicator_id"]),
+        shown=["restricted (local session only)" if a != "public" else "public" for a in local["access"]])
+    return htmltable.html_table(rows, [
+        Column("indicator", "Indicator"), Column("period_label", "Period", "period"),
+        Column("value", "Value", "number"), Column("lower_ci_95", "95% lower", "number"),
+        Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
+        Column("denominator", "Denominator", "count"), Column("source", "Source"),
+        Column("collected_by", "Collected by"), Column("collection_date", "Collected"),
+        Column("method", "Method"), Column("shown", "Access")],
+        caption=f"Local and community figures for {name}")
+
+
+def not_possible_table(profile: pd.DataFrame, name: str) -> str | None:
+    """The comparisons that cannot be made and why (text.not_possible), or None when every one can."""
+    missing = text.not_possible(profile)
+    if not missing:
+        return None
+    return htmltable.html_table(missing, [Column("indicator", "Indicator"), Column("period", "Period"),
+                                          Column("reason", "Why")],
+                                caption=f"Indicators that cannot be compared for {name}, and why")
