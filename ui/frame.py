@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from indicators.catalogue import FAMILY_TITLES
+from indicators.pipeline.synthetic import NOTICE as SYNTHETIC_NOTICE
 from indicators.present import text
 from indicators.present.state import (
     PARAM_NAMES,
@@ -166,6 +167,8 @@ def start() -> Context | None:
         st.session_state[CTX_KEY] = None
         st.error(f"**The dashboard has no data to show.** {problem} {HOW_TO_BUILD}")
         return None
+    if is_synthetic(wh):
+        st.error(f"**{SYNTHETIC_NOTICE}**", icon="⚠️")
     facts = _build_facts(wh.path, wh.mtime_ns, wh.build_id, wh)
     choices = facts.choices
     state, notices = _sync_from_url(choices)
@@ -175,6 +178,11 @@ def start() -> Context | None:
         st.warning(notice, icon="⚠️")
     st.session_state[CTX_KEY] = ctx
     return ctx
+
+
+def is_synthetic(wh: Warehouse) -> bool:
+    """Whether the warehouse was built from synthetic test data (published.build_info.synthetic)."""
+    return bool(wh.build.get("synthetic"))
 
 
 def context(url_names: tuple[str, ...] = ("indicator", "period", "area")) -> Context | None:
@@ -272,17 +280,19 @@ def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str]
     """CSV, metadata and citation for what the page shows (indicators.products.downloads); the files are made on click."""
     build_date = str(ctx.wh.build.get("build_date") or "")
     one = indicator_ids[0] if len(indicator_ids) == 1 else None
+    mark = is_synthetic(ctx.wh)
     link = permalink(ctx)
     cols = st.columns(3)
     try:
         frame = frame.copy()
         frame.attrs["build_id"] = ctx.wh.build_id
         cols[0].download_button("Download CSV", lambda: downloads.view_csv(frame),
-                                file_name=downloads.download_name(one, build_date, what, "csv"),
+                                file_name=downloads.download_name(one, build_date, what, "csv", synthetic_data=mark),
                                 mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
         cols[1].download_button("Download definitions and sources",
                                 lambda: ctx.wh.read(downloads.view_metadata, indicator_ids, link),
-                                file_name=downloads.download_name(one, build_date, f"{what}-metadata", "md"),
+                                file_name=downloads.download_name(one, build_date, f"{what}-metadata", "md",
+                                                                  synthetic_data=mark),
                                 mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")
         cite = citation(ctx, page_title)
         with cols[2].popover("Cite this view"):

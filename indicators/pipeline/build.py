@@ -22,9 +22,9 @@ from tqdm import tqdm
 
 from indicators.catalogue import Indicator, load_catalogue
 from indicators.errors import BuildError, IndicatorsError, InputError
-from indicators.pipeline import geography, peers
+from indicators.pipeline import geography, peers, synthetic
 from indicators.pipeline.checks import run_checks
-from indicators.pipeline.fetch import read_manifest, sha256_file
+from indicators.pipeline.fetch import read_manifest
 from indicators.pipeline.schema import (
     INDICATOR_VALUE_COLUMNS,
     OBSERVATION_COLUMNS,
@@ -47,6 +47,7 @@ class BuildReport:
     sources_missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
+    synthetic_files: list[str] = field(default_factory=list)  # <source_id>/<file> carrying synthetic.MARKER
 
 
 # --------------------------------------------------------------------------- staging
@@ -283,7 +284,14 @@ def catalogue_frame(catalogue: list[Indicator]) -> pd.DataFrame:
     } for i in catalogue])
 
 
-def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str]]) -> pd.DataFrame:
+SOURCE_COLUMNS = ["source_id", "title", "publisher", "file", "url", "landing_page", "licence", "licence_url",
+                  "attribution", "retrieved", "sha256", "size_bytes"]
+
+
+def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str]],
+                  report: BuildReport | None = None) -> pd.DataFrame:
+    """Rows for published.sources, one per file read. A file carrying the synthetic-data marker is described
+    as synthetic test data (title, publisher, licence), whatever its folder, and listed in `report`."""
     rows = []
     for s in sources:
         manifest = read_manifest(raw_dir / s.id).get("files", {})
@@ -291,26 +299,37 @@ def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str
         for name in used.get(s.id, []):
             path = raw_dir / s.id / name
             entry = manifest.get(name, {})
-            rows.append({
+            sha256, is_synthetic = synthetic.scan(path)
+            row = {
                 "source_id": s.id, "title": s.title, "publisher": s.publisher, "file": name,
                 "url": entry.get("url") or declared.get(name) or s.landing_page,
                 "landing_page": s.landing_page, "licence": s.licence, "licence_url": s.licence_url,
                 "attribution": s.attribution,
                 "retrieved": entry.get("retrieved_at", ""),
-                "sha256": sha256_file(path), "size_bytes": path.stat().st_size,
-            })
-    return pd.DataFrame(rows, columns=["source_id", "title", "publisher", "file", "url", "landing_page",
-                                       "licence", "licence_url", "attribution", "retrieved", "sha256",
-                                       "size_bytes"])
+                "sha256": sha256, "size_bytes": path.stat().st_size,
+            }
+            if is_synthetic:
+                row.update(title=f"{synthetic.MARKER}, in the format of: {s.title}",
+                           publisher=synthetic.PUBLISHER, url="", landing_page="",
+                           licence="not applicable (made up for tests)", licence_url="",
+                           attribution=synthetic.NOTICE)
+                if report is not None:
+                    report.synthetic_files.append(f"{s.id}/{name}")
+            rows.append(row)
+    return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
 
 
-def make_build_id(sources: pd.DataFrame, catalogue: list[Indicator], built_at: datetime) -> str:
+def make_build_id(sources: pd.DataFrame, catalogue: list[Indicator], built_at: datetime,
+                  is_synthetic: bool = False) -> str:
+    """'<yyyymmdd>-<hash of the files and the catalogue>', prefixed 'synthetic-' when any file was synthetic
+    (the id is on every row of every CSV download, so the mark travels with the figures)."""
     digest = hashlib.sha256()
     for sha in sorted(sources["sha256"]):
         digest.update(sha.encode())
     for ind in catalogue:
         digest.update(ind.id.encode() + ind.sql.encode())
-    return f"{built_at:%Y%m%d}-{digest.hexdigest()[:10]}"
+    prefix = synthetic.BUILD_ID_PREFIX if is_synthetic else ""
+    return f"{prefix}{built_at:%Y%m%d}-{digest.hexdigest()[:10]}"
 
 
 # --------------------------------------------------------------------------- the build
@@ -385,7 +404,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         if "peer_cipfa" in staged:
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
         _write(con, "published.indicators", catalogue_frame(catalogue))
-        sources_df = sources_frame(raw_dir, sources, report.sources_used)
+        sources_df = sources_frame(raw_dir, sources, report.sources_used, report)
         _write(con, "published.sources", sources_df)
         columns = ", ".join(INDICATOR_VALUE_COLUMNS)
         con.execute(f"""
@@ -402,11 +421,18 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
             ORDER BY indicator_id, area_code, period_label
         """)
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
-        report.build_id = make_build_id(sources_df, catalogue, built_at)
+        is_synthetic = bool(report.synthetic_files)
+        if is_synthetic:
+            report.warnings.append(f"{len(report.synthetic_files)} file(s) carry the synthetic test data marker "
+                                   f"({', '.join(report.synthetic_files[:3])}"
+                                   f"{', ...' if len(report.synthetic_files) > 3 else ''}): every page and "
+                                   "download of this warehouse says it is not real figures")
+        report.build_id = make_build_id(sources_df, catalogue, built_at, is_synthetic)
         _write(con, "published.build_info", pd.DataFrame([{
             "build_id": report.build_id, "built_at": built_at.isoformat(),
             "build_date": built_at.date().isoformat(),
             "raw_dir": str(raw_dir), "warnings": json.dumps(report.warnings),
+            "synthetic": is_synthetic, "synthetic_files": json.dumps(report.synthetic_files),
         }]))
         for table in ("indicator_values", "areas", "indicators", "sources", "boundaries"):
             report.row_counts[table] = con.execute(f"SELECT count(*) FROM published.{table}").fetchall()[0][0]

@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from indicators import config
 from indicators.errors import IndicatorsError
+from indicators.pipeline import synthetic
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 from indicators.products.queries import connect
 
@@ -379,6 +380,22 @@ def build_stamp(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     return build_id, build_date
 
 
+def is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse was built from synthetic test data (published.build_info.synthetic; older
+    warehouses without the column were not). Every download of such a warehouse says so."""
+    columns = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'published' "
+        "AND table_name = 'build_info'").fetchall()}
+    if "synthetic" not in columns:
+        return False
+    rows = con.execute("SELECT bool_or(coalesce(synthetic, false)) FROM published.build_info").fetchall()
+    return bool(rows and rows[0][0])
+
+
+def _synthetic_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [f"**{synthetic.NOTICE}**", ""] if is_synthetic(con) else []
+
+
 def indicator_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT indicator_id FROM published.indicators ORDER BY indicator_id").fetchall()]
 
@@ -477,8 +494,9 @@ def filename_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "-", str(text)).strip("-_")
 
 
-def download_name(indicator_id: str | None, build_date: str, what: str, ext: str) -> str:
-    """'<indicator id or all_indicators>_<what>_<build date>.<ext>'; raises UnsafeFileName on unsafe parts."""
+def download_name(indicator_id: str | None, build_date: str, what: str, ext: str, *, synthetic_data: bool = False) -> str:
+    """'<indicator id or all_indicators>_<what>_<build date>.<ext>', with 'synthetic_' in front for a warehouse built
+    from synthetic test data; raises UnsafeFileName on unsafe parts."""
     if indicator_id is not None and (not isinstance(indicator_id, str) or not _SLUG.fullmatch(indicator_id)
                                      or len(indicator_id) > 80):
         raise UnsafeFileName(f"indicator id {indicator_id!r} is not a safe file-name part "
@@ -494,7 +512,8 @@ def download_name(indicator_id: str | None, build_date: str, what: str, ext: str
                              "use filename_part() for labels like '2020/21')")
     if not isinstance(ext, str) or not _EXT.fullmatch(ext):
         raise UnsafeFileName(f"extension {ext!r} is not 1-10 lower-case letters or digits")
-    return f"{indicator_id or ALL_INDICATORS}_{what}_{build_date}.{ext}"
+    prefix = "synthetic_" if synthetic_data else ""
+    return f"{prefix}{indicator_id or ALL_INDICATORS}_{what}_{build_date}.{ext}"
 
 
 def _and_join(items: list[str]) -> str:
@@ -518,10 +537,11 @@ def _publishers(con, indicator_ids: list[str] | None) -> list[str]:
 
 
 def _citation_text(title: str, publishers: list[str], build_id: str, build_date: str,
-                   permalink: str | None, accessed: str) -> str:
+                   permalink: str | None, accessed: str, synthetic_data: bool = False) -> str:
     data = f" Data: {_and_join(publishers)}." if publishers else ""
     where = f" Available at {permalink} (accessed {accessed})." if permalink else f" Accessed {accessed}."
-    return (f"{title.strip().rstrip('.')}.{data} {DASHBOARD_NAME}, data build of {build_date} "
+    mark = f"{synthetic.NOTICE} " if synthetic_data else ""
+    return (f"{mark}{title.strip().rstrip('.')}.{data} {DASHBOARD_NAME}, data build of {build_date} "
             f"(build id {build_id}).{where}")
 
 
@@ -536,7 +556,8 @@ def citation(con: duckdb.DuckDBPyConnection, page_title: str, permalink: str, *,
         raise ValueError("citation needs a page title")
     build_id, build_date = build_stamp(con)
     when = (accessed or date.today()).isoformat()
-    return _citation_text(page_title, _publishers(con, indicator_ids), build_id, build_date, permalink, when)
+    return _citation_text(page_title, _publishers(con, indicator_ids), build_id, build_date, permalink, when,
+                          is_synthetic(con))
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -619,7 +640,7 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
         con, "SELECT * FROM published.indicators WHERE list_contains(?, indicator_id)", [ids])}
     indicators = [rows[i] for i in ids]
     titles = "; ".join(i["title"] for i in indicators) or DASHBOARD_NAME
-    lines = [f"# Metadata: {titles}", "",
+    lines = [f"# Metadata: {titles}", "", *_synthetic_lines(con),
              f"From the {DASHBOARD_NAME}.", "",
              f"- Permalink: {permalink}",
              f"- Build id: `{build_id}`",
@@ -649,7 +670,8 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
     lines += ["## Comparison with England", ""] + _bullets(COMPARISON_NOTES) + [""]
     lines += ["## What empty values mean", ""] + _bullets(ROW_NOTES) + [""]
     lines += ["## Licence and attribution", ""] + _attribution_lines(_sources_for(con, ids)) + [""]
-    cite = _citation_text(titles, _publishers(con, ids), build_id, build_date, permalink, ACCESSED_PLACEHOLDER)
+    cite = _citation_text(titles, _publishers(con, ids), build_id, build_date, permalink, ACCESSED_PLACEHOLDER,
+                          is_synthetic(con))
     lines += ["## How to cite", "", cite]
     return _markdown(lines)
 
@@ -660,7 +682,7 @@ def bulk_readme(con: duckdb.DuckDBPyConnection, files: dict[str, str], *, indica
     exports = {table: _table_export(con, table, indicator) for table in BULK_TABLES}
     readme_name = files.get("README", "README.md")
     scope = f"the indicator `{indicator}`" if indicator else "every indicator"
-    lines = [f"# {DASHBOARD_NAME}: data download", "",
+    lines = [f"# {DASHBOARD_NAME}: data download", "", *_synthetic_lines(con),
              f"The published figures for {scope}, with their definitions, areas and sources.", "",
              f"- Build id: `{build_id}`",
              f"- Build date: {build_date}", "",
@@ -691,7 +713,7 @@ def bulk_readme(con: duckdb.DuckDBPyConnection, files: dict[str, str], *, indica
     lines += ["## Licence and attribution", ""] + _attribution_lines(sources) + [""]
     title = f"{DASHBOARD_NAME}: data for {indicator}" if indicator else f"{DASHBOARD_NAME}: all data"
     cite = _citation_text(title, sorted({s["publisher"] for s in sources if s.get("publisher")}),
-                          build_id, build_date, None, ACCESSED_PLACEHOLDER)
+                          build_id, build_date, None, ACCESSED_PLACEHOLDER, is_synthetic(con))
     lines += ["## How to cite", "", cite]
     return _markdown(lines)
 
@@ -723,7 +745,8 @@ def bulk_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) ->
     files = {table: f"{table}.csv" for table in BULK_TABLES}
     members = {files[table]: table_csv(con, table, indicator) for table in BULK_TABLES}
     members["README.md"] = bulk_readme(con, files, indicator=indicator)
-    return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date})")
+    mark = f" {synthetic.NOTICE}" if is_synthetic(con) else ""
+    return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date}).{mark}")
 
 
 def table_parquet(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> bytes:
@@ -731,8 +754,10 @@ def table_parquet(con: duckdb.DuckDBPyConnection, table: str, indicator: str | N
     build_id, build_date = build_stamp(con)
     arrow = table_relation(con, table, indicator).to_arrow_table()
     arrow = arrow.append_column("build_id", pa.array([build_id] * arrow.num_rows, type=pa.string()))
-    arrow = arrow.replace_schema_metadata({"build_id": build_id, "build_date": build_date,
-                                           "producer": DASHBOARD_NAME})
+    metadata = {"build_id": build_id, "build_date": build_date, "producer": DASHBOARD_NAME}
+    if is_synthetic(con):
+        metadata["synthetic"] = synthetic.NOTICE
+    arrow = arrow.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     pq.write_table(arrow, sink)
     return sink.getvalue().to_pybytes()
@@ -769,7 +794,8 @@ def write_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path, *, indicator: s
     check_indicator(con, indicator)
     _, build_date = build_stamp(con)
     out_dir = _out_dir(out_dir)
-    return [write_atomic(out_dir / download_name(indicator, build_date, table, "parquet"),
+    mark = is_synthetic(con)
+    return [write_atomic(out_dir / download_name(indicator, build_date, table, "parquet", synthetic_data=mark),
                          table_parquet(con, table, indicator)) for table in BULK_TABLES]
 
 
@@ -831,21 +857,23 @@ def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Pa
     try:
         check_indicator(con, indicator)
         _, build_date = build_stamp(con)
+        mark = is_synthetic(con)
         out = _out_dir(out)
         if fmt == "zip":
-            return [write_atomic(out / download_name(indicator, build_date, "data", "zip"),
+            return [write_atomic(out / download_name(indicator, build_date, "data", "zip", synthetic_data=mark),
                                  bulk_zip(con, indicator=indicator))]
         if fmt == "parquet":
             return write_parquet(con, out, indicator=indicator)
         if fmt == "csv":
-            files = {table: download_name(indicator, build_date, table, "csv") for table in BULK_TABLES}
-            files["README"] = download_name(indicator, build_date, "README", "md")
+            files = {table: download_name(indicator, build_date, table, "csv", synthetic_data=mark)
+                     for table in BULK_TABLES}
+            files["README"] = download_name(indicator, build_date, "README", "md", synthetic_data=mark)
             written = [write_atomic(out / files[table], table_csv(con, table, indicator)) for table in BULK_TABLES]
             written.append(write_atomic(out / files["README"], bulk_readme(con, files, indicator=indicator)))
             return written
     finally:
         con.close()
-    return [copy_warehouse(db_path, out / download_name(None, build_date, "warehouse", "duckdb"))]
+    return [copy_warehouse(db_path, out / download_name(None, build_date, "warehouse", "duckdb", synthetic_data=mark))]
 
 
 def _run_export(args: argparse.Namespace) -> int:
