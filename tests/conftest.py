@@ -47,6 +47,12 @@ def real_cuts_folder() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_raw_is_whole() -> bool:
+    """True when `real_raw` is the whole set of real files, False when it is the vendored cuts."""
+    return has_shared_raw()
+
+
+@pytest.fixture(scope="session")
 def real_cuts() -> Path:
     """The vendored cuts of the real files (tests/fixtures/real_cuts), whether or not ../shared is present."""
     return real_cuts_folder()

@@ -1,7 +1,8 @@
 """Bad-input corpus: realistic corruptions of the real files, each run through `indicators build`; and fetch faults.
 
-Every corruption is applied to a copy of the real raw cache (../shared/data/raw via the
-`shared_raw` fixture). The build must exit 2 with one message naming the file and what was
+Every corruption is applied to a copy of the vendored cuts of the real files (tests/fixtures/real_cuts,
+via the `real_cuts` fixture: the same formats and file names as ../shared/data/raw, a few areas each, so
+the corpus runs on a bare clone and quickly; the legacy .xls edition is an .xlsx there). The build must exit 2 with one message naming the file and what was
 expected, print no traceback, leave the previous warehouse byte-identical and leave no temp
 files beside it. The fetch-fault tests use a local HTTP server on 127.0.0.1 only.
 """
@@ -29,7 +30,7 @@ from indicators.pipeline.fetch import Downloader, FetchPolicy, fetch_all, read_m
 from indicators.pipeline.sources import all_sources, get_source, ons_deaths
 
 XLSX_2021 = "ons_deaths/2021localauthorities.xlsx"
-XLS_2019 = "ons_deaths/2019localauthorities1.xls"
+XLS_2019 = "ons_deaths/2019localauthorities1.xlsx"  # an .xls in ../shared; the cut is an .xlsx
 FT_OCU = "fingertips/indicator-93517_unmet_need_ocu_sample.csv"
 FT_ALCOHOL = "fingertips/indicator-93532_unmet_need_alcohol_sample.csv"
 NDTMS_LAS = "ndtms/ViewIt Export Data_LAs.csv"
@@ -38,7 +39,7 @@ LOOKUP_2022 = ("lookups/Lower_Tier_Local_Authority_to_Upper_Tier_Local_Authority
 CHANGES = "lookups/onsvisual_uk-topojson_changes.csv"
 GEOJSON = "boundaries/Counties_and_Unitary_Authorities_December_2024_Boundaries_UK_BUC.geojson"
 TOPOJSON = "boundaries/onsvisual_uk_topo_2014-2025.topojson.json"
-PREVALENCE = "prevalence/OpiateCrackUsePrevalenceEstimates2016to2017.XLSX"
+PREVALENCE = "prevalence/OpiateCrackUsePrevalenceEstimates2016to2017.xlsx"
 
 HTML_ERROR_PAGE = (b"<!DOCTYPE html>\n<html><head><title>503 Service Unavailable</title></head>\n"
                    b"<body><h1>Service Unavailable</h1><p>Please try again later.</p></body></html>\n")
@@ -96,13 +97,14 @@ def _fingertips_row(**values: str) -> dict[str, str]:
 
 def truncated_xlsx(raw: Path) -> str:
     path = raw / XLSX_2021
-    path.write_bytes(path.read_bytes()[:400_000])
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 3])
     return path.name
 
 
 def truncated_xls(raw: Path) -> str:
+    """The older edition cut short (half its bytes)."""
     path = raw / XLS_2019
-    path.write_bytes(path.read_bytes()[:1_000_000])
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
     return path.name
 
 
@@ -174,7 +176,7 @@ def numerator_above_denominator(raw: Path) -> str:
     rows = [
         _fingertips_row(**{"Parent Code": "", "Parent Name": "", "Area Code": "E92000001", "Area Name": "England",
                            "Area Type": "England", "Value": "5.0", "Count": "6500", "Denominator": "130000"}),
-        _fingertips_row(**{"Area Code": "E09000007", "Area Name": "Camden", "Value": "112.5",
+        _fingertips_row(**{"Area Code": "E09000003", "Area Name": "Barnet", "Value": "112.5",
                            "Count": "900", "Denominator": "800"}),
     ]
     _write_rows(path, rows, FINGERTIPS_HEADER)
@@ -238,7 +240,7 @@ def conflicting_duplicate_rows(raw: Path) -> str:
 
 def truncated_geojson(raw: Path) -> str:
     path = raw / GEOJSON
-    path.write_bytes(path.read_bytes()[:300_000])
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 3])
     return path.name
 
 
@@ -290,11 +292,11 @@ class Case:
 
 CASES = {
     "truncated xlsx workbook": Case(truncated_xlsx, ("cannot be read as a workbook", "excel workbook")),
-    "truncated xls workbook": Case(truncated_xls, ("cannot be read as a workbook", "excel workbook")),
+    "truncated older workbook": Case(truncated_xls, ("cannot be read as a workbook", "excel workbook")),
     "xlsx without the 3-year tables": Case(workbook_without_3yr_tables, (
         "has no table of 3-year age-standardised rates of deaths related to drug misuse (persons, males, females); "
         "3-year age-standardised rates of deaths related to drug poisoning (persons, males, females)",
-        "older 2019 edition (2019localauthorities1.xls)", "every table an older edition holds")),
+        "older 2019 edition (2019localauthorities1.xlsx)", "every table an older edition holds")),
     "zero-byte lookup": Case(zero_byte_lookup, ("empty", "0 bytes")),
     "html page as fingertips csv": Case(html_as_fingertips_csv, ("html", "fingertips csv")),
     "html page as ndtms csv": Case(html_as_ndtms_csv, ("html", "viewit csv export")),
@@ -304,7 +306,7 @@ CASES = {
     "lookup with LTLA22CD renamed": Case(lookup_code_column_renamed, ("lookup layout", "ltlayycd")),
     "numerator above denominator": Case(numerator_above_denominator, (
         "previous one was kept", "numerators within denominators", "expected numerator <= denominator",
-        "area_code=e09000007", "numerator=900.0, denominator=800.0")),
+        "area_code=e09000003", "numerator=900.0, denominator=800.0")),
     "negative fingertips value": Case(negative_value, ("previous one was kept", "no negative values",
                                                        "values, numerators and denominators >= 0")),
     "negative ndtms count": Case(negative_count_ndtms, ("'-5' is a negative count", "column 'exits_died_allintx'",
@@ -349,14 +351,18 @@ def parse_unchanged_files_once():
 
 
 @pytest.fixture(scope="module")
-def good(shared_raw, tmp_path_factory, parse_unchanged_files_once):
-    """The real raw cache fetched once from the mirror, and a good warehouse built from it."""
+def good(real_cuts, tmp_path_factory, parse_unchanged_files_once):
+    """The vendored cuts fetched once as a mirror, and a good warehouse built from them."""
     root = tmp_path_factory.mktemp("good")
     raw = root / "raw"
-    fetch_all(raw, mirror=shared_raw, progress=False)
+    fetch_all(raw, mirror=real_cuts, progress=False)
     db = root / "warehouse.duckdb"
     assert main(["build", "--raw", str(raw), "--db", str(db)]) == 0
     return raw, db
+
+
+# The cases that ran to the end in this session (see test_corpus_is_big_enough).
+PASSED: set[str] = set()
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -386,10 +392,18 @@ def test_bad_input_fails_cleanly(name, good, tmp_path, capsys):
         assert words not in message, err
     assert _digest(db) == before
     assert [p.name for p in folder.iterdir()] == ["warehouse.duckdb"]
+    PASSED.add(name)
 
 
-def test_corpus_is_big_enough():
+def test_corpus_is_big_enough(request):
+    """At least 14 cases, and every case this run selected really ran and passed: a corpus whose cases were all
+    skipped (no data to corrupt) fails here instead of passing quietly."""
     assert len(CASES) >= 14
+    selected = {item.callspec.params["name"] for item in request.session.items
+                if getattr(item, "originalname", "") == "test_bad_input_fails_cleanly"}
+    if not selected:
+        pytest.skip("no case of the corpus was selected in this run (-k or a node id left them out)")
+    assert selected <= PASSED, f"cases that did not run to the end: {sorted(selected - PASSED)}"
 
 
 def _ons_workbooks():

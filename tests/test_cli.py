@@ -41,11 +41,11 @@ def test_serve_offline_without_mirror_says_how_to_get_data(offline, tmp_path, ca
     assert not (tmp_path / "w.duckdb").exists()
 
 
-def test_serve_with_mirror_fetches_builds_then_starts_streamlit(shared_raw, tmp_path, capsys, monkeypatch):
+def test_serve_with_mirror_fetches_builds_then_starts_streamlit(real_raw, tmp_path, capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(cli, "run_forwarding_signals", lambda command, env, cwd: calls.append((command, env, cwd)) or 0)
     db = tmp_path / "w.duckdb"
-    assert cli.main(["serve", "--db", str(db), "--raw", str(tmp_path / "raw"), "--mirror", str(shared_raw),
+    assert cli.main(["serve", "--db", str(db), "--raw", str(tmp_path / "raw"), "--mirror", str(real_raw),
                      "--port", "8765"]) == 0
     assert db.exists()
     (command, env, cwd), = calls
@@ -62,8 +62,8 @@ def test_serve_with_mirror_fetches_builds_then_starts_streamlit(shared_raw, tmp_
     assert db.stat().st_mtime_ns == before
 
 
-def test_mirror_from_environment(shared_raw, tmp_path, monkeypatch):
-    monkeypatch.setenv("INDICATORS_MIRROR", str(shared_raw))
+def test_mirror_from_environment(real_raw, tmp_path, monkeypatch):
+    monkeypatch.setenv("INDICATORS_MIRROR", str(real_raw))
     assert cli.main(["fetch", "--raw", str(tmp_path / "raw"), "--source", "lookups"]) == 0
     assert (tmp_path / "raw" / "lookups" / "manifest.json").exists()
 
