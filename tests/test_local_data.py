@@ -24,7 +24,9 @@ from indicators.products import local_data as ld
 FIXTURES = Path(__file__).parent / "fixtures" / "local_data"
 RESTRICTED = FIXTURES / "restricted_ndtms_2021-22.csv"
 PUBLIC = FIXTURES / "community_naloxone_public.csv"
-HEADER = ",".join(ld.COLUMNS)
+TEMPLATE_HEADER = ",".join(ld.COLUMNS)
+# The header of a file written before the template had its optional FOI columns: such files still import.
+HEADER = ",".join(c for c in ld.COLUMNS if c not in ld.OPTIONAL_COLUMNS)
 GOOD_PUBLIC = ("naloxone_opiate_clients_issued,E09000012,2022/23,45,150,,,,Invented survey,Invented group,"
                "2023-05-02,Survey of people in treatment,CC BY 4.0,public")
 GOOD_RESTRICTED = ("naloxone_opiate_clients_issued,E08000003,2021/22,412,1530,,,,Invented report,Invented team,"
@@ -73,7 +75,7 @@ def errors_for(db: Path, path: Path) -> list[str]:
 def test_template_is_the_header_and_a_readme_that_documents_every_column(tmp_path):
     written = ld.write_template(tmp_path / "mine.csv")
     assert written == [tmp_path / "mine.csv", tmp_path / "mine.README.md"]
-    assert (tmp_path / "mine.csv").read_bytes() == (HEADER + "\n").encode()
+    assert (tmp_path / "mine.csv").read_bytes() == (TEMPLATE_HEADER + "\n").encode()
     readme = (tmp_path / "mine.README.md").read_text(encoding="utf-8")
     for column in ld.COLUMNS:
         assert f"| `{column}` |" in readme
@@ -91,13 +93,14 @@ def test_the_readme_example_rows_pass_validation(tmp_path, db):
     path.write_text(block, encoding="utf-8")
     frame, errors = ld.validate(path, *warehouse_parts(db), today=date(2024, 1, 1))
     assert errors == []
-    assert sorted(frame["access"]) == ["public", "restricted"]
+    assert sorted(frame["access"]) == ["public", "public", "restricted"]
+    assert frame["foi_reference"].dropna().tolist() == ["FOI-naloxone-E06000009-20230601"]
 
 
 def test_cli_template_then_import(tmp_path, db, capsys):
     out = tmp_path / "tpl" / "local.csv"
     assert main(["template", "--out", str(out)]) == 0
-    assert out.read_text() == HEADER + "\n"
+    assert out.read_text() == TEMPLATE_HEADER + "\n"
     assert main(["template", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
     filled = write(tmp_path, "local.csv", HEADER, GOOD_RESTRICTED)

@@ -28,6 +28,7 @@ import csv
 import io
 import math
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,6 +36,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators.config import DATA_DIR
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 
@@ -43,47 +45,39 @@ LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
 ACCESS_VALUES = ("public", "restricted")
 TEMPLATE_NAME = "local_data_template.csv"
 
+COLUMNS_FILE = DATA_DIR / "local_data" / "columns.toml"
+# The README's section on Freedom of Information replies (words kept with the FOI request wording).
+FOI_REPLIES_FILE = DATA_DIR / "foi" / "replies.md"
+
+
+def _template_columns(path: Path = COLUMNS_FILE) -> tuple[dict, ...]:
+    """The template's columns as data/local_data/columns.toml declares them (also read by the FOI requests)."""
+    with path.open("rb") as fh:
+        columns = tuple(tomllib.load(fh)["column"])
+    for column in columns:
+        missing = {"name", "required", "definition", "example", "foi"} - set(column)
+        if missing or column["foi"] not in FOI_ROLES:
+            raise InputError(path, f"column {column.get('name')!r} is incomplete",
+                             expected=f"name, required, definition, example and foi (one of {', '.join(FOI_ROLES)})")
+    return columns
+
+
+# The columns' part in a Freedom of Information reply (see data/local_data/columns.toml).
+FOI_ROLES = ("prefilled", "figure", "council", "blank")
+TEMPLATE_COLUMNS = _template_columns()
 # The CSV columns, in template order.
-COLUMNS = ("indicator_id", "area_code", "period_label", "numerator", "denominator", "value",
-           "lower_ci_95", "upper_ci_95", "source", "collected_by", "collection_date", "method",
-           "licence", "access")
+COLUMNS = tuple(c["name"] for c in TEMPLATE_COLUMNS)
+# Columns a file may leave out (files written before they existed still import).
+OPTIONAL_COLUMNS = frozenset(c["name"] for c in TEMPLATE_COLUMNS if c.get("optional_in_header"))
+FOI_COLUMNS = ("foi_reference", "foi_response_date")
 
 # column -> (when it is required, what it holds, an example)
 COLUMN_HELP: dict[str, tuple[str, str, str]] = {
-    "indicator_id": ("always", "the catalogue id of the indicator (see `indicators list` or data/indicators/)",
-                     "naloxone_opiate_clients_issued"),
-    "area_code": ("always", "GSS code of a current upper-tier area, a region or England (E92000001); a former code "
-                  "is accepted only where the area continues unchanged under a new code (e.g. E10000002 -> "
-                  "E06000060) and is then stored under the new code", "E08000003"),
-    "period_label": ("always", "calendar year `2021`, pooled years `2019-21` or financial year `2021/22`",
-                     "2021/22"),
-    "numerator": ("with denominator, unless value is given",
-                  "the count behind the figure (e.g. people issued naloxone); 0 or more", "412"),
-    "denominator": ("with numerator, unless value is given",
-                    "the population the count is out of (e.g. people in treatment for opiates); more than 0; "
-                    "for a proportion at least the numerator", "1530"),
-    "value": ("unless numerator and denominator are given",
-              "the figure on the indicator's scale (percentages 0-100); when numerator and denominator are also "
-              "given it must agree with numerator / denominator x multiplier to the precision it is written with",
-              "26.9"),
-    "lower_ci_95": ("no (with upper_ci_95)", "lower 95% confidence limit, if the figure has one and no counts "
-                    "are given (with counts, Wilson limits are computed for proportions)", ""),
-    "upper_ci_95": ("no (with lower_ci_95)", "upper 95% confidence limit", ""),
-    "source": ("always", "where the figure comes from (report, system, survey)",
-               "NDTMS quarterly commissioner report, Q4 2021/22"),
-    "collected_by": ("always", "the organisation or group that collected or extracted the figure",
-                     "Manchester City Council public health team"),
-    "collection_date": ("always", "date the figure was collected or extracted, YYYY-MM-DD, not in the future",
-                        "2022-06-15"),
-    "method": ("when access is public", "how the figure was produced, in a sentence", "Extract from NDTMS"),
-    "licence": ("when access is public", "the licence the figure may be shared under (e.g. Open Government "
-                "Licence v3.0, CC BY 4.0)", ""),
-    "access": ("always", "`public` (may be shown and exported, flagged as local data) or `restricted` (shown "
-               "only on this computer, never exported)", "restricted"),
-}
+    c["name"]: (c["required"], c["definition"] + (f"; {c['readme_note']}" if c.get("readme_note") else ""),
+                c["example"]) for c in TEMPLATE_COLUMNS}
 
 LOCAL_VALUE_COLUMNS: list[str] = [*INDICATOR_VALUE_COLUMNS, "source", "collected_by", "collection_date", "method",
-                                  "licence", "access", "is_official", "imported_at"]
+                                  "licence", "access", *FOI_COLUMNS, "is_official", "imported_at"]
 EXPORT_COLUMNS: list[str] = [c for c in LOCAL_VALUE_COLUMNS if c != "imported_at"]
 
 _DDL = """
@@ -96,8 +90,11 @@ CREATE TABLE IF NOT EXISTS "local"."values" (
     compared_to_england VARCHAR, compared_to_england_998 VARCHAR, source_id VARCHAR NOT NULL,
     source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
     access VARCHAR NOT NULL CHECK (access IN ('public', 'restricted')),
-    is_official BOOLEAN NOT NULL CHECK (NOT is_official), imported_at TIMESTAMP
+    is_official BOOLEAN NOT NULL CHECK (NOT is_official), imported_at TIMESTAMP,
+    foi_reference VARCHAR, foi_response_date DATE
 );
+ALTER TABLE "local"."values" ADD COLUMN IF NOT EXISTS foi_reference VARCHAR;
+ALTER TABLE "local"."values" ADD COLUMN IF NOT EXISTS foi_response_date DATE;
 """
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -127,7 +124,9 @@ class ImportReport:
     rows_public: int = 0
     rows_restricted: int = 0
     rows_replaced: int = 0
+    rows_foi: int = 0
     indicators: list[str] = field(default_factory=list)
+    foi_references: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -175,10 +174,13 @@ def template_readme(csv_name: str = TEMPLATE_NAME) -> str:
     example_rows = [
         ",".join(COLUMNS),
         "naloxone_opiate_clients_issued,E08000003,2021/22,412,1530,,,,NDTMS commissioner report Q4 2021/22,"
-        "Manchester City Council public health team,2022-06-15,,,restricted",
+        "Manchester City Council public health team,2022-06-15,,,restricted,,",
         "naloxone_kits_per_100_ocu,E06000009,2022/23,,,31,,,Blackpool naloxone audit 2022/23,"
         "Blackpool Harm Reduction Group,2023-05-02,Kits recorded by the three services / published OCU "
-        "estimate x 100,CC BY 4.0,public",
+        "estimate x 100,CC BY 4.0,public,,",
+        "naloxone_opiate_clients_issued,E06000009,2022/23,310,1120,,,,Freedom of Information reply,"
+        "Blackpool drug and alcohol commissioning team,2023-06-28,Adults in opiate treatment with a naloxone "
+        "issue recorded in NDTMS,Open Government Licence v3.0,public,FOI-naloxone-E06000009-20230601,2023-07-03",
     ]
     lines += [
         "",
@@ -206,6 +208,8 @@ def template_readme(csv_name: str = TEMPLATE_NAME) -> str:
         "- `indicators build` always starts a fresh warehouse from the official files, so local rows do not",
         "  survive a rebuild: import the file again after each build. A warehouse built for publication",
         "  therefore never contains restricted rows.",
+        "",
+        FOI_REPLIES_FILE.read_text(encoding="utf-8").rstrip("\n"),
         "",
     ]
     return "\n".join(lines)
@@ -385,7 +389,7 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
             errors.append(str(InputError(path, f"column {name!r} appears twice", where=f"row 1, column {i + 1}",
                                          expected="each column once")))
     for name in COLUMNS:
-        if name not in header:
+        if name not in header and name not in OPTIONAL_COLUMNS:
             errors.append(str(InputError(path, "missing column", where=f"row 1, field {name}",
                                          expected="the template's header: " + ",".join(COLUMNS))))
     if errors:
@@ -427,6 +431,29 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
     return frame[LOCAL_VALUE_COLUMNS].reset_index(drop=True), errors
 
 
+def _date_field(row: _Row, name: str, today: date) -> date | None:
+    """A YYYY-MM-DD field that is not in the future; None (with an error if it is not empty) otherwise."""
+    text = row.text(name)
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text) if _DATE.match(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        row.error(name, f"{text!r} is not a date", "YYYY-MM-DD, e.g. 2022-06-15")
+    elif day > today:
+        row.error(name, f"{text} is in the future", f"a date on or before {today.isoformat()}")
+        return None
+    return day
+
+
+def foi_label(reference: str, response_date) -> str:
+    """How every view labels a figure from a Freedom of Information reply: 'FOI response to request <ref>, reply of <date>'."""
+    day = pd.Timestamp(response_date)
+    return f"FOI response to request {reference}, reply of {day.day} {day:%B %Y}"
+
+
 def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
                   reorganisations: pd.DataFrame | None, today: date) -> dict | None:
     for name in ("indicator_id", "area_code", "period_label", "source", "collected_by", "collection_date", "access"):
@@ -446,17 +473,16 @@ def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
                 row.error(name, "empty on a public row",
                           "the licence the figure may be shared under (e.g. Open Government Licence v3.0)"
                           if name == "licence" else "how the figure was produced, in a sentence")
-    collected = None
-    if row.text("collection_date"):
-        text = row.text("collection_date")
-        try:
-            collected = date.fromisoformat(text) if _DATE.match(text) else None
-        except ValueError:
-            collected = None
-        if collected is None:
-            row.error("collection_date", f"{text!r} is not a date", "YYYY-MM-DD, e.g. 2022-06-15")
-        elif collected > today:
-            row.error("collection_date", f"{text} is in the future", f"a date on or before {today.isoformat()}")
+    collected = _date_field(row, "collection_date", today)
+    foi_reference, foi_date = row.text("foi_reference"), _date_field(row, "foi_response_date", today)
+    if foi_reference and not row.text("foi_response_date"):
+        row.error("foi_response_date", "empty while foi_reference is given", "the date of the council's reply, YYYY-MM-DD")
+    if row.text("foi_response_date") and not foi_reference:
+        row.error("foi_reference", "empty while foi_response_date is given",
+                  "the reference of the Freedom of Information request the figure answers")
+    if foi_reference and access == "restricted":
+        row.error("access", "restricted on a Freedom of Information reply",
+                  "public (a reply under the Freedom of Information Act is public information)")
     period = None
     if row.text("period_label"):
         period = _parse_period(row.text("period_label"))
@@ -507,7 +533,8 @@ def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
         return None
     code, area_note = mapped
     source = row.text("source")
-    note = (f"{LOCAL_NOTE_PREFIX}{source}; collected by {row.text('collected_by')} on {collected.isoformat()}."
+    note = (f"{LOCAL_NOTE_PREFIX}{foi_label(foi_reference, foi_date) if foi_reference else source}; "
+            f"collected by {row.text('collected_by')} on {collected.isoformat()}."
             + (f" {area_note}" if area_note else "")
             + (" Restricted: shown only on the computer that imported it, never exported."
                if access == "restricted" else ""))
@@ -518,7 +545,7 @@ def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
         given_lower=lower, given_upper=upper,
         source_id=f"local:{row.path.stem}", source=source, collected_by=row.text("collected_by"),
         collection_date=collected, method=row.text("method"), licence=row.text("licence"), access=access,
-        is_official=False, _row=row.row_number,
+        foi_reference=foi_reference or None, foi_response_date=foi_date, is_official=False, _row=row.row_number,
     )
 
 
@@ -641,7 +668,7 @@ def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> Im
             raise ImportRejected(path, errors)
         frame = _compare(con, frame, catalogue)
         frame["imported_at"] = now
-        for c in ("period_start", "period_end", "collection_date"):
+        for c in ("period_start", "period_end", "collection_date", "foi_response_date"):
             frame[c] = pd.to_datetime(frame[c]).dt.date
         for c in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator"):
             frame[c] = pd.to_numeric(frame[c]).astype("float64")
@@ -666,6 +693,8 @@ def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> Im
     report.rows_public = int(frame["access"].eq("public").sum())
     report.rows_restricted = int(frame["access"].eq("restricted").sum())
     report.indicators = sorted(set(frame["indicator_id"]))
+    report.rows_foi = int(frame["foi_reference"].notna().sum())
+    report.foi_references = sorted(set(frame["foi_reference"].dropna()))
     report.notes = list(dict.fromkeys(n[n.index("Given for "):].split(" Restricted:")[0]
                                       for n in frame["value_note"] if "Given for " in n))
     return report
@@ -682,12 +711,57 @@ def local_values(con, include_restricted: bool) -> pd.DataFrame:
     """Local rows for views: public ones, and restricted ones only when `include_restricted` (a local session)."""
     if not _table_exists(con, "local", "values"):
         return _empty_local(LOCAL_VALUE_COLUMNS)
-    columns = ", ".join(LOCAL_VALUE_COLUMNS)
+    columns = _select_list(con, LOCAL_VALUE_COLUMNS)
     return con.execute(f"""
         SELECT {columns} FROM "local"."values"
         WHERE NOT is_official AND (access = 'public' OR ?)
         ORDER BY indicator_id, area_code, period_start, period_label, source_id
     """, [bool(include_restricted)]).df()
+
+
+def _local_columns(con) -> set[str]:
+    return {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'local' "
+                                      "AND table_name = 'values'").fetchall()}
+
+
+def _select_list(con, columns: list[str]) -> str:
+    """`columns` for a SELECT from local.values; NULL for the FOI columns of a table loaded before they existed."""
+    have = _local_columns(con)
+    return ", ".join(c if c in have or c not in FOI_COLUMNS else f"NULL AS {c}" for c in columns)
+
+
+def has_local_values(con) -> bool:
+    """Whether the warehouse holds a local.values table (created by the first `indicators import`)."""
+    return _table_exists(con, "local", "values")
+
+
+def foi_responses(con, indicator_id: str | None = None, period_label: str | None = None) -> pd.DataFrame:
+    """Public rows loaded from Freedom of Information replies (a `foi_reference`), optionally for one indicator
+    and period, with `foi_label` saying so; LOCAL_VALUE_COLUMNS + foi_label. Empty when none were loaded."""
+    columns = [*LOCAL_VALUE_COLUMNS, "foi_label"]
+    if not _table_exists(con, "local", "values") or "foi_reference" not in _local_columns(con):
+        return _empty_local(columns)
+    frame = con.execute(f"""
+        SELECT {_select_list(con, LOCAL_VALUE_COLUMNS)} FROM "local"."values"
+        WHERE access = 'public' AND NOT is_official AND foi_reference IS NOT NULL
+          AND (indicator_id = ? OR ? IS NULL) AND (period_label = ? OR ? IS NULL)
+        ORDER BY indicator_id, area_code, period_start, period_label, source_id
+    """, [indicator_id, indicator_id, period_label, period_label]).df()
+    frame["foi_label"] = [foi_label(r, d) for r, d in zip(frame["foi_reference"], frame["foi_response_date"])]
+    return frame
+
+
+def shown_as(frame: pd.DataFrame) -> list[str]:
+    """How a view labels each local row: an FOI response with its reference and date, public, or restricted."""
+    labels = []
+    for access, reference, day in zip(frame["access"], frame["foi_reference"], frame["foi_response_date"]):
+        if access != "public":
+            labels.append("restricted (local session only)")
+        elif isinstance(reference, str) and reference:
+            labels.append(foi_label(reference, day))
+        else:
+            labels.append("public")
+    return labels
 
 
 def restricted_row_count(con) -> int:
@@ -701,7 +775,7 @@ def exportable_local_values(con) -> pd.DataFrame:
     """The only local rows any export may contain: public rows, is_official false, value_note flagged as local data."""
     if not _table_exists(con, "local", "values"):
         return _empty_local(EXPORT_COLUMNS)
-    columns = ", ".join(EXPORT_COLUMNS)
+    columns = _select_list(con, EXPORT_COLUMNS)
     frame = con.execute(f"""
         SELECT {columns} FROM "local"."values"
         WHERE access = 'public' AND NOT is_official
@@ -750,6 +824,9 @@ def cmd_import(args: argparse.Namespace) -> int:
           f"{', '.join(report.indicators)}")
     for note in report.notes:
         print(f"note: {note}")
+    if report.rows_foi:
+        print(f"{report.rows_foi} row(s) marked as Freedom of Information responses "
+              f"({', '.join(report.foi_references)}): shown as 'FOI figure', not as open data.")
     print("Shown as local data, not official statistics. Restricted rows stay in this warehouse file and are "
           "never exported. `indicators build` starts a fresh warehouse: import again after each build.")
     return 0
