@@ -124,11 +124,13 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     """The map category of one area's row: a comparison word, or why there is none.
 
     Order matters: an indicator that is not published for areas is 'not published' whatever the
-    row says; a withheld figure is 'suppressed'; a count without a value (an area re-aggregated across a
+    row says, unless the row is a council's reply to a Freedom of Information request (a `foi_reference`,
+    queries.map_values); a withheld figure is 'suppressed'; a count without a value (an area re-aggregated across a
     boundary change) is 'count only'; no row or no value is 'no data'; a value whose
     comparison is missing or 'not compared' is 'not compared'.
     """
-    if not is_missing(publication_status) and str(publication_status) != OPEN_STATUS:
+    if (not is_missing(publication_status) and str(publication_status) != OPEN_STATUS
+            and is_missing(row.get("foi_reference"))):
         return "not published"
     if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
         return "suppressed"

@@ -9,6 +9,8 @@ public rows of local.values, and the staged ODN tables), so it stays true as dat
 
 Statuses, in the order they are decided:
 - 'open figure': an official or published-survey figure (value or count) in some period;
+- 'FOI figure': no such figure, but the council's reply to a Freedom of Information request, loaded
+  with `indicators import` (a public local row with a `foi_reference`; not official statistics);
 - 'local data only': no such figure, but a public local-data row (not official statistics);
 - 'suppressed': the publisher has rows for the area but withheld every figure;
 - 'no data': the family is published per area, but the files used for the build hold nothing
@@ -22,6 +24,8 @@ import json
 
 import pandas as pd
 
+from indicators.products import local_data
+
 FAMILIES = ("completions", "deaths", "hcv", "naloxone")
 FAMILY_NOUNS = {"completions": "treatment-completion", "deaths": "drug-related deaths", "hcv": "hepatitis C",
                 "naloxone": "naloxone"}
@@ -29,15 +33,17 @@ FAMILY_TITLES = {"completions": "Successful completions", "deaths": "Drug-relate
                  "hcv": "Hepatitis C treatment", "naloxone": "Take-home naloxone"}
 
 OPEN_FIGURE = "open figure"
+FOI_FIGURE = "FOI figure"
 LOCAL_ONLY = "local data only"
 SUPPRESSED = "suppressed"
 NO_DATA = "no data"
 NOT_PUBLISHED = "not published"
-STATUSES = (OPEN_FIGURE, LOCAL_ONLY, SUPPRESSED, NO_DATA, NOT_PUBLISHED)
+STATUSES = (OPEN_FIGURE, FOI_FIGURE, LOCAL_ONLY, SUPPRESSED, NO_DATA, NOT_PUBLISHED)
 
 # Words every view uses; "not published", "suppressed" and "no data" never share wording.
 STATUS_LABELS = {
     OPEN_FIGURE: "Open figure",
+    FOI_FIGURE: "FOI figure (council's reply, not official statistics)",
     LOCAL_ONLY: "Local data only (not official statistics)",
     SUPPRESSED: "Suppressed by the publisher",
     NO_DATA: "No data in the files used",
@@ -46,6 +52,8 @@ STATUS_LABELS = {
 STATUS_DESCRIPTIONS = {
     OPEN_FIGURE: "An official figure, or one published from a Freedom of Information survey, exists for at "
                  "least one period.",
+    FOI_FIGURE: "No published figure, but the council's reply to a Freedom of Information request has been loaded; "
+                "each figure is labelled with the request's reference and the reply's date.",
     LOCAL_ONLY: "No published figure, but local or community data has been loaded and marked public; it is not "
                 "official statistics.",
     SUPPRESSED: "The publisher reports this area but withheld its figures, usually because the numbers are small.",
@@ -53,18 +61,19 @@ STATUS_DESCRIPTIONS = {
     NOT_PUBLISHED: "Nobody publishes this openly per local authority: the figures are restricted to commissioners, "
                    "exist only in FOI surveys, or only for larger areas.",
 }
-# Colour-blind-safe and distinct in lightness: Okabe-Ito blue and sky blue for the two kinds of
+# Colour-blind-safe and distinct in lightness: Okabe-Ito blue, orange and sky blue for the three kinds of
 # figure; the dashboard's dark grey and pink (indicators.present.charts.CATEGORY_COLOURS) for suppressed
 # and not published, and a pale grey for no data. Each status also has its own symbol and words,
 # so colour is never the only signal.
 STATUS_COLOURS = {
     OPEN_FIGURE: "#0072B2",      # blue
+    FOI_FIGURE: "#E69F00",       # orange
     LOCAL_ONLY: "#56B4E9",       # sky blue
     SUPPRESSED: "#4d4d4d",       # dark grey
     NO_DATA: "#e6e6e6",          # pale grey: never read as a value
     NOT_PUBLISHED: "#f1b6da",    # pink
 }
-STATUS_SYMBOLS = {OPEN_FIGURE: "●", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NO_DATA: "○", NOT_PUBLISHED: "⊘"}
+STATUS_SYMBOLS = {OPEN_FIGURE: "●", FOI_FIGURE: "◆", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NO_DATA: "○", NOT_PUBLISHED: "⊘"}
 
 PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
 _STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
@@ -167,6 +176,8 @@ def availability_matrix(con) -> pd.DataFrame:
             group = by_key.get((area.area_code, family))
             figures = group.loc[group["has_figure"]] if group is not None else None
             local_rows = local_by_key.get((area.area_code, family))
+            foi_rows = (local_rows.loc[local_rows["foi_reference"].notna()]
+                        if local_rows is not None else None)
             row = dict(area_code=area.area_code, area_name=area.area_name, region_name=area.region_name,
                        family=family, family_title=FAMILY_TITLES[family], has_open_figure=False,
                        latest_open_period="", sources="", figure_status="",
@@ -183,6 +194,13 @@ def availability_matrix(con) -> pd.DataFrame:
                            note=f"Latest figure {latest['period_label']} ({', '.join(sources)})."
                                 + (" From a Freedom of Information survey; licence not stated; not official statistics."
                                    if only_foi else ""))
+            elif foi_rows is not None and not foi_rows.empty:
+                latest = foi_rows.sort_values(["period_end", "period_label"]).iloc[-1]
+                row.update(status=FOI_FIGURE, sources=", ".join(sorted(set(foi_rows["source_id"]))),
+                           figure_status="foi response", latest_local_period=latest["period_label"],
+                           note=f"Latest figure {latest['period_label']}: "
+                                f"{local_data.foi_label(latest['foi_reference'], latest['foi_response_date'])}; "
+                                "not official statistics.")
             elif local_rows is not None:
                 row.update(status=LOCAL_ONLY, sources=", ".join(sorted(set(local_rows["source_id"]))),
                            note=f"Only local data (not official statistics), latest {row['latest_local_period']}.")
@@ -206,11 +224,12 @@ def availability_matrix(con) -> pd.DataFrame:
 
 def _public_local(con, family_of: dict[str, str]) -> pd.DataFrame:
     if not _table_exists(con, "local", "values"):
-        return pd.DataFrame(columns=["area_code", "family", "period_label", "period_end", "source_id"])
-    frame = con.execute("""
-        SELECT indicator_id, area_code, period_label, period_end, source_id FROM "local"."values"
-        WHERE access = 'public' AND NOT is_official AND (value IS NOT NULL OR numerator IS NOT NULL)
-    """).df()
+        return pd.DataFrame(columns=["area_code", "family", "period_label", "period_end", "source_id", "foi_reference",
+                                     "foi_response_date"])
+    frame = local_data.local_values(con, include_restricted=False)
+    frame = frame.loc[frame["value"].notna() | frame["numerator"].notna(),
+                      ["indicator_id", "area_code", "period_label", "period_end", "source_id", "foi_reference",
+                       "foi_response_date"]]
     frame = frame.loc[frame["indicator_id"].isin(family_of)].copy()
     frame["family"] = frame["indicator_id"].map(family_of)
     return frame
@@ -245,7 +264,9 @@ def national_summary(con, matrix: pd.DataFrame | None = None) -> list[str]:
         if n_open:
             latest = part.loc[part["has_open_figure"], "latest_open_period"]
             details.append(f"latest period {latest.mode().iloc[0]}")
-        for status, one, many in ((LOCAL_ONLY, "has local data only", "have local data only"),
+        for status, one, many in ((FOI_FIGURE, "has an FOI figure only (the council's reply)",
+                                   "have FOI figures only (the councils' replies)"),
+                                  (LOCAL_ONLY, "has local data only", "have local data only"),
                                   (SUPPRESSED, "is suppressed", "are suppressed"),
                                   (NO_DATA, "has no data in the files used", "have no data in the files used"),
                                   (NOT_PUBLISHED, "is not published openly per area",

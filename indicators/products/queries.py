@@ -224,24 +224,36 @@ def table_exists(con, name: str) -> bool:
 def indicator_periods(con) -> dict[str, list[str]]:
     """Every indicator's periods with at least one figure, oldest first (empty list when it has none)."""
     rows = con.execute("""
-        SELECT i.indicator_id, p.period_label
+        SELECT i.indicator_id, p.period_label, p.period_end
         FROM published.indicators i
         LEFT JOIN (SELECT indicator_id, period_label, min(period_end) AS period_end
                    FROM published.indicator_values WHERE value IS NOT NULL OR numerator IS NOT NULL
                    GROUP BY ALL) p USING (indicator_id)
         ORDER BY i.indicator_id, p.period_end, p.period_label
     """).fetchall()
+    rows += _foi_periods(con)
     out: dict[str, list[str]] = {}
-    for indicator_id, period_label in rows:
+    ends: dict[str, object] = {}
+    for indicator_id, period_label, period_end in rows:
         out.setdefault(indicator_id, [])
-        if period_label is not None:
+        if period_label is not None and period_label not in out[indicator_id]:
             out[indicator_id].append(period_label)
-    return out
+            ends[period_label] = pd.Timestamp(period_end)
+    return {i: sorted(labels, key=lambda p: (ends[p], p)) for i, labels in out.items()}
+
+
+def _foi_periods(con) -> list[tuple]:
+    """(indicator_id, period_label, period_end) of every loaded Freedom of Information reply (the map shows them)."""
+    from indicators.products.local_data import foi_responses
+
+    replies = foi_responses(con)
+    return list(replies[["indicator_id", "period_label", "period_end"]].drop_duplicates().itertuples(index=False))
 
 
 def map_values(con, indicator_id: str, period_label: str | None) -> pd.DataFrame:
-    """Every current upper-tier area with its row for the indicator and period, if any (has_row False: no row)."""
-    return _df(con, f"""
+    """Every current upper-tier area with its row for the indicator and period, if any (has_row False: no row);
+    where no figure is published, a loaded Freedom of Information reply's (see _with_foi_responses)."""
+    frame = _df(con, f"""
         SELECT a.area_code, a.area_name, a.area_type, a.region_code, a.region_name,
                v.period_label, v.value, v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998,
                v.numerator, v.denominator, coalesce(v.is_suppressed, false) AS is_suppressed,
@@ -253,6 +265,34 @@ def map_values(con, indicator_id: str, period_label: str | None) -> pd.DataFrame
         WHERE a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
         ORDER BY a.area_name
     """, [indicator_id, period_label])
+    return _with_foi_responses(con, frame, indicator_id, period_label)
+
+
+_FOI_OVERLAY = ["period_label", "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator",
+                "denominator", "value_note", "compared_to_england", "compared_to_england_998", "foi_reference"]
+
+
+def _with_foi_responses(con, frame: pd.DataFrame, indicator_id: str, period_label: str | None) -> pd.DataFrame:
+    """An area with no published figure (and none withheld) takes the figure of a council's reply to a Freedom of
+    Information request loaded with `indicators import`, its note saying so; the frame then has a
+    `foi_reference` column (None for published rows). Unchanged when no reply was loaded."""
+    from indicators.products.local_data import foi_responses
+
+    replies = foi_responses(con, indicator_id, period_label) if period_label else None
+    if replies is None or replies.empty:
+        return frame
+    latest = replies.sort_values(["foi_response_date", "imported_at"]).drop_duplicates("area_code", keep="last")
+    latest = latest.set_index("area_code")
+    frame = frame.assign(foi_reference=pd.Series([None] * len(frame), index=frame.index, dtype="object"))
+    open_slot = (frame["value"].isna() & frame["numerator"].isna() & ~frame["is_suppressed"].astype(bool)
+                 & frame["area_code"].isin(latest.index))
+    for column in _FOI_OVERLAY:
+        frame[column] = frame[column].astype("object")
+        frame.loc[open_slot, column] = frame.loc[open_slot, "area_code"].map(latest[column])
+    frame.loc[open_slot, "has_row"] = True
+    for column in _FOI_OVERLAY[1:8]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
 
 
 MAP_SIMPLIFY_DEGREES = 0.005   # coverage simplification for the web map: shared borders stay identical
