@@ -6,7 +6,7 @@ from indicators.present import profile as words
 from indicators.present import svgcharts, text
 from indicators.present.state import PEER_GROUP_LABELS
 from indicators.products import availability, local_data
-from ui import frame, markup
+from ui import foi, frame, markup
 
 
 def render() -> None:
@@ -97,6 +97,7 @@ def render() -> None:
             markup.show(missing_table, key="table_not_possible")
         else:
             st.markdown(words.ALL_COMPARED)
+        foi.area_section(ctx, code)
         frame.download_buttons(ctx, profile.assign(area_code=code, area_name=name), list(profile["indicator_id"]),
                                "area-profile", f"Area profile: {name}", key="area")
 

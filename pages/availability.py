@@ -5,7 +5,7 @@ import streamlit as st
 from indicators.present import text
 from indicators.present.charts import GEO_PLOT_CONFIG
 from indicators.products import availability as av
-from ui import frame
+from ui import foi, frame
 
 
 def render() -> None:
@@ -36,6 +36,7 @@ def render() -> None:
             st.dataframe(listed[["short_title", "source", "status", "geography", "period", "url", "note"]],
                          hide_index=True, width="stretch",
                          column_config={"url": st.column_config.LinkColumn("URL")})
+    foi.availability_section(ctx, family)
 
     st.subheader("Every area, every family")
     table = av.availability_table(matrix)
