@@ -453,9 +453,10 @@ def _app(db: Path, monkeypatch, page: str, params: dict | None = None):
 
 def _letter(app) -> str:
     """The request the page shows (the only code block that is a letter; the citation is another)."""
-    letters = [c.value for c in app.code if c.value.startswith("Subject: ")]
-    assert len(letters) == 1, letters
-    return letters[0]
+    codes = [c.value for c in app.code]
+    letters = [i for i, c in enumerate(codes) if c.startswith("Dear Freedom of Information officer,")]
+    assert len(letters) == 1, codes
+    return f"Subject: {codes[letters[0] - 1]}\n\n{codes[letters[0]]}"
 
 
 def test_availability_page_counts_the_replies_and_asks_for_the_rest(replied_db, tmp_path, monkeypatch):
@@ -519,3 +520,5 @@ def test_the_map_page_draws_the_replies(replied_db, tmp_path, monkeypatch):
     assert "FOI response to request FOI-naloxone-E08000003-20261005" in labels["E08000003"]
     assert "388.0 kits" in labels["E09000007"] and "97.0 kits" in labels["E06000063"]
     assert "FOI response" not in labels["E09000033"]
+    assert ("3 areas’ figures are **FOI responses**: councils’ replies to a Freedom of Information request, loaded "
+            "with `indicators import`, not official statistics.") in " ".join(m.value for m in app.markdown)

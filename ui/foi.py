@@ -16,6 +16,9 @@ import streamlit as st
 from indicators.present import text
 from indicators.products import foi
 
+# The letter is long (every figure and column defined, the table): a box of its own that scrolls, so that the
+# rest of the page stays a few swipes away on a phone.
+LETTER_HEIGHT = 420
 SEND_TO = ("No email address is filled in, and none is guessed: add the council's Freedom of Information address "
            "(on its website), or send the request through a public Freedom of Information website of your choice.")
 
@@ -50,9 +53,11 @@ def ask_for_data(ctx, area_code: str, family: str, key: str) -> None:
     columns[2].download_button("Download the reply table (.csv)", request.table.encode("utf-8"),
                                file_name=f"foi-reply-{family}-{request.file_stem}.csv", mime="text/csv",
                                key=f"foi_csv_{key}", on_click="ignore", icon=":material/table:", width="stretch")
-    st.caption("The request, ready to send as it is: copy it with the button at its top right. Some email programs "
-               "cut a long link short; if the email is incomplete, paste the copied text instead.")
-    st.code(request.text(), language=None, wrap_lines=True)
+    st.caption("To send it yourself, copy the subject line and the letter, each with the button at its top right "
+               "(on a phone, tap the text to show the button). Some email programs cut a long link short; if the "
+               "email is incomplete, paste the copied letter instead.")
+    st.code(request.subject, language=None, wrap_lines=True)
+    st.code(request.body, language=None, wrap_lines=True, height=LETTER_HEIGHT)
 
 
 def area_section(ctx, area_code: str) -> None:
@@ -63,10 +68,10 @@ def area_section(ctx, area_code: str) -> None:
         return
     name = text.md_escape(ctx.area_name(area_code))
     st.header("Ask for this data")
-    st.markdown(f"No one publishes these figures for {name}, but its council holds them and must answer a Freedom "
-                "of Information request for them. Each request below asks for exactly the figures this dashboard "
-                "can load, with their definitions; a reply is loaded with `indicators import` and shown as an FOI "
-                "figure.")
+    st.markdown(f"No one publishes these figures for {name}. Its council can be asked for them under the Freedom of "
+                "Information Act 2000, and must answer within 20 working days. Each request below asks for exactly "
+                "the figures this dashboard can load, with their definitions; a reply loaded with `indicators import` "
+                "is shown as an FOI figure.")
     for family in families:
         with st.expander(f"Ask {name} for the {foi.family_request(family).short}", icon=":material/mail:"):
             ask_for_data(ctx, area_code, family, key=f"area_{family}")
@@ -79,16 +84,18 @@ def availability_section(ctx, family: str) -> None:
     today = date.today()
     missing = _missing(ctx, family, today)
     codes = [code for code, lacking in missing.items() if lacking]
+    short = foi.family_request(family).short
     st.subheader("Ask for this data")
-    st.markdown(f"{len(codes)} of {len(missing)} areas lack some of the {foi.family_request(family).short} a "
-                "council can be asked for. Anyone can ask under the Freedom of Information Act 2000: choose an area "
-                "for a request ready to send, or download a request for every council at once.")
+    lacking = (f"No area has all the {short} a council can be asked for" if len(codes) == len(missing) else
+               f"{len(codes)} of {len(missing)} areas lack some of the {short} a council can be asked for")
+    st.markdown(f"{lacking}. Anyone can ask under the Freedom of Information Act 2000: download a request to every "
+                "council at once, or choose an area for a request ready to send.")
+    campaign_pack_button(ctx, family, key=f"availability_{family}")
     if codes:
         chosen = ctx.state.area if ctx.state.area in codes else codes[0]
         code = st.selectbox("Area to ask", codes, index=codes.index(chosen), key=f"foi_area_{family}",
                             format_func=ctx.area_name)
         ask_for_data(ctx, code, family, key=f"availability_{family}")
-    campaign_pack_button(ctx, family, key=f"availability_{family}")
 
 
 def campaign_pack_button(ctx, family: str, key: str) -> None:

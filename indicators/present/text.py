@@ -144,6 +144,20 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     return str(word)
 
 
+def foi_map_note(values: pd.DataFrame) -> str:
+    """The map's sentence for figures that are councils' replies to Freedom of Information requests (the rows of
+    queries.map_values with a `foi_reference`); '' when it shows none."""
+    if "foi_reference" not in values.columns:
+        return ""
+    n = int(values["foi_reference"].notna().sum())
+    if not n:
+        return ""
+    what = ("1 area’s figure is an **FOI response**: a council’s reply" if n == 1 else
+            f"{n} areas’ figures are **FOI responses**: councils’ replies")
+    return (f"{what} to a Freedom of Information request, loaded with `indicators import`, not official statistics. "
+            "Each such area names the request’s reference and the reply’s date.")
+
+
 def _lower_first(text: str) -> str:
     first = text.split(" ", 1)[0]
     if len(first) > 1 and first[:2].isupper():
