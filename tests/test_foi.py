@@ -522,3 +522,29 @@ def test_the_map_page_draws_the_replies(replied_db, tmp_path, monkeypatch):
     assert "FOI response" not in labels["E09000033"]
     assert ("3 areas’ figures are **FOI responses**: councils’ replies to a Freedom of Information request, loaded "
             "with `indicators import`, not official statistics.") in " ".join(m.value for m in app.markdown)
+
+
+def test_the_pack_on_the_warehouse_built_from_the_real_files(shared_raw, tmp_path):
+    """One request per current upper-tier area of the real build (153), each addressed by its name in the area list."""
+    from indicators.pipeline.build import build
+    from indicators.pipeline.fetch import fetch_all
+
+    fetch_all(tmp_path / "raw", mirror=shared_raw, progress=False)
+    db = build(tmp_path / "raw", tmp_path / "warehouse.duckdb").db_path
+    assert main(["foi-pack", "--family", "naloxone", "--out", str(tmp_path / "pack"), "--db", str(db),
+                 "--date", DAY.isoformat()]) == 0
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        areas = con.execute("""SELECT area_code, area_name FROM published.areas WHERE valid_to IS NULL
+                               AND area_type IN ('county', 'unitary', 'metropolitan district', 'london borough')
+                               ORDER BY area_name, area_code""").fetchall()
+    finally:
+        con.close()
+    assert len(areas) == 153
+    tracking = list(csv.DictReader((tmp_path / "pack" / "tracking.csv").open(encoding="utf-8")))
+    assert [(t["area_code"], t["council"]) for t in tracking] == areas
+    assert {t["due_date"] for t in tracking} == {"2027-01-07"}
+    assert len(list((tmp_path / "pack" / "requests").iterdir())) == 153
+    for code, name in areas:
+        letter = (tmp_path / "pack" / "requests" / f"{code}-{foi.slug(name)}.txt").read_text(encoding="utf-8")
+        assert f"This is a request to the council for {name} under the Freedom of Information Act 2000." in letter
