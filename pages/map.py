@@ -40,8 +40,8 @@ def render() -> None:
         with left:
             markup.show(view.main, key="map_main")  # SVG from indicators.present.svgmap: data escaped, no script
             st.markdown(text.md_escape(mapview.MAP_HELP))
-            if foi_note := text.foi_map_note(values):
-                st.markdown(foi_note)
+            if foi_note := mapview.foi_note(values):
+                st.markdown(text.md_escape(foi_note))
         with right:
             markup.show(view.legend_html, key="map_legend")
             if view.inset is not None:

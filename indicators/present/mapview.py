@@ -96,6 +96,20 @@ def map_notice(england: Mapping | None, meta: Mapping, period: str | None, other
     return None
 
 
+def foi_note(values: pd.DataFrame) -> str:
+    """The sentence for figures that are councils' replies to Freedom of Information requests (the rows of
+    queries.map_values with a `foi_reference`; only a dashboard with replies loaded has them); '' when none."""
+    if "foi_reference" not in values.columns:
+        return ""
+    n = int(values["foi_reference"].notna().sum())
+    if not n:
+        return ""
+    what = ("1 area’s figure is an FOI response: a council’s reply" if n == 1 else
+            f"{n} areas’ figures are FOI responses: councils’ replies")
+    return (f"{what} to a Freedom of Information request, loaded with indicators import, not official statistics. "
+            "Each such area names the request’s reference and the reply’s date.")
+
+
 def source_line(meta: Mapping) -> str:
     """Who publishes the indicator's figures, under its definition and caveats."""
     return f"Source: {meta.get('publisher')}."

@@ -189,7 +189,9 @@ def local_table(local: pd.DataFrame, titles: Mapping[str, str], name: str) -> st
     """The area's local and community rows; `titles` maps indicator ids to their short titles."""
     rows = local.assign(
         indicator=local["indicator_id"].map(titles).fillna(local["indicator_id"]),
-        shown=["restricted (local session only)" if a != "public" else "public" for a in local["access"]])
+        shown=[text.access_label(a, r, d) for a, r, d in zip(
+            local["access"], local.get("foi_reference", pd.Series(None, index=local.index)),
+            local.get("foi_response_date", pd.Series(None, index=local.index)))])
     return htmltable.html_table(rows, [
         Column("indicator", "Indicator"), Column("period_label", "Period", "period"),
         Column("value", "Value", "number"), Column("lower_ci_95", "95% lower", "number"),

@@ -144,18 +144,19 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     return str(word)
 
 
-def foi_map_note(values: pd.DataFrame) -> str:
-    """The map's sentence for figures that are councils' replies to Freedom of Information requests (the rows of
-    queries.map_values with a `foi_reference`); '' when it shows none."""
-    if "foi_reference" not in values.columns:
-        return ""
-    n = int(values["foi_reference"].notna().sum())
-    if not n:
-        return ""
-    what = ("1 area’s figure is an **FOI response**: a council’s reply" if n == 1 else
-            f"{n} areas’ figures are **FOI responses**: councils’ replies")
-    return (f"{what} to a Freedom of Information request, loaded with `indicators import`, not official statistics. "
-            "Each such area names the request’s reference and the reply’s date.")
+def foi_label(reference: str, response_date) -> str:
+    """How every view labels a figure from a council's reply to a Freedom of Information request."""
+    day = pd.Timestamp(response_date)
+    return f"FOI response to request {reference}, reply of {day.day} {day:%B %Y}"
+
+
+def access_label(access: str, foi_reference: object = None, foi_response_date: object = None) -> str:
+    """How a view labels a local row: an FOI response with its reference and date, public, or restricted."""
+    if access != "public":
+        return "restricted (local session only)"
+    if isinstance(foi_reference, str) and foi_reference:
+        return foi_label(foi_reference, foi_response_date)
+    return "public"
 
 
 def _lower_first(text: str) -> str:

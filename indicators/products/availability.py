@@ -1,4 +1,4 @@
-"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; depends on pandas and plotly, never on Streamlit.
+"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; depends on pandas, plotly, indicators.products.local_data and the FOI label of indicators.present.text, never on Streamlit.
 
 The four families the dashboard puts side by side (completions, deaths, hcv, naloxone) are not
 equally published: deaths and completions are open per area, naloxone only in a charity's
@@ -24,6 +24,7 @@ import json
 
 import pandas as pd
 
+from indicators.present.text import foi_label
 from indicators.products import local_data
 
 FAMILIES = ("completions", "deaths", "hcv", "naloxone")
@@ -199,7 +200,7 @@ def availability_matrix(con) -> pd.DataFrame:
                 row.update(status=FOI_FIGURE, sources=", ".join(sorted(set(foi_rows["source_id"]))),
                            figure_status="foi response", latest_local_period=latest["period_label"],
                            note=f"Latest figure {latest['period_label']}: "
-                                f"{local_data.foi_label(latest['foi_reference'], latest['foi_response_date'])}; "
+                                f"{foi_label(latest['foi_reference'], latest['foi_response_date'])}; "
                                 "not official statistics.")
             elif local_rows is not None:
                 row.update(status=LOCAL_ONLY, sources=", ".join(sorted(set(local_rows["source_id"]))),

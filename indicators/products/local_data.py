@@ -1,4 +1,4 @@
-"""Local and community data: a tidy CSV format, its template, strict validation and loading into the warehouse's `local` schema; depends on duckdb, pandas, indicators.errors/schema/stats and the Fingertips period parser, never on Streamlit.
+"""Local and community data: a tidy CSV format, its template, strict validation and loading into the warehouse's `local` schema; depends on duckdb, pandas, indicators.errors/schema/stats, the Fingertips period parser and the FOI label of indicators.present.text, never on Streamlit.
 
 A commissioner, a charity or a user group can put figures that are not openly published (for
 example their own restricted NDTMS figures for naloxone or hepatitis C testing, or a
@@ -39,6 +39,7 @@ import pandas as pd
 from indicators.config import DATA_DIR
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+from indicators.present.text import foi_label
 
 ENGLAND_CODE = "E92000001"
 LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
@@ -448,12 +449,6 @@ def _date_field(row: _Row, name: str, today: date) -> date | None:
     return day
 
 
-def foi_label(reference: str, response_date) -> str:
-    """How every view labels a figure from a Freedom of Information reply: 'FOI response to request <ref>, reply of <date>'."""
-    day = pd.Timestamp(response_date)
-    return f"FOI response to request {reference}, reply of {day.day} {day:%B %Y}"
-
-
 def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
                   reorganisations: pd.DataFrame | None, today: date) -> dict | None:
     for name in ("indicator_id", "area_code", "period_label", "source", "collected_by", "collection_date", "access"):
@@ -749,19 +744,6 @@ def foi_responses(con, indicator_id: str | None = None, period_label: str | None
     """, [indicator_id, indicator_id, period_label, period_label]).df()
     frame["foi_label"] = [foi_label(r, d) for r, d in zip(frame["foi_reference"], frame["foi_response_date"])]
     return frame
-
-
-def shown_as(frame: pd.DataFrame) -> list[str]:
-    """How a view labels each local row: an FOI response with its reference and date, public, or restricted."""
-    labels = []
-    for access, reference, day in zip(frame["access"], frame["foi_reference"], frame["foi_response_date"]):
-        if access != "public":
-            labels.append("restricted (local session only)")
-        elif isinstance(reference, str) and reference:
-            labels.append(foi_label(reference, day))
-        else:
-            labels.append("public")
-    return labels
 
 
 def restricted_row_count(con) -> int:
