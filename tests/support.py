@@ -211,13 +211,15 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                              period_start=start, period_end=end, value=value, lower_ci_95=l95, upper_ci_95=u95,
                              lower_ci_998=l998, upper_ci_998=u998, numerator=num, denominator=den,
                              is_suppressed=sup, value_note=note, compared_to_england=c95,
-                             compared_to_england_998=c998, source_id=source))
+                             compared_to_england_998=c998, source_id=source,
+                             comparison_note=_comparison_note(code, value, sup, c95)))
         frames = {
             "areas": areas,
             "indicator_values": pd.DataFrame(rows, columns=[
                 "indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end", "value",
                 "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator",
-                "is_suppressed", "value_note", "compared_to_england", "compared_to_england_998", "source_id"]),
+                "is_suppressed", "value_note", "compared_to_england", "compared_to_england_998", "source_id",
+                "comparison_note"]),
             "indicators": pd.DataFrame(INDICATORS),
             "sources": pd.DataFrame([
                 dict(source_id="fingertips", title="Fingertips API", publisher="OHID", file="indicator-90244.csv",
@@ -267,6 +269,17 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
     return path
 
 
+def _comparison_note(code: str, value, suppressed: bool, compared: str | None) -> str | None:
+    """The stats pass's reason for 'not compared' (indicators.stats.sql), from an invented row."""
+    if code == ENGLAND:
+        return None
+    if suppressed:
+        return "suppressed"
+    if value is None:
+        return "no value"
+    return "no interval" if compared == "not compared" else None
+
+
 def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
     """Extend the frames make_warehouse writes with the optional HARM_* content (in place)."""
     extra = pd.DataFrame(HARM_AREAS, columns=list(frames["areas"].columns))
@@ -279,7 +292,8 @@ def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
                  lower_ci_95=None, upper_ci_95=None, lower_ci_998=None, upper_ci_998=None, numerator=num,
                  denominator=den, is_suppressed=False, value_note=note,
                  compared_to_england=None if code == ENGLAND else "not compared",
-                 compared_to_england_998=None if code == ENGLAND else "not compared", source_id="release_foi")
+                 compared_to_england_998=None if code == ENGLAND else "not compared", source_id="release_foi",
+                 comparison_note=None if code == ENGLAND else "no value" if value is None else "not calculated")
             for ind, code, period, value, num, den, note in HARM_VALUES]
     frames["indicator_values"] = pd.concat(
         [frames["indicator_values"], pd.DataFrame(rows, columns=list(frames["indicator_values"].columns))],

@@ -102,10 +102,11 @@ def reference(frame: pd.DataFrame) -> pd.DataFrame:
     values, limits = [], {k: [] for k in ("l95", "u95", "l998", "u998")}
     for row in frame.itertuples(index=False):
         num, den, mult, method = row.numerator, row.denominator, row.multiplier, row.ci_method
-        ok = {"wilson": num >= 0 and den > 0 and num <= den,
-              "byars_rate": num >= 0 and den > 0,
-              "byars_count": num >= 0}.get(method, False)
-        value = row.value
+        suppressed = bool(getattr(row, "is_suppressed", False))
+        ok = not suppressed and {"wilson": num >= 0 and den > 0 and num <= den,
+                                 "byars_rate": num >= 0 and den > 0,
+                                 "byars_count": num >= 0}.get(method, False)
+        value = np.nan if suppressed else row.value
         if np.isnan(value) and ok:
             value = num if method == "byars_count" else num / den * mult
         values.append(value)
@@ -136,6 +137,24 @@ def reference(frame: pd.DataFrame) -> pd.DataFrame:
         labels = compare(out[lo].to_numpy(), out[hi].to_numpy(), np.asarray(bench, float),
                          out["polarity"].to_numpy(object))
         out[column] = np.where(out["area_code"] == ENGLAND, None, labels)
+    suppressed = out["is_suppressed"] if "is_suppressed" in out else pd.Series(False, index=out.index)
+    notes = []
+    for i, row in enumerate(out.itertuples(index=False)):
+        if row.area_code == ENGLAND:
+            notes.append(None)
+        elif suppressed.iloc[i]:
+            notes.append("suppressed")
+        elif np.isnan(row.value):
+            notes.append("no value")
+        elif row.ci_method not in ("wilson", "byars_rate", "byars_count", "dobson", "published"):
+            notes.append("not calculated")
+        elif np.isnan(row.lower_ci_95):
+            notes.append("no interval")
+        elif np.isnan(bench[i]):
+            notes.append("no benchmark")
+        else:
+            notes.append(None)
+    out["comparison_note"] = notes
     return out
 
 
@@ -178,11 +197,13 @@ def test_apply_statistics_equals_numpy_reference_on_random_rows(con):
     frame = random_source(600, seed=5)
     got = run(con, frame)
     expected = reference(frame)
-    assert list(got.columns) == list(frame.columns) + ["compared_to_england", "compared_to_england_998"]
+    assert list(got.columns) == list(frame.columns) + ["compared_to_england", "compared_to_england_998",
+                                                       "comparison_note"]
     for column in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998"):
         assert close(got[column], expected[column]), column
-    for column in ("compared_to_england", "compared_to_england_998"):
+    for column in ("compared_to_england", "compared_to_england_998", "comparison_note"):
         assert got[column].fillna("<null>").tolist() == expected[column].fillna("<null>").tolist(), column
+    assert got.loc[frame["is_suppressed"], ["value", "lower_ci_95", "upper_ci_998"]].isna().all().all()
     for column in ("area_name", "is_suppressed", "numerator", "denominator", "ci_method", "polarity"):
         assert got[column].tolist() == frame[column].tolist() or close(got[column], frame[column]), column
     assert set(got["compared_to_england"].dropna()) >= {"similar", "better", "worse", "not compared"}
@@ -314,3 +335,30 @@ def test_comparisons_match_fingertips_on_real_files(shared_raw, con):
     # 'not compared' where the sample has no England row (2018/19).
     assert checked == 26
     assert labels == {"better", "similar", "not compared"}
+
+
+def test_suppressed_row_with_counts_gets_no_value_and_says_why(con):
+    """Issue 13: a row the publisher withheld stays withheld, even when it carries a count and denominator
+    (3 of 4 would otherwise come out as 75.0, 30.1 to 95.4); each 'not compared' says its reason."""
+    common = {"indicator_id": "c", "period_label": "2021/22", "ci_method": "wilson", "multiplier": 100,
+              "polarity": "high_is_good"}
+    frame = make_frame([
+        {**common, "area_code": ENGLAND, "numerator": 500, "denominator": 1000},
+        {**common, "area_code": "E06000001", "numerator": 3, "denominator": 4, "is_suppressed": True,
+         "lower_ci_95": 30.1, "upper_ci_95": 95.4},
+        {**common, "area_code": "E06000002", "numerator": 30, "denominator": 40},
+        {**common, "area_code": "E06000003"},
+        {**common, "area_code": "E06000004", "value": 40.0},
+        {**common, "area_code": "E06000005", "value": 40.0, "ci_method": "none"},
+        {**common, "area_code": "E06000006", "numerator": 30, "denominator": 40, "period_label": "2020/21"},
+    ])
+    frame["is_suppressed"] = frame["is_suppressed"].fillna(False).astype(bool)
+    got = run(con, frame).set_index("area_code")
+    withheld = got.loc["E06000001"]
+    assert withheld[["value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998"]].isna().all()
+    assert (withheld["numerator"], withheld["denominator"]) == (3, 4)            # the counts as published
+    assert withheld["compared_to_england"] == "not compared" == withheld["compared_to_england_998"]
+    assert got.loc["E06000002", "value"] == 75.0 and got.loc["E06000002", "compared_to_england"] == "better"
+    assert got["comparison_note"].fillna("").to_dict() == {
+        ENGLAND: "", "E06000001": "suppressed", "E06000002": "", "E06000003": "no value",
+        "E06000004": "no interval", "E06000005": "not calculated", "E06000006": "no benchmark"}

@@ -83,9 +83,11 @@ CHECKS: tuple[Check, ...] = (
            OR coalesce(compared_to_england_998, 'x') NOT IN ('better','similar','worse','higher','lower','not compared','x')""",
         "better/similar/worse, higher/similar/lower or not compared"),
     Check("suppressed rows carry no value", "fail", f"""
-        SELECT indicator_id, area_code, period_label FROM {V} WHERE is_suppressed AND value IS NOT NULL
-          AND value_note = ''""",
-        "a suppressed row has no value, or a note saying what was withheld"),
+        SELECT indicator_id, area_code, period_label, value, lower_ci_95, upper_ci_95 FROM {V}
+        WHERE is_suppressed AND (value IS NOT NULL OR lower_ci_95 IS NOT NULL OR upper_ci_95 IS NOT NULL
+                                 OR lower_ci_998 IS NOT NULL OR upper_ci_998 IS NOT NULL
+                                 OR coalesce(compared_to_england, 'not compared') <> 'not compared')""",
+        "a value the publisher withheld stays withheld: no value, no limits, not compared"),
     Check("every current area has a row in each indicator's latest period", "fail", f"""
         WITH latest AS (SELECT indicator_id, max(period_end) AS period_end FROM {V} GROUP BY ALL)
         SELECT l.indicator_id, a.area_code FROM latest l

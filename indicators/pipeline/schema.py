@@ -39,7 +39,7 @@ INDICATOR_VALUE_COLUMNS: list[str] = [
     "indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end",
     "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
     "numerator", "denominator", "is_suppressed", "value_note",
-    "compared_to_england", "compared_to_england_998", "source_id",
+    "compared_to_england", "compared_to_england_998", "source_id", "comparison_note",
 ]
 
 

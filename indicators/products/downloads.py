@@ -95,7 +95,12 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
                                "similar, better, worse (higher, lower where neither direction is better) "
                                "or not compared; empty on England's own rows.",
         "compared_to_england_998": "As compared_to_england, using the 99.8% interval.",
-        "source_id": "The source the row comes from (see sources.csv).",
+        "source_id": "The source the row comes from (see sources.csv); empty on a row that only says no "
+                     "source file used for this build has a figure for that area and period.",
+        "comparison_note": "Why compared_to_england is 'not compared': suppressed (the publisher withheld the "
+                           "value), no value, not calculated (no interval for this kind of figure), no interval, "
+                           "or no benchmark (no England figure for that period); empty where the row is compared "
+                           "and on England's own rows.",
     },
     "indicators": {
         "indicator_id": "Stable id of the indicator; never reused.",

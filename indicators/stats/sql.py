@@ -21,7 +21,11 @@ REQUIRED_COLUMNS = (
     "indicator_id", "area_code", "period_label", "value", "lower_ci_95", "upper_ci_95",
     "lower_ci_998", "upper_ci_998", "numerator", "denominator", "ci_method", "multiplier", "polarity",
 )
-COMPARISON_COLUMNS = ("compared_to_england", "compared_to_england_998")
+COMPARISON_COLUMNS = ("compared_to_england", "compared_to_england_998", "comparison_note")
+# Why a row is 'not compared' with England (NULL where it is compared, and on England's own rows).
+COMPARISON_NOTES = ("suppressed", "no value", "not calculated", "no interval", "no benchmark")
+# The methods that give a row an interval (computed or as published); 'none' and unknown methods do not.
+INTERVAL_METHODS = ("wilson", "byars_rate", "byars_count", "dobson", "published")
 
 # (confidence, z) pairs the exact-Poisson table holds; macros called with another z
 # return NULL below 10 events.
@@ -147,6 +151,9 @@ def apply_statistics(con, source: str, target: str) -> None:
     - the three methods above without usable counts, 'dobson' and 'published': the
       publisher's limits are kept (a DSR cannot be recomputed from one aggregate row).
     - 'none' or an unknown method: no limits.
+    - a row the publisher withheld (`is_suppressed` true, where the column exists): no value and
+      no limits whatever counts it carries, so a withheld figure is never re-derived from them;
+      its counts are carried through as published.
     An interval that is incomplete, not finite or does not contain the value
     (lower > value or upper < value) is set to NULL, per level.
 
@@ -155,6 +162,10 @@ def apply_statistics(con, source: str, target: str) -> None:
     indicator_id and period_label, as `compare.compare`; 'not compared' without a valid
     interval or without an England value (also when the England rows of that indicator
     and period disagree, e.g. an unexpected breakdown); NULL on England's own rows.
+    `comparison_note` says why a row is 'not compared' at 95%: 'suppressed', 'no value',
+    'not calculated' (the indicator's ci_method gives no interval), 'no interval' (missing,
+    not finite or not containing the value) or 'no benchmark' (no single England value for
+    that indicator and period); NULL where the row is compared and on England's own rows.
     Existing comparison columns in `source` are replaced.
 
     One SQL statement (after adding any fractional counts below 10 to the exact table).
@@ -176,6 +187,8 @@ def apply_statistics(con, source: str, target: str) -> None:
     ).fetchall()
     add_exact_counts(con, [row[0] for row in fractional])
 
+    interval_methods = ", ".join(f"'{m}'" for m in INTERVAL_METHODS)
+
     def level(z: float, lower: str, upper: str) -> tuple[str, str]:
         exprs = []
         for side, published in (("lower", lower), ("upper", upper)):
@@ -183,10 +196,12 @@ def apply_statistics(con, source: str, target: str) -> None:
                 WHEN _method = 'wilson' AND _counts_ok THEN wilson_{side}(_num, _den, {z!r}::DOUBLE, _mult)
                 WHEN _method = 'byars_rate' AND _counts_ok THEN byars_{side}(_num, {z!r}::DOUBLE) / _den * _mult
                 WHEN _method = 'byars_count' AND _counts_ok THEN byars_{side}(_num, {z!r}::DOUBLE)
-                WHEN _method IN ('wilson', 'byars_rate', 'byars_count', 'dobson', 'published')
-                    THEN CAST("{published}" AS DOUBLE)
+                WHEN _method IN ({interval_methods}) THEN CAST("{published}" AS DOUBLE)
                 END""")
         return exprs[0], exprs[1]
+
+    suppressed = ("coalesce(TRY_CAST(is_suppressed AS BOOLEAN), FALSE)" if "is_suppressed" in columns
+                  else "FALSE")
 
     l95, u95 = level(Z95, "lower_ci_95", "upper_ci_95")
     l998, u998 = level(Z998, "lower_ci_998", "upper_ci_998")
@@ -210,6 +225,13 @@ def apply_statistics(con, source: str, target: str) -> None:
             f"CASE WHEN area_code = '{ENGLAND_CODE}' THEN NULL "
             f"WHEN NOT _ok998 THEN 'not compared' "
             f"ELSE compare_to_benchmark(_l998, _u998, _england, polarity) END"),
+        "comparison_note": (
+            f"CASE WHEN area_code = '{ENGLAND_CODE}' THEN NULL "
+            f"WHEN _suppressed THEN 'suppressed' "
+            f"WHEN _value IS NULL THEN 'no value' "
+            f"WHEN _method NOT IN ({interval_methods}) THEN 'not calculated' "
+            f"WHEN NOT _ok95 THEN 'no interval' "
+            f"WHEN _england IS NULL THEN 'no benchmark' END"),
     }
     out_columns = [c for c in columns if c not in COMPARISON_COLUMNS] + list(COMPARISON_COLUMNS)
     select_list = ",\n    ".join(
@@ -223,12 +245,13 @@ WITH stats_source AS (
         CAST(ci_method AS VARCHAR) AS _method,
         CAST(numerator AS DOUBLE) AS _num,
         CAST(denominator AS DOUBLE) AS _den,
-        CAST(multiplier AS DOUBLE) AS _mult
+        CAST(multiplier AS DOUBLE) AS _mult,
+        {suppressed} AS _suppressed
     FROM {src}
 ),
 stats_flagged AS (
     SELECT *,
-        coalesce(CASE _method
+        NOT _suppressed AND coalesce(CASE _method
             WHEN 'wilson' THEN _num >= 0 AND _den > 0 AND _num <= _den
                 AND isfinite(_num) AND isfinite(_den) AND isfinite(_mult)
             WHEN 'byars_rate' THEN _num >= 0 AND _den > 0
@@ -239,7 +262,8 @@ stats_flagged AS (
 ),
 stats_computed AS (
     SELECT *,
-        CASE WHEN value IS NOT NULL AND isfinite(CAST(value AS DOUBLE)) THEN CAST(value AS DOUBLE)
+        CASE WHEN _suppressed THEN NULL
+             WHEN value IS NOT NULL AND isfinite(CAST(value AS DOUBLE)) THEN CAST(value AS DOUBLE)
              WHEN _counts_ok AND _method IN ('wilson', 'byars_rate') THEN _num / _den * _mult
              WHEN _counts_ok AND _method = 'byars_count' THEN _num
         END AS _value,
