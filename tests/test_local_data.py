@@ -232,20 +232,44 @@ def test_reimporting_a_file_replaces_its_rows(tmp_path, db):
     assert counts == {"local:community_naloxone_public": 1, "local:restricted_ndtms_2021-22": 4}
 
 
-def test_england_row_in_the_file_is_the_benchmark(tmp_path, db):
+@pytest.mark.parametrize("text", ["1" + "0" * 400, "1e309", "inf", "nan"])
+def test_numbers_that_are_not_finite_are_rejected(tmp_path, db, text):
+    """Issue 13: an overflowing, infinite or NaN number in `indicators import` names the file, row and field."""
+    path = write(tmp_path, "huge.csv", HEADER, GOOD_RESTRICTED.replace("412,1530", f"{text},1530"))
+    errors = errors_for(db, path)
+    assert len(errors) == 1 and errors[0].startswith(f"{path}: row 2, field numerator: '{text}' is not a ")
+    with pytest.raises(ld.ImportRejected):
+        ld.import_file(db, path)
+
+
+def test_local_rows_never_replace_englands_figure(tmp_path, db):
+    """Issue 13: a local row for England is kept as local data but is never the benchmark. Manchester's 92 of
+    2,000 (4.6%, Wilson 95% 3.8 to 5.6) is similar to the published England 5.0% for 2020/21, not 'worse' than
+    the local file's England 20%; without a published England figure (naloxone, 2021/22) it is not compared."""
+    completion = ("completion_opiate,{code},2020/21,{num},{den},,,,Invented report,Invented team,2022-06-15,,,"
+                  "restricted")
     path = write(tmp_path, "with_england.csv", HEADER,
+                 completion.format(code="E92000001", num=20000, den=100000),
+                 completion.format(code="E08000003", num=92, den=2000),
                  GOOD_RESTRICTED.replace("E08000003", "E92000001").replace("412,1530", "50000,100000"),
                  GOOD_RESTRICTED)
     ld.import_file(db, path)
     con = ro(db)
     try:
-        rows = ld.local_values(con, include_restricted=True).set_index("area_code")
+        rows = ld.local_values(con, include_restricted=True).set_index(["indicator_id", "area_code"])
+        published = con.execute("SELECT value FROM published.indicator_values WHERE indicator_id = "
+                                "'completion_opiate' AND area_code = 'E92000001' AND period_label = '2020/21'"
+                                ).fetchall()
     finally:
         con.close()
-    # Manchester 26.9% (95% 24.8 to 29.2) against England 50%: the interval lies below, higher is good.
-    assert rows.loc["E08000003", "compared_to_england"] == "worse"
-    assert rows.loc["E08000003", "compared_to_england_998"] == "worse"
-    assert pd.isna(rows.loc["E92000001", "compared_to_england"])
+    assert published == [(5.0,)]                                   # the official figure is untouched
+    manchester = rows.loc[("completion_opiate", "E08000003")]
+    assert manchester["compared_to_england"] == "similar" == manchester["compared_to_england_998"]
+    assert pd.isna(manchester["comparison_note"])
+    assert rows.loc[("completion_opiate", "E92000001"), "value"] == 20.0   # kept, as local data
+    naloxone = rows.loc[("naloxone_opiate_clients_issued", "E08000003")]
+    assert naloxone["compared_to_england"] == "not compared" and naloxone["comparison_note"] == "no benchmark"
+    assert pd.isna(rows.loc[("naloxone_opiate_clients_issued", "E92000001"), "compared_to_england"])
 
 
 def test_a_rejected_file_changes_nothing(tmp_path, db):

@@ -89,7 +89,7 @@ CREATE TABLE IF NOT EXISTS "local"."values" (
     value DOUBLE, lower_ci_95 DOUBLE, upper_ci_95 DOUBLE, lower_ci_998 DOUBLE, upper_ci_998 DOUBLE,
     numerator DOUBLE, denominator DOUBLE, is_suppressed BOOLEAN, value_note VARCHAR,
     compared_to_england VARCHAR, compared_to_england_998 VARCHAR, source_id VARCHAR NOT NULL,
-    source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
+    comparison_note VARCHAR, source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
     access VARCHAR NOT NULL CHECK (access IN ('public', 'restricted')),
     is_official BOOLEAN NOT NULL CHECK (NOT is_official), imported_at TIMESTAMP,
     foi_reference VARCHAR, foi_response_date DATE
@@ -278,6 +278,9 @@ class _Row:
             self.error(name, f"{text!r} is not a number", _NUMBER_EXPECTED)
             return None
         number = float(text)
+        if not math.isfinite(number):
+            self.error(name, f"{text!r} is not a finite number (it overflows)", _NUMBER_EXPECTED)
+            return None
         if number < 0:
             self.error(name, f"{text} is negative", "0 or more")
             return None
@@ -428,6 +431,7 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
         frame[f"upper_ci_{suffix}"] = upper
     frame["compared_to_england"] = None
     frame["compared_to_england_998"] = None
+    frame["comparison_note"] = None
     frame["imported_at"] = pd.NaT
     return frame[LOCAL_VALUE_COLUMNS].reset_index(drop=True), errors
 
@@ -612,16 +616,19 @@ def _open_for_writing(db_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def _compare(con, frame: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
-    """compared_to_england(_998) against England's value for the same indicator and period (file first, then published)."""
+    """compared_to_england(_998) and comparison_note against England's published value for the same indicator
+    and period.
+
+    The benchmark is only ever the published (official) England figure: a local row for England or a region
+    is kept and shown as local data, but never replaces the official figure a comparison is made against;
+    without a published England value the row is 'not compared' ('no benchmark').
+    """
     from indicators.stats.compare import compare
 
     england = {}
     for rec in con.execute("SELECT indicator_id, period_label, value FROM published.indicator_values "
                            "WHERE area_code = ? AND value IS NOT NULL", [ENGLAND_CODE]).fetchall():
         england[(rec[0], rec[1])] = rec[2]
-    for rec in frame.loc[frame["area_code"].eq(ENGLAND_CODE)].itertuples(index=False):
-        if rec.value is not None and not pd.isna(rec.value):
-            england[(rec.indicator_id, rec.period_label)] = rec.value
     polarity = dict(zip(catalogue["indicator_id"], catalogue["polarity"]))
     frame = frame.copy()
     for suffix, column in (("95", "compared_to_england"), ("998", "compared_to_england_998")):
@@ -634,6 +641,19 @@ def _compare(con, frame: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
             lower, upper = rec[f"lower_ci_{suffix}"], rec[f"upper_ci_{suffix}"]
             out.append(compare(_nan(lower), _nan(upper), bench, polarity.get(rec["indicator_id"], "no_polarity")))
         frame[column] = out
+    notes = []
+    for rec in frame.to_dict("records"):
+        if rec["area_code"] == ENGLAND_CODE:
+            notes.append(None)
+        elif math.isnan(_nan(rec["value"])):
+            notes.append("no value")
+        elif math.isnan(_nan(rec["lower_ci_95"])) or math.isnan(_nan(rec["upper_ci_95"])):
+            notes.append("no interval")
+        elif (rec["indicator_id"], rec["period_label"]) not in england:
+            notes.append("no benchmark")
+        else:
+            notes.append(None)
+    frame["comparison_note"] = notes
     return frame
 
 
