@@ -283,6 +283,68 @@ def unknown_change_type(raw: Path) -> str:
     return path.name
 
 
+OVERFLOW_DIGITS = "1" + "0" * 400  # a plain run of digits too large for a double: it reads as infinity
+
+
+def fingertips_value_overflows(raw: Path) -> str:
+    path = raw / FT_OCU
+
+    def edit(header, rows):
+        rows[0]["Value"] = "1e309"
+        return header, rows
+    _edit_csv(path, edit)
+    return path.name
+
+
+def fingertips_count_infinite(raw: Path) -> str:
+    path = raw / FT_ALCOHOL
+
+    def edit(header, rows):
+        rows[1]["Count"] = "inf"
+        return header, rows
+    _edit_csv(path, edit)
+    return path.name
+
+
+def fingertips_denominator_nan(raw: Path) -> str:
+    path = raw / FT_ALCOHOL
+
+    def edit(header, rows):
+        rows[2]["Denominator"] = "nan"
+        return header, rows
+    _edit_csv(path, edit)
+    return path.name
+
+
+def ndtms_count_overflows(raw: Path) -> str:
+    path = raw / NDTMS_LAS
+
+    def edit(header, rows):
+        row = next(r for r in rows if r["sex"].lower() == "total" and r["age_group"].lower() == "total")
+        row["exits_successfulcompletion_allintx"] = OVERFLOW_DIGITS
+        return header, rows
+    _edit_csv(path, edit)
+    return path.name
+
+
+def _first_number_cell(sheet, min_row: int = 1):
+    for row in sheet.iter_rows(min_row=min_row):
+        for cell in row:
+            if isinstance(cell.value, float) and not cell.value.is_integer():
+                return cell
+    raise AssertionError(f"no fractional number in sheet {sheet.title!r}")
+
+
+def ons_rate_overflows(raw: Path) -> str:
+    import openpyxl
+
+    path = raw / XLSX_2021
+    workbook = openpyxl.load_workbook(path)
+    _first_number_cell(workbook["Table 6"]).value = OVERFLOW_DIGITS
+    workbook.save(path)
+    return path.name
+
+
 @dataclass(frozen=True)
 class Case:
     corrupt: Callable[[Path], str]
@@ -323,6 +385,13 @@ CASES = {
                                      absent=("onsvisual_uk-topojson_changes.csv",)),
     "topojson bad arc index": Case(topojson_bad_arc_index, ("arc index", "out of range")),
     "unknown code-change type": Case(unknown_change_type, ("boundary_tweak", "merger")),
+    "fingertips value 1e309": Case(fingertips_value_overflows, (
+        "data row 1, column 'value': '1e309' is not a finite number", "overflows")),
+    "fingertips count inf": Case(fingertips_count_infinite, ("data row 2, column 'count'", "'inf'")),
+    "fingertips denominator nan": Case(fingertips_denominator_nan, ("data row 3, column 'denominator'", "'nan'")),
+    "ndtms count overflows": Case(ndtms_count_overflows, (
+        "column 'exits_successfulcompletion_allintx'", "is not a finite number", "data row")),
+    "ons rate overflows": Case(ons_rate_overflows, ("sheet 'table 6', cell", "is not a finite number")),
 }
 
 

@@ -155,6 +155,18 @@ def test_text_where_a_number_belongs(tmp_path: Path) -> None:
         stage([path])
 
 
+@pytest.mark.parametrize("text", ["1e309", "inf", "nan", "1" + "0" * 400])
+def test_number_that_is_not_finite(tmp_path: Path, text: str) -> None:
+    """Issue 13: an overflowing, infinite or NaN number is rejected with the file, row and column, never kept."""
+    users = [800, 700, 950, 700, 600, 800, text, 300, 500]
+    path = _workbook(tmp_path / "prevalence.xlsx", [_area("PCC01", "Z01B", "North West", "Blackpool", 80000,
+                                                          users, [10.0] * 9)])
+    with pytest.raises(InputError, match="is not a finite number") as info:
+        stage([path])
+    assert info.value.file == str(path)
+    assert info.value.where == "sheet '2016-17 Prevalence Estimates', row 6, number_crack"
+
+
 def test_not_a_workbook(tmp_path: Path) -> None:
     path = tmp_path / "prevalence.xlsx"
     path.write_text("<html>moved</html>")

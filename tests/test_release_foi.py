@@ -84,6 +84,12 @@ def test_xlsx_with_a_title_row_and_a_year_column(tmp_path):
     ("release_2017-18.csv", HEADER + "\n", "after row 1: the table has a header but no local authority rows"),
     ("release_2017-18.csv", "<!DOCTYPE html><html><body>Not found</body></html>", "line 1: the file is a web page (HTML)"),
     ("release_2017-18.csv", "", "the file is empty (0 bytes)"),
+    ("release_2017-18.csv", HEADER + "\nBlackpool,Yes,1e309,1000,1\n",
+     "row 2, column 'Number of take-home naloxone kits dispensed': '1e309' is not a finite number"),
+    ("release_2017-18.csv", HEADER + "\nBlackpool,Yes,10,nan,1\n",
+     "row 2, column 'Estimated number of people using opiates': 'nan' is not a finite number"),
+    ("release_2017-18.csv", HEADER + "\nBlackpool,Yes,10,1000,inf\n",
+     "row 2, column 'Kits per 100 people using opiates': 'inf' is not a finite number"),
 ])
 def test_bad_release_tables_name_the_row_and_column(tmp_path, name, content, message):
     path = tmp_path / name
@@ -179,6 +185,10 @@ def test_odn_files_must_come_in_pairs_and_be_well_formed(tmp_path):
     words.write_text("ODN name,2021/22\nNorth,many\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"row 2, column '2021/22': 'many' is not a number"):
         ukhsa_hcv_odn.parse_file(words)
+    for text in ("1e309", "inf", "nan"):
+        words.write_text(f"ODN name,2021/22\nNorth,{text}\n", encoding="utf-8")
+        with pytest.raises(InputError, match=rf"row 2, column '2021/22': '{text}' is not a finite number"):
+            ukhsa_hcv_odn.parse_file(words)
 
 
 # --------------------------------------------------------------------------- the build with both sources

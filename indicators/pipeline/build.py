@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -31,6 +32,8 @@ from indicators.pipeline.schema import (
     conform_observations,
 )
 from indicators.pipeline.sources import Source, all_sources
+from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
+from indicators.pipeline.sources.numbers import NOT_FINITE
 from indicators.stats.sql import apply_statistics, register_macros
 from indicators.stats.trend import RECENT_POINTS, recent_trend
 
@@ -75,9 +78,23 @@ def stage_sources(raw_dir: Path, sources: list[Source], report: BuildReport,
         for name, frame in staged.items():
             if name == "observations":
                 frame = conform_observations(frame)
+                _reject_non_finite(frame)
             tables.setdefault(name, []).append(frame)
     return {name: pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
             for name, frames in tables.items()}
+
+
+def _reject_non_finite(observations: pd.DataFrame) -> None:
+    """A last guard behind the parsers' own checks: no infinite or overflowed number reaches the build."""
+    for column in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator"):
+        numbers = observations[column].to_numpy(dtype=float)
+        bad = np.isinf(numbers)
+        if bad.any():
+            row = observations.loc[bad].iloc[0]
+            raise InputError(row["source_file"] or row["source_id"],
+                             f"{numbers[bad][0]!r} {NOT_FINITE}",
+                             where=f"the row for area {row['area_code'] or row['area_name']}, period "
+                                   f"{row['period_label']}, column {column}", expected=NOT_FINITE_EXPECTED)
 
 
 # --------------------------------------------------------------------------- names -> codes

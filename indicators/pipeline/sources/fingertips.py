@@ -26,6 +26,7 @@ import pandas as pd
 from indicators.errors import FetchError, InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources import Download
+from indicators.pipeline.sources.numbers import finite_series
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,8 @@ def _numbers(path: Path, text: pd.Series, rows: pd.Series, column: str) -> pd.Se
         raise InputError(path, f"{text[bad].iloc[0]!r} is not a number",
                          where=f"data row {rows[bad].iloc[0]}, column {column!r}",
                          expected="a number or an empty cell")
-    return pd.to_numeric(text.where(text.ne("")), errors="raise").astype("float64")
+    numbers = text.where(text.ne("")).astype("float64")  # float(): an overflowing number reads as inf
+    return finite_series(path, numbers, text, rows, column)
 
 
 def _periods(path: Path, raw: pd.DataFrame, rows: pd.Series) -> list[Period]:

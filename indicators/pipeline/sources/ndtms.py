@@ -22,6 +22,7 @@ import pandas as pd
 
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources.numbers import finite_series
 
 SOURCE_ID = "ndtms"
 ENGLAND_CODE = "E92000001"
@@ -161,7 +162,8 @@ def _numbers(path: Path, text: pd.Series, rows: pd.Series, column: str) -> pd.Se
     if bad.any():
         raise InputError(path, f"{text[bad].iloc[0]!r} is not a count", where=f"data row {rows[bad].iloc[0]}, "
                          f"column {column!r}", expected="a number, NULL or an empty cell")
-    numbers = pd.to_numeric(text.where(~missing), errors="raise").astype("float64")
+    numbers = text.where(~missing).astype("float64")  # float(): an overflowing number reads as inf, caught below
+    finite_series(path, numbers, text.where(~missing, ""), rows, column)
     negative = numbers < 0
     if negative.any():
         raise InputError(path, f"{text[negative].iloc[0]!r} is a negative count",

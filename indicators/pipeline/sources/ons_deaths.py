@@ -20,6 +20,7 @@ import pandas as pd
 
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "ons_deaths"
@@ -431,13 +432,16 @@ def _read_cell(value, *, path: Path, sheet: str, row: int, col: int, rate_like: 
     if value is None or value == "":
         return _BLANK
     kind = type(value)
+    where = f"sheet {sheet!r}, cell {_column_letter(col)}{row + 1}"
     if kind is float:
-        return _BLANK if math.isnan(value) else _Cell(number=value)
+        return _BLANK if math.isnan(value) else _Cell(number=finite(path, value, value, where))
     if kind is int:
-        return _Cell(number=float(value))
+        return _Cell(number=finite(path, float(value), value, where))
     if kind is str:
         cell = _read_text(value, rate_like)
         if cell is not None:
+            if cell.number is not None:
+                finite(path, cell.number, value, where)
             return cell
     raise _bad_cell(path, sheet, row, col, value)
 
@@ -586,7 +590,7 @@ def _three_year_records(path: Path, table: _Table, row: list, r: int, code: str,
         value = row[col] if col is not None and col < width else None
         if value is None or value == "":
             return _BLANK  # the common cases first: this runs for every cell of every table
-        if type(value) is float and value == value:
+        if type(value) is float and math.isfinite(value):
             return _Cell(number=value)
         return _read_cell(value, path=path, sheet=table.sheet, row=r, col=col, rate_like=rate_like)
 

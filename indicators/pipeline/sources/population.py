@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
+from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "population"
@@ -169,6 +170,8 @@ def _parse_sheet(path: Path, sheet: str, rows: list[list], header_row: int) -> p
                 raise InputError(path, f"cell holds {value!r}, not a number",
                                  where=f"sheet {sheet!r}, row {r + 1}, cell {_column_letter(c)}{r + 1} (age {age})",
                                  expected="a population count in every age column")
+            finite(path, float(value), value,
+                   f"sheet {sheet!r}, row {r + 1}, cell {_column_letter(c)}{r + 1} (age {age})")
             records.append((code, name, geography, year, sex, age, age_from, age_to, float(value)))
     frame = pd.DataFrame.from_records(records, columns=list(POPULATION_COLUMNS))
     frame["age_to"] = frame["age_to"].astype("Int64")

@@ -21,6 +21,7 @@ import pandas as pd
 
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "prevalence"
@@ -132,13 +133,14 @@ def _cell(row: list, index: int) -> object:
 
 
 def _number(path: Path, sheet: str, row_number: int, label: str, value: object) -> float | None:
+    where = f"sheet {sheet!r}, row {row_number}, {label}"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return None if math.isnan(value) else float(value)
+        return None if math.isnan(value) else finite(path, float(value), value, where)
     text = _text(value)
     if text == "" or text.lower() in _MARKERS:
         return None
     try:
-        return float(text.replace(",", ""))
+        return finite(path, float(text.replace(",", "")), text, where)
     except ValueError:
         raise InputError(path, f"{text!r} is not a number", where=f"sheet {sheet!r}, row {row_number}, {label}",
                          expected="a number, an empty cell or a not-available marker") from None

@@ -40,6 +40,7 @@ import pandas as pd
 
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
+from indicators.pipeline.sources.numbers import finite
 
 SOURCE_ID = "release_foi"
 SERIES_OCU = "release_foi:kits_per_100_ocu"
@@ -163,6 +164,7 @@ def _number(path: Path, row_number: int, column: str, text: str) -> tuple[float,
     except ValueError:
         raise InputError(path, f"{text!r} is not a number", where=f"row {row_number}, column '{column}'",
                          expected="a number, blank, or one of: " + ", ".join(sorted(m for m in _MISSING if m))) from None
+    finite(path, number, text, f"row {row_number}, column '{column}'")
     if number < 0:
         raise InputError(path, f"{text!r} is negative", where=f"row {row_number}, column '{column}'",
                          expected="a count or rate of 0 or more")

@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from indicators.errors import InputError
+from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.release_foi import read_rows
 
 SOURCE_ID = "ukhsa_hcv_odn"
@@ -169,6 +170,7 @@ def _parse_table(path: Path, rows: list[list[str]], header_index: int) -> pd.Dat
                     raise InputError(path, f"{row[j]!r} is not a number", where=f"row {number}, column '{header[j]}'",
                                      expected="a number of people, blank, or a suppression marker "
                                               "(*, [c], [x], :, ..)") from None
+                finite(path, value, row[j], f"row {number}, column '{header[j]}'")
                 if value < 0:
                     raise InputError(path, f"{row[j]!r} is negative", where=f"row {number}, column '{header[j]}'",
                                      expected="a count of 0 or more")
