@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from indicators.catalogue import Indicator, load_catalogue
 from indicators.errors import BuildError, IndicatorsError, InputError
-from indicators.pipeline import geography, peers, synthetic
+from indicators.pipeline import combined, geography, peers, synthetic
 from indicators.pipeline.checks import run_checks
 from indicators.pipeline.fetch import read_manifest
 from indicators.pipeline.schema import (
@@ -34,6 +34,7 @@ from indicators.pipeline.schema import (
 from indicators.pipeline.sources import Source, all_sources
 from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
 from indicators.pipeline.sources.numbers import NOT_FINITE
+from indicators.present import text
 from indicators.stats.sql import apply_statistics, register_macros
 from indicators.stats.trend import RECENT_POINTS, recent_trend
 
@@ -51,6 +52,13 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     row_counts: dict[str, int] = field(default_factory=dict)
     synthetic_files: list[str] = field(default_factory=list)  # <source_id>/<file> carrying synthetic.MARKER
+    # Every warning with its kind and source, kept in published.build_warnings.
+    warning_rows: list[dict[str, str]] = field(default_factory=list)
+
+    def warn(self, kind: str, message: str, source_id: str = "", *, printed: bool = True) -> None:
+        if printed:
+            self.warnings.append(message)
+        self.warning_rows.append({"kind": kind, "source_id": source_id, "message": message})
 
 
 # --------------------------------------------------------------------------- staging
@@ -63,6 +71,7 @@ def stage_sources(raw_dir: Path, sources: list[Source], report: BuildReport,
         files = source.matching_files(raw_dir / source.id)
         if not files:
             report.sources_missing.append(source.id)
+            report.warn("no files", text.missing_source_warning(source.id), source.id, printed=False)
             continue
         for path in files:
             if path.stat().st_size == 0:
@@ -112,13 +121,19 @@ def normalise_name(name: str) -> str:
 
 
 def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
-                       report: BuildReport) -> pd.DataFrame:
+                       report: BuildReport, combined_pairs: list[combined.CombinedPair] | None = None) -> pd.DataFrame:
     """Fill missing area codes (sources that publish names only) by exact normalised-name match.
 
     Where two areas share a name (Dorset the county and Dorset the unitary), the one that
-    existed at the end of the row's period is taken. Unmatched or still ambiguous names are
-    left out, and listed in the build report, rather than guessed.
+    existed at the end of the row's period is taken. A name declared as two areas published
+    together (data/combined_areas.toml) goes to the larger one, with a note. Unmatched or still
+    ambiguous names are left out, and listed in the build report, rather than guessed.
     """
+    if combined_pairs:
+        names = dict(zip(areas["area_code"], areas["area_name"]))
+        observations = combined.assign_combined_names(
+            observations, combined_pairs, normalise_name, names,
+            lambda source_id, message: report.warn("combined area", message, source_id))
     missing = observations["area_code"].eq("")
     if not missing.any():
         return observations
@@ -139,8 +154,8 @@ def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
     observations.loc[missing, "area_code"] = [pick(n, e) for n, e in todo.itertuples(index=False)]
     unmatched = observations.loc[missing & observations["area_code"].eq("")]
     for (source_id, name), _ in unmatched.groupby(["source_id", "area_name"]):
-        report.warnings.append(f"{source_id}: area name {name!r} matches no upper-tier area "
-                               "unambiguously; its rows are left out")
+        report.warn("unmatched name", f"{source_id}: area name {name!r} matches no upper-tier area "
+                    "unambiguously; its rows are left out", source_id)
     return observations.loc[~(missing & observations["area_code"].eq(""))].reset_index(drop=True)
 
 
@@ -167,14 +182,17 @@ def _note(*parts: str) -> str:
 
 
 def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFrame,
-              reorgs: pd.DataFrame, ltla_utla: pd.DataFrame) -> pd.DataFrame:
+              reorgs: pd.DataFrame, ltla_utla: pd.DataFrame,
+              combined_pairs: list[combined.CombinedPair] | None = None) -> pd.DataFrame:
     """Put every series on current upper-tier areas (see README, "Reorganisations").
 
     Same footprint: the old area's figures are carried to the new code. Split or boundary
     change: counts are re-aggregated from districts where every district's count exists; a
     rate that cannot be re-derived is left missing with a note. Old areas keep their own rows.
     Finally every current area gets a row for every period of every indicator, empty where
-    the source files have nothing, so "no data" is explicit rather than an absent row.
+    the source files have nothing, so "no data" is explicit rather than an absent row. Such an
+    empty row names no source (source_id, source_file and edition NULL); its note says which
+    files lacked it, or, for the smaller area of a combined pair, where its figure is.
     """
     if rows.empty:
         return rows
@@ -212,11 +230,13 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
         ind = by_id[indicator_id]
         present = group.set_index("area_code")
         template = group.iloc[0]
+        files = sorted({(str(sid), str(f)) for sid, f in zip(group["source_id"], group["source_file"]) if sid})
         for code in current_codes:
             if code in present.index:
                 continue
             new = {c: template[c] for c in ("indicator_id", "period_label", "period_start", "period_end",
                                              "source_id", "source_file", "edition")}
+            new.update(source_id=None, source_file=None, edition=None)
             new.update(area_code=code, area_name=names[code], value=None, lower_ci_95=None,
                        upper_ci_95=None, lower_ci_998=None, upper_ci_998=None, numerator=None,
                        denominator=None, is_suppressed=False, publisher_comparison="",
@@ -261,14 +281,18 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
                     new["harmonisation"] = "not derivable"
                 added.append(new)
                 continue
-            if code in rebuilt_from:
+            pointer = combined.pointer_note(combined_pairs or [], code, present, names)
+            if pointer:
+                new["value_note"] = pointer
+                new["harmonisation"] = "combined with another area"
+            elif code in rebuilt_from:
                 olds_text = " and ".join(sorted(set(rebuilt_from[code])))
                 new["value_note"] = (f"{names[code]} did not exist in this period; the publisher's "
                                      f"figures for the old areas ({olds_text}) cannot be re-derived "
                                      "for the new boundaries.")
                 new["harmonisation"] = "not derivable"
             else:
-                new["value_note"] = "No figure for this area and period in the source files used for this build."
+                new["value_note"] = text.placeholder_note(files)
                 new["harmonisation"] = "no data"
             added.append(new)
     out = rows.copy()
@@ -385,7 +409,8 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
                                     staged["code_changes"], staged["ltla14"])
     areas = geo.areas
     observations = staged.get("observations", conform_observations(pd.DataFrame(columns=list(OBSERVATION_COLUMNS))))
-    observations = resolve_area_codes(observations, areas, report)
+    combined_pairs = combined.load_combined()
+    observations = resolve_area_codes(observations, areas, report, combined_pairs)
 
     con = duckdb.connect(str(path))
     try:
@@ -401,7 +426,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
 
         rows = indicator_rows(con, catalogue)
         _check_duplicates(rows)
-        rows = harmonise(rows, catalogue, areas, geo.reorganisations, geo.ltla_current_utla)
+        names = dict(zip(areas["area_code"], areas["area_name"]))
+        rows = combined.merge_duplicated_pairs(
+            rows, combined_pairs, names, lambda source_id, message: report.warn("combined area", message, source_id))
+        rows = harmonise(rows, catalogue, areas, geo.reorganisations, geo.ltla_current_utla, combined_pairs)
         published_codes = set(areas.loc[areas["area_type"].isin(PUBLISHED_AREA_TYPES), "area_code"])
         if not rows.empty:
             rows = rows.loc[rows["area_code"].isin(published_codes)].copy()
@@ -423,7 +451,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         _write(con, "published.indicators", catalogue_frame(catalogue))
         sources_df = sources_frame(raw_dir, sources, report.sources_used, report)
         _write(con, "published.sources", sources_df)
-        columns = ", ".join(INDICATOR_VALUE_COLUMNS)
+        # A row with no figure (no value, no count, nothing withheld) names no source: its note says why it is empty.
+        columns = ", ".join(f"CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
+                            f"ELSE source_id END AS source_id" if c == "source_id" else c
+                            for c in INDICATOR_VALUE_COLUMNS)
         con.execute(f"""
             CREATE TABLE published.indicator_values AS
             SELECT {columns} FROM staged.indicator_values
@@ -454,7 +485,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         for table in ("indicator_values", "areas", "indicators", "sources", "boundaries"):
             report.row_counts[table] = con.execute(f"SELECT count(*) FROM published.{table}").fetchall()[0][0]
         result = run_checks(con)
-        report.warnings.extend(result.warnings)
+        for message in result.warnings:
+            report.warn("check", message)
+        _write(con, "published.build_warnings", pd.DataFrame(
+            report.warning_rows, columns=["kind", "source_id", "message"]).astype(str))
         if result.failures:
             raise BuildError("the new warehouse failed its checks, so the previous one was kept:\n  - "
                              + "\n  - ".join(result.failures[:20])
@@ -520,9 +554,10 @@ def _for_stats(rows: pd.DataFrame, catalogue: list[Indicator]) -> pd.DataFrame:
     for c in ("period_start", "period_end"):
         rows[c] = pd.to_datetime(rows[c]).dt.date
     rows["is_suppressed"] = rows["is_suppressed"].fillna(False).astype(bool)
-    for c in ("value_note", "source_id", "source_file", "edition", "publisher_comparison", "harmonisation",
-              "area_name"):
+    for c in ("value_note", "publisher_comparison", "harmonisation", "area_name"):
         rows[c] = rows[c].fillna("").astype(str)
+    for c in ("source_id", "source_file", "edition"):  # NULL on a row no source file gave (see harmonise)
+        rows[c] = rows[c].astype(object).where(rows[c].notna() & rows[c].astype(str).ne(""), None)
     for level in ("lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998"):
         rows[f"pub_{level}"] = rows[level]
     return rows.merge(cat, on="indicator_id", how="left")

@@ -88,6 +88,12 @@ CHECKS: tuple[Check, ...] = (
                                  OR lower_ci_998 IS NOT NULL OR upper_ci_998 IS NOT NULL
                                  OR coalesce(compared_to_england, 'not compared') <> 'not compared')""",
         "a value the publisher withheld stays withheld: no value, no limits, not compared"),
+    Check("empty rows name no source", "fail", f"""
+        SELECT v.indicator_id, v.area_code, v.period_label, v.source_id, p.source_file FROM {V} v
+        LEFT JOIN {P} p USING (indicator_id, area_code, period_label)
+        WHERE v.value IS NULL AND v.numerator IS NULL AND NOT coalesce(v.is_suppressed, false)
+          AND (v.source_id IS NOT NULL OR (p.source_file IS NOT NULL AND p.harmonisation = 'no data'))""",
+        "a row without any figure has no source_id, and an added row claims no file"),
     Check("every current area has a row in each indicator's latest period", "fail", f"""
         WITH latest AS (SELECT indicator_id, max(period_end) AS period_end FROM {V} GROUP BY ALL)
         SELECT l.indicator_id, a.area_code FROM latest l

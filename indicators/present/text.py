@@ -203,6 +203,9 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     if not row.get("has_row", True) or is_missing(row.get("value")):
         count = row.get("numerator")
         extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
+        if note.startswith(NOT_IN_BUILD_NOTE):
+            return (f"There is no {noun} for {area_name} in {period} in this build{extra}: "
+                    f"{_missing_reason(note)} {how_to_get_figure()}")
         reason = "" if not note or note.startswith(NO_FIGURE_NOTE) else f": {note.rstrip('.')}"
         return f"There is no {noun} for {area_name} in {period} in this build{extra}{reason}."
     value = float(row["value"])
@@ -289,6 +292,7 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
             reason = "suppressed by the publisher" + (f": {note}" if note else "")
         elif not row.get("has_row") or is_missing(row.get("value")):
             reason = "no figure for this area in this period" + (
+                f": {_missing_reason(note)} {how_to_get_figure()}" if note.startswith(NOT_IN_BUILD_NOTE) else
                 f": {note}" if note and not note.startswith(NO_FIGURE_NOTE) else "")
         elif is_missing(row.get("lower_ci_95")) or is_missing(row.get("upper_ci_95")):
             reason = "no 95% interval, so no comparison with England, the region or peers"
@@ -414,3 +418,93 @@ METHODS = (
      "90th/10th percentile ratio; between-area variance beyond chance (DerSimonian-Laird, I²).",
      "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58."),
 )
+
+
+# --------------------------------------------------------------------------- notes the build writes into the warehouse
+# One function per kind of note, so the words can be changed in one place; the build stores their output in
+# value_note and published.build_warnings, and the pages show it.
+
+SOURCE_NAMES = {
+    "fingertips": "Fingertips file",
+    "ndtms": "NDTMS ViewIt export",
+    "ons_deaths": "ONS drug-deaths workbook",
+    "prevalence": "opiate and crack cocaine prevalence workbook",
+    "population": "ONS population estimates workbook",
+    "release_foi": "Release Freedom of Information survey table",
+    "ukhsa_hcv_odn": "UKHSA hepatitis C table",
+}
+_FINGERTIPS_FILE = re.compile(r"indicator-(\d+)")
+NOT_IN_BUILD_NOTE = "No figure in this build"
+
+
+def source_file_phrase(source_id: str, file: str) -> str:
+    """'the Fingertips file for indicator 90244 (indicator-90244.csv)', 'the NDTMS ViewIt export (...)'."""
+    match = _FINGERTIPS_FILE.search(file or "") if source_id == "fingertips" else None
+    name = (f"Fingertips file for indicator {match.group(1)}" if match
+            else SOURCE_NAMES.get(source_id, f"{source_id} file"))
+    return f"the {name} ({file})" if file else f"the {name}"
+
+
+def placeholder_note(files: list[tuple[str, str]]) -> str:
+    """value_note of a row the build adds for an area that no source file used mentions for that period."""
+    where = " or ".join(source_file_phrase(s, f) for s, f in files) or "any source file"
+    return f"{NOT_IN_BUILD_NOTE}: this area and period are not in {where} used for this build."
+
+
+def combined_area_note(together: str) -> str:
+    """value_note of a figure the publisher gives for two areas together, shown on the larger one."""
+    return f"Covers {together} together: the publisher gives one figure for both."
+
+
+def combined_pointer_note(larger_name: str, together: str) -> str:
+    """value_note of the smaller area of a combined pair: where its figure is."""
+    return (f"Published only together with {larger_name}: the figure shown for {larger_name} covers {together} "
+            "together.")
+
+
+def combined_area_warning(source_id: str, published_as: str, larger: str, larger_name: str, smaller_name: str) -> str:
+    """Build warning: a combined figure was put on the larger area."""
+    return (f"{source_id}: {published_as!r} is one figure for two areas; it is shown on {larger_name} ({larger}) "
+            f"with a note, and {smaller_name} points to it")
+
+
+def missing_source_warning(source_id: str) -> str:
+    """Build warning: a declared source had no files in the raw cache."""
+    return (f"{source_id}: no files in the raw cache, so nothing from this source is in this build "
+            f"(`uv run indicators fetch --source {source_id}`, then `uv run indicators build`)")
+
+
+def _missing_reason(note: str) -> str:
+    """The placeholder note without its 'No figure in this build:' head: 'this area and period are not in ...'."""
+    rest = note[len(NOT_IN_BUILD_NOTE):].lstrip(": ").strip()
+    return rest[:1].lower() + rest[1:] if rest else "not in the files used for this build."
+
+
+def how_to_get_figure() -> str:
+    """What a reader can do about a figure the build's files lack."""
+    return ("The publishers' newer files may have it: `uv run indicators fetch` then `uv run indicators build` "
+            "gets them (the Data availability page lists what is published where).")
+
+
+def coverage_line(row: Mapping) -> str:
+    """One line per indicator for `indicators build`/`check`/`serve`: areas with a value in the latest period of
+    the current areas; it starts with WARNING when fewer than half have one."""
+    ident = str(row.get("indicator_id"))
+    total = int(row.get("n_current") or 0)
+    if not is_missing(row.get("publication_status")) and str(row.get("publication_status")) != OPEN_STATUS:
+        return f"{ident}: not published for individual areas ({row.get('publication_status')})"
+    if is_missing(row.get("latest_period")):
+        return f"{ident}: WARNING no figure for any area in this build (0 of {total} areas)"
+    have = int(row.get("n_with_value") or 0)
+    counts = int(row.get("n_with_count_only") or 0)
+    warning = "WARNING only " if have * 2 < total else ""
+    return (f"{ident}: {warning}{have} of {total} areas have a value in {period_display(row['latest_period'])} "
+            f"(latest period)" + (f", {counts} more a count only" if counts else ""))
+
+
+def build_warnings_sentence(count: int) -> str:
+    """The line above the list of the build's warnings on the data availability page."""
+    if not count:
+        return "The build that made this warehouse raised no warnings."
+    return (f"The build that made this warehouse raised {count} {'warning' if count == 1 else 'warnings'}: figures "
+            "it could not place, areas published together, sources with no files, and cross-checks that differed.")
