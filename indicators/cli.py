@@ -115,7 +115,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         print(f"no files for: {', '.join(report.sources_missing)} (their indicators are empty)")
     counts = ", ".join(f"{k} {v}" for k, v in report.row_counts.items())
     print(f"built {report.db_path} ({report.build_id}) in {report.seconds:.1f} s: {counts}")
+    print_coverage(report.db_path)
     return 0
+
+
+def print_coverage(db: Path, con=None) -> None:
+    """One line per indicator: areas with a value in its latest period, of the current areas (loud when few)."""
+    from indicators.present.text import coverage_line
+    from indicators.products.queries import connect, coverage
+
+    own = con is None
+    con = connect(db) if own else con
+    try:
+        print("coverage (areas with a value in the latest period / current areas):")
+        for row in coverage(con).to_dict("records"):
+            print(f"  {coverage_line(row)}")
+    finally:
+        if own:
+            con.close()
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -130,6 +147,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warn  {message}")
     for message in result.failures:
         print(f"FAIL  {message}")
+    print_coverage(_db(args), con)
     return 1 if result.failures else 0
 
 
@@ -171,6 +189,7 @@ def ensure_warehouse(db: Path, raw: Path, mirror: Path | None, rebuild: bool = F
 def cmd_serve(args: argparse.Namespace) -> int:
     db = _db(args)
     ensure_warehouse(db, _raw(args), _mirror(args), args.rebuild)
+    print_coverage(db)
     env = dict(os.environ, INDICATORS_DB=str(db.resolve()))
     command = [sys.executable, "-m", "streamlit", "run", str(config.REPO_ROOT / "dashboard.py"),
                "--server.headless", "true", "--server.address", "127.0.0.1",

@@ -45,6 +45,11 @@ def render() -> None:
         st.markdown(f"The area chosen in the sidebar, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
         table = table.sort_values("Code", key=lambda codes: codes.ne(chosen), kind="stable")
     st.dataframe(table, hide_index=True, width="stretch")
+    st.subheader("What the build warned about")
+    warnings = ctx.wh.q("build_warnings")
+    st.markdown(text.build_warnings_sentence(len(warnings)))
+    if len(warnings):
+        st.markdown("\n".join(f"- {text.md_escape(message)}" for message in warnings["message"]))
     frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability")
 
 

@@ -33,7 +33,7 @@ QUERIES = frozenset({
     "indicators", "indicator_periods", "upper_tier_areas", "area", "map_values", "map_geojson",
     "benchmark_value", "area_profile", "peer_groups", "league_table", "gap_summary", "funnel_data",
     "balance_values", "balance_view", "peer_comparison", "trend_series", "sources_by_publisher", "source_summary",
-    "indicator_summary",
+    "indicator_summary", "coverage", "build_warnings",
     "build_info", "table_exists",
 })
 

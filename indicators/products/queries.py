@@ -202,6 +202,34 @@ def indicator_summary(con) -> pd.DataFrame:
     """)
 
 
+def coverage(con) -> pd.DataFrame:
+    """Per indicator: its latest period with any figure, how many current upper-tier areas have a value then
+    (n_with_value), how many more only a count (n_with_count_only), and how many current areas there are."""
+    return _df(con, f"""
+        WITH ut AS (SELECT area_code FROM published.areas WHERE valid_to IS NULL AND area_type IN {_UPPER_TIER_SQL}),
+        latest AS (SELECT indicator_id, arg_max(period_label, period_end) AS latest_period
+                   FROM published.indicator_values WHERE value IS NOT NULL OR numerator IS NOT NULL GROUP BY ALL)
+        SELECT i.indicator_id, i.publication_status, l.latest_period,
+               count(v.value) AS n_with_value,
+               count(CASE WHEN v.value IS NULL AND v.numerator IS NOT NULL THEN 1 END) AS n_with_count_only,
+               (SELECT count(*) FROM ut) AS n_current
+        FROM published.indicators i
+        LEFT JOIN latest l USING (indicator_id)
+        LEFT JOIN published.indicator_values v
+          ON v.indicator_id = i.indicator_id AND v.period_label = l.latest_period
+         AND v.area_code IN (SELECT area_code FROM ut)
+        GROUP BY i.indicator_id, i.family, i.publication_status, l.latest_period
+        ORDER BY {_family_rank_sql('i')}, i.indicator_id
+    """)
+
+
+def build_warnings(con) -> pd.DataFrame:
+    """The build's warnings (kind, source_id, message); empty for a warehouse built before they were kept."""
+    if not table_exists(con, "build_warnings"):
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in ("kind", "source_id", "message")})
+    return _df(con, "SELECT kind, source_id, message FROM published.build_warnings ORDER BY kind, source_id, message")
+
+
 def source_summary(con) -> pd.DataFrame:
     return _df(con, "SELECT * FROM published.sources ORDER BY source_id, file")
 
