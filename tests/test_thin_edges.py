@@ -238,6 +238,6 @@ def test_build_check_and_serve_print_coverage(built, capsys, monkeypatch):
     assert loud in capsys.readouterr().out
     import indicators.cli as cli
 
-    monkeypatch.setattr(cli.subprocess, "call", lambda *a, **k: 0)
+    monkeypatch.setattr(cli, "run_forwarding_signals", lambda *a, **k: 0)  # no Streamlit: only the lines printed
     assert main(["serve", "--db", str(built["db"])]) == 0
     assert loud in capsys.readouterr().out
