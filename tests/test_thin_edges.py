@@ -154,7 +154,7 @@ def test_an_added_row_says_which_files_lack_it(built):
     manchester = value_row(con, "completion_opiate", "E08000003", "2021/22")
     assert manchester["source_id"] is None and manchester["source_file"] is None
     assert manchester["value_note"] == (
-        "No figure in this build: this area and period are not in the Fingertips file for indicator 90244 "
+        "No figure for this area and period in this build: it is not in the Fingertips file for indicator 90244 "
         "(indicator-90244.csv) or the NDTMS ViewIt export (ViewIt Export Data_LAs.csv) used for this build.")
     unmet = value_row(con, "unmet_need_opiate_crack", "E08000003", "2020/21")
     assert unmet["value_note"].endswith("not in the Fingertips file for indicator 93517 "

@@ -434,7 +434,7 @@ SOURCE_NAMES = {
     "ukhsa_hcv_odn": "UKHSA hepatitis C table",
 }
 _FINGERTIPS_FILE = re.compile(r"indicator-(\d+)")
-NOT_IN_BUILD_NOTE = "No figure in this build"
+NOT_IN_BUILD_NOTE = "No figure for this area and period in this build"
 
 
 def source_file_phrase(source_id: str, file: str) -> str:
@@ -448,7 +448,7 @@ def source_file_phrase(source_id: str, file: str) -> str:
 def placeholder_note(files: list[tuple[str, str]]) -> str:
     """value_note of a row the build adds for an area that no source file used mentions for that period."""
     where = " or ".join(source_file_phrase(s, f) for s, f in files) or "any source file"
-    return f"{NOT_IN_BUILD_NOTE}: this area and period are not in {where} used for this build."
+    return f"{NOT_IN_BUILD_NOTE}: it is not in {where} used for this build."
 
 
 def combined_area_note(together: str) -> str:
@@ -475,7 +475,7 @@ def missing_source_warning(source_id: str) -> str:
 
 
 def _missing_reason(note: str) -> str:
-    """The placeholder note without its 'No figure in this build:' head: 'this area and period are not in ...'."""
+    """The placeholder note without its head: 'it is not in the Fingertips file ... used for this build.'."""
     rest = note[len(NOT_IN_BUILD_NOTE):].lstrip(": ").strip()
     return rest[:1].lower() + rest[1:] if rest else "not in the files used for this build."
 
