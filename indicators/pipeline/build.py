@@ -446,14 +446,16 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
                shapes.loc[shapes["layer"] != "utla", ["area_code", "area_name", "geometry"]])
         _write(con, "published.later_code_changes", geo.later_changes)
         _write(con, "published.neighbours", geo.neighbours)
+        _write(con, "published.peer_geographic", peers.geographic_peers(
+            shapes.loc[shapes["layer"] == "utla", ["area_code", "geometry"]], geo.neighbours))
         if "peer_cipfa" in staged:
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
         _write(con, "published.indicators", catalogue_frame(catalogue))
         sources_df = sources_frame(raw_dir, sources, report.sources_used, report)
         _write(con, "published.sources", sources_df)
         # A row with no figure (no value, no count, nothing withheld) names no source: its note says why it is empty.
-        columns = ", ".join(f"CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
-                            f"ELSE source_id END AS source_id" if c == "source_id" else c
+        columns = ", ".join("CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
+                            "ELSE source_id END AS source_id" if c == "source_id" else c
                             for c in INDICATOR_VALUE_COLUMNS)
         con.execute(f"""
             CREATE TABLE published.indicator_values AS
@@ -500,12 +502,12 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
 
 def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator], areas: pd.DataFrame,
                               population: pd.DataFrame | None, ltla_current_utla: pd.DataFrame) -> None:
-    """published.peer_similar (most similar areas, with reasons) and published.recent_trends."""
+    """published.peer_similar (most similar areas per indicator family, with reasons) and published.recent_trends."""
     values = con.execute("""SELECT indicator_id, area_code, period_label, period_end, value, numerator,
                                    denominator FROM staged.indicator_values""").df()
     profile = peers.similarity_profile(areas, values, population, ltla_current_utla)
     _write(con, "published.peer_variables", profile)
-    _write(con, "published.peer_similar", peers.similar_areas(profile))
+    _write(con, "published.peer_similar", peers.similar_sets(profile, {i.id: i.family for i in catalogue}))
     kinds = {i.id: ("proportion" if i.ci_method == "wilson" else "rate" if i.ci_method == "byars_rate" else None)
              for i in catalogue}
     rows = []

@@ -1,27 +1,39 @@
-"""Peer groups computed from open data: "most similar areas", with the distances that make each area a peer.
+"""Peer groups computed from open data: "most similar areas" per indicator family, and geographic peers.
 
-Depends on numpy and pandas only (the build passes in frames). Geographic neighbours come
-from indicators.pipeline.geography and CIPFA neighbours from the Fingertips API; this module adds a
-transparent similarity measure a commissioner can check by hand.
+Depends on numpy, pandas and shapely (the build passes in frames). Shared borders come from
+indicators.pipeline.geography and CIPFA neighbours from the Fingertips API; this module adds a
+transparent similarity measure a commissioner can check by hand, and tops up an area's bordering
+areas with the nearest others so that every geographic group has at least GEOGRAPHIC_MINIMUM.
 """
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
 
-# Each variable: the column in the profile frame, a plain label, and how to transform it.
-SIMILARITY_VARIABLES: tuple[tuple[str, str, str], ...] = (
-    ("population", "population (log scale)", "log"),
-    ("ocu_prevalence", "estimated opiate/crack use per 1,000 aged 15-64", "identity"),
-    ("deaths_recent", "drug-misuse death rate, latest period", "identity"),
-    ("deaths_past", "drug-misuse death rate, ten years earlier", "identity"),
+# Each variable: the column in the profile frame, a plain label, how to transform it, and the catalogue
+# indicator it is taken from (None: not an indicator). A family's set of most similar areas is chosen
+# without the variables taken from that family's own indicators, so areas are never grouped on the very
+# figure they are then compared on (deaths are compared within areas chosen without deaths).
+SIMILARITY_VARIABLES: tuple[tuple[str, str, str, str | None], ...] = (
+    ("population", "population (log scale)", "log", None),
+    ("ocu_prevalence", "estimated opiate/crack use per 1,000 aged 15-64", "identity", "ocu_prevalence"),
+    ("deaths_recent", "drug-misuse death rate, latest period", "identity", "deaths_drug_misuse"),
+    ("deaths_past", "drug-misuse death rate, ten years earlier", "identity", "deaths_drug_misuse"),
 )
 N_PEERS = 10
 MIN_SHARED_VARIABLES = 2
+GEOGRAPHIC_MINIMUM = 5
+GEOGRAPHIC_COLUMNS = ["area_code", "neighbour_code", "rank", "relation", "shared_border_km", "distance_km"]
+SIMILAR_COLUMNS = ["area_code", "peer_code", "peer_name", "rank", "distance", "n_variables", "reasons", "family",
+                   "variables"]
 
 
-def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS) -> pd.DataFrame:
+def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS, exclude: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Nearest areas by standardised Euclidean distance over the similarity variables.
 
     `profile`: one row per area, columns `area_code`, `area_name` and the variables in
@@ -33,13 +45,16 @@ def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS) -> pd.DataFrame
     of e.g. the CIPFA and DfE models (Euclidean distance on standardised indicators),
     with fewer, openly published variables.
 
+    `exclude`: profile columns left out of the distance (see `similar_sets`).
+
     Returns area_code, peer_code, peer_name, rank (1 = most similar), distance,
     n_variables and `reasons`: per variable "label: this area X, peer Y (d SD apart)".
     """
+    variables = [v for v in SIMILARITY_VARIABLES if v[0] not in exclude]
     frame = profile.set_index("area_code")
     z = pd.DataFrame(index=frame.index)
     shown = pd.DataFrame(index=frame.index)
-    for column, _, transform in SIMILARITY_VARIABLES:
+    for column, _, transform, _ in variables:
         raw = pd.to_numeric(frame.get(column), errors="coerce").astype(float)
         values = np.log(raw.where(raw > 0)) if transform == "log" else raw
         spread = values.std(ddof=0)
@@ -59,7 +74,7 @@ def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS) -> pd.DataFrame
         order = [j for j in np.argsort(distance, kind="stable") if np.isfinite(distance[j])][:n_peers]
         for rank, j in enumerate(order, start=1):
             reasons = []
-            for k, (column, label, _) in enumerate(SIMILARITY_VARIABLES):
+            for k, (column, label, _, _) in enumerate(variables):
                 if np.isnan(diff[j, k]):
                     continue
                 a, b = float(shown_values[i, k]), float(shown_values[j, k])
@@ -69,6 +84,73 @@ def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS) -> pd.DataFrame
                          "reasons": "; ".join(reasons)})
     return pd.DataFrame(rows, columns=["area_code", "peer_code", "peer_name", "rank", "distance",
                                        "n_variables", "reasons"])
+
+
+def similar_sets(profile: pd.DataFrame, families: dict[str, str], n_peers: int = N_PEERS) -> pd.DataFrame:
+    """Most similar areas for each indicator family, never chosen on that family's own indicators.
+
+    `families`: indicator_id -> family, from the catalogue. For each family, the variables taken from
+    an indicator of that family are left out (deaths are compared within areas chosen on population and
+    opiate/crack use only; need within areas chosen on population and deaths; completions, hepatitis C
+    and naloxone on all four). Returns SIMILAR_COLUMNS: `similar_areas`' columns plus `family` and
+    `variables`, the plain labels of the variables used.
+    """
+    frames, cache = [], {}
+    for family in sorted(set(families.values())):
+        exclude = frozenset(column for column, _, _, indicator_id in SIMILARITY_VARIABLES
+                            if indicator_id is not None and families.get(indicator_id) == family)
+        if exclude not in cache:
+            cache[exclude] = similar_areas(profile, n_peers, exclude)
+        used = "; ".join(label for column, label, _, _ in SIMILARITY_VARIABLES if column not in exclude)
+        frames.append(cache[exclude].assign(family=family, variables=used))
+    if not frames:
+        return pd.DataFrame(columns=SIMILAR_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[SIMILAR_COLUMNS]
+
+
+def geographic_peers(shapes: pd.DataFrame, neighbours: pd.DataFrame,
+                     minimum: int = GEOGRAPHIC_MINIMUM) -> pd.DataFrame:
+    """Each current area's bordering areas, topped up with the nearest others until there are `minimum`.
+
+    `shapes`: area_code and geometry (GeoJSON text, EPSG:4326) of the current areas; `neighbours`:
+    area_code, neighbour_code, shared_border_km (geography.geographic_neighbours). Bordering areas come
+    first, longest border first (relation 'border', distance 0); then areas that do not border it, nearest
+    first by the shortest distance between their boundaries in British National Grid metres (relation
+    'nearest', distance_km), until the group has `minimum` members. Blackpool borders only Lancashire, so
+    its group adds Sefton across the Ribble estuary, then Westmorland and Furness, Wigan and Blackburn with
+    Darwen; the Isles of Scilly, an island, get Cornwall and the nearest of Devon. Returns GEOGRAPHIC_COLUMNS.
+    """
+    if shapes.empty:
+        return pd.DataFrame(columns=GEOGRAPHIC_COLUMNS)
+    codes = shapes["area_code"].astype(str).tolist()
+    geoms = np.array([shapely.geometry.shape(json.loads(g)) if isinstance(g, str) else shapely.geometry.shape(g)
+                      for g in shapes["geometry"]], dtype=object)
+    metric = shapely.transform(geoms, _to_british_national_grid, include_z=False)
+    borders = {code: group.sort_values(["shared_border_km", "neighbour_code"], ascending=[False, True])
+               for code, group in neighbours.groupby("area_code")}
+    rows = []
+    for i, code in enumerate(codes):
+        own = borders.get(code, pd.DataFrame(columns=["neighbour_code", "shared_border_km"]))
+        members = [(n, "border", float(km), 0.0) for n, km in zip(own["neighbour_code"], own["shared_border_km"])]
+        if len(members) < minimum:
+            taken = {code, *(m[0] for m in members)}
+            distance = shapely.distance(metric[i], metric) / 1000.0
+            for j in np.argsort(distance, kind="stable"):
+                if len(members) >= minimum:
+                    break
+                if codes[j] not in taken:
+                    members.append((codes[j], "nearest", float("nan"), round(float(distance[j]), 1)))
+        rows += [{"area_code": code, "neighbour_code": n, "rank": rank, "relation": relation,
+                  "shared_border_km": km, "distance_km": km_apart}
+                 for rank, (n, relation, km, km_apart) in enumerate(members, start=1)]
+    return pd.DataFrame(rows, columns=GEOGRAPHIC_COLUMNS)
+
+
+def _to_british_national_grid(coords: np.ndarray) -> np.ndarray:
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4326, 27700, always_xy=True).transform(coords[:, 0], coords[:, 1])
+    return np.column_stack([x, y])
 
 
 def _fmt(value: float) -> str:
