@@ -45,22 +45,29 @@ def render() -> None:
         st.header("Against a peer group")
         peers = ctx.wh.q("peer_groups", code)
         available = words.peer_groups_available(peers)
-        if not available:
+        with_members = [g for g in available if (peers["peer_group"] == g).any()]
+        if not with_members:
             st.info(words.NO_PEERS)
         else:
             group = frame.page_choice(ctx, "peers", "Peer group", available, PEER_GROUP_LABELS.get,
-                                      default=available[0], page="area", help=words.PEER_GROUP_HELP)
+                                      default=with_members[0], page="area", help=words.PEER_GROUP_HELP)
             members = peers[peers["peer_group"] == group]
-            left, right = st.columns([2, 3])
-            with left:
-                markup.show(words.peers_table(members), key="table_peers")
-            with right:
-                comparison = ctx.wh.q("peer_comparison", code, tuple(members["area_code"]))
-                st.markdown(md(words.peer_lead(name)))
-                for sentence in words.peer_sentences(name, comparison, ctx.indicator):
-                    st.markdown(f"- {md(sentence)}")
-                with frame.table_expander("Table: against the peer group"):
-                    markup.show(words.peer_comparison_table(comparison, name, group), key="table_peer_comparison")
+            if members.empty:
+                st.info(text.peer_group_missing(group))
+            else:
+                left, right = st.columns([2, 3])
+                with left:
+                    for i, table in enumerate(words.peers_tables(members)):
+                        markup.show(table, key=f"table_peers_{i}")
+                with right:
+                    comparison = ctx.wh.q("peer_comparison", code, tuple(dict.fromkeys(members["area_code"])), group)
+                    sentences = words.peer_sentences(name, comparison, ctx.indicator)
+                    st.markdown(md(words.peer_lead(name) if sentences else text.no_peer_figures(name)))
+                    for sentence in sentences:
+                        st.markdown(f"- {md(sentence)}")
+                    with frame.table_expander("Table: against the peer group"):
+                        markup.show(words.peer_comparison_table(comparison, name, group),
+                                    key="table_peer_comparison")
 
         st.header("Over time")
         names = words.trend_names(name, info)

@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from indicators.catalogue import FAMILY_TITLES
 from indicators.present import charts, text
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 from ui import frame
@@ -23,8 +24,9 @@ def render() -> None:
         st.markdown(f"**{text.md_escape(meta['title'])}**, {text.period_display(period)}. Rank 1 is the best "
                     f"({'highest' if meta['polarity'] != 'low_is_good' else 'lowest'} value). The 95% rank interval "
                     "says where an area could rank once chance is allowed for.")
-        peers = ctx.wh.q("peer_groups", code) if code else None
-        options = [ALL] + ([g for g in PEER_GROUPS if (peers["peer_group"] == g).any()] if peers is not None else [])
+        peers = ctx.wh.q("peer_groups", code, meta.get("family")) if code else None
+        options = [ALL] + ([g for g in PEER_GROUPS if (peers["peer_group"] == g).any() or g == "cipfa"]
+                           if peers is not None else [])
         labels = {ALL: "All areas in England"}
         labels.update({g: f"{PEER_GROUP_LABELS[g]} of {ctx.area_name(code)}" for g in PEER_GROUPS})
         choice = frame.page_choice(ctx, "peers", "Show", options, labels.get, default=ALL, page="compare")
@@ -33,6 +35,12 @@ def render() -> None:
         if not code:
             st.markdown("Choose an area in the sidebar to filter the table to its peers and highlight it.")
         members = peers[peers["peer_group"] == choice] if choice != ALL else None
+        if members is not None and members.empty:
+            st.info(text.peer_group_missing(choice))
+        if members is not None and choice == "similar" and members["similar_variables"].notna().any():
+            family = FAMILY_TITLES.get(meta.get("family"), meta.get("family") or "")
+            st.markdown(text.md_escape(text.similar_set_caption(members["similar_variables"].iloc[0],
+                                                                [family.lower()])) + ".")
         codes = None if members is None else tuple([code] + list(members["area_code"]))
         table, group = ctx.wh.q("league_table", indicator_id, period, codes)
         england = ctx.wh.q("benchmark_value", indicator_id, period)
@@ -54,8 +62,7 @@ def render() -> None:
         shown = table.assign(
             rank_interval=[f"{int(lo)} to {int(hi)}" if not (text.is_missing(lo) or text.is_missing(hi)) else "–"
                            for lo, hi in zip(table["rank_lower"], table["rank_upper"])],
-            compared=[text.CATEGORY_LABELS[text.category(r, meta.get("publication_status"))]
-                      for r in table.to_dict("records")],
+            compared=[text.category_label(r, meta.get("publication_status")) for r in table.to_dict("records")],
             why=[reasons.get(c, "") for c in table["area_code"]])
         columns = {"rank": "Rank", "rank_interval": "95% rank interval", "area_name": "Area", "region_name": "Region",
                    "value": f"Value, {meta['unit']}", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",

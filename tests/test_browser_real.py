@@ -174,3 +174,32 @@ def test_every_page_on_the_real_build(real, browser, path, title):
         _settled(page)
     finally:
         context.close()
+
+
+def test_thin_edges_on_the_real_build(real, browser):
+    """Issue 13 in Chromium on the real build: Cumberland's profile shows its 91 drug-misuse deaths (a count
+    re-aggregated from its districts, with no rate) in the summary, the spine chart and the table; Barnet's map
+    label gives the real reason it is not compared (England's figure is missing), beside its interval."""
+    base, _ = real
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(base + "/area?area=E06000063&indicator=deaths_drug_misuse")
+        page.wait_for_function("() => document.querySelector('h1')?.innerText === 'Cumberland'", timeout=TIMEOUT)
+        _settled(page)
+        body = page.inner_text("body")
+        assert "Cumberland: 91 drug-misuse deaths in 2019–21, a count with no rate" in body
+        assert "12 of 12 indicators have no figure" not in body
+        assert "count only: 91, no rate" in page.locator("figure.ind-spine").inner_text()
+        row = page.locator("table", has_text="Cumberland, its region and England").locator(
+            "tr", has_text="Drug-misuse deaths").first.text_content()  # in a closed expander: its text, not drawn
+        assert "91" in row and "Count only, no rate" in row
+
+        page.goto(base + "/?indicator=completion_opiate&period=2020/21")
+        page.wait_for_function(MAP_DRAWN, timeout=TIMEOUT)
+        _settled(page)
+        label = page.locator(".ind-map-main a[href*='area=E09000003']").get_attribute("aria-label")
+        assert "95% interval:" in label and "Not compared (no England figure for this period)" in label
+        assert "no interval" not in label
+    finally:
+        context.close()

@@ -271,3 +271,32 @@ def test_indicator_not_published_for_areas(monkeypatch, restricted_warehouse):
     at = run(monkeypatch, restricted_warehouse, "pages/area.py", {"area": "E06000009"})
     no_exception(at)
     assert not_possible(at).loc["Naloxone (clients)", "Why"].startswith("not published for individual areas")
+
+
+def test_count_only_area_profile(monkeypatch, warehouse):
+    """Issue 13: Cumberland's deaths are a count re-aggregated from its districts, with no rate. The summary,
+    the spine chart and the tables say so; the count is not denied by 'no figure'."""
+    at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E06000063"})
+    no_exception(at)
+    body = texts(at)
+    assert ("Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate (Cumberland did not exist in this "
+            "period; the count is the sum of its 3 former districts).") in body
+    assert "2 of 3 indicators have no figure for Cumberland" in body            # opiate and alcohol completions
+    spine = [m for m in markups(at) if m.startswith('<figure class="ind-chart ind-spine"')][0]
+    assert "count only: 60, no rate" in spine and "Count: 60 (no rate)" in spine
+    table = [t for t in tables(at) if t.attrs["caption"].startswith("Cumberland, its region and England")][0]
+    deaths = table.set_index("Indicator").loc["Drug-misuse deaths"]
+    assert (deaths["Count"], deaths["Compared with England"]) == ("60", "Count only, no rate (boundary change)")
+    assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("a count (60) but no rate, so no comparison")
+
+
+def test_cipfa_peers_not_in_the_build_say_how_to_get_them(monkeypatch, warehouse):
+    """Issue 13: Camden has no CIPFA neighbours in this warehouse: the group is still offered and says it is
+    not in this build, with the command that fetches it, rather than vanishing."""
+    at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E09000007", "peers": "cipfa"})
+    no_exception(at)
+    assert "cipfa" in at.radio[0].options or "CIPFA nearest neighbours" in at.radio[0].options
+    assert at.query_params["peers"] == "cipfa"
+    info = " ".join(i.value for i in at.info)
+    assert "CIPFA nearest neighbours are not in this build" in info
+    assert "indicators fetch --source cipfa_neighbours" in info

@@ -182,15 +182,15 @@ def test_similar_not_compared_and_missing_sentences():
         "is not significantly different from England’s 5.1 (95% confidence).")
     no_interval = dict(similar, lower_ci_95=None, upper_ci_95=None, compared_to_england="not compared")
     assert text.comparison_sentence("Camden", DEATHS, no_interval, 5.1).endswith(
-        "cannot be compared with England’s 5.1 because it has no valid 95% interval.")
+        "cannot be compared with England’s 5.1: it has no valid 95% interval.")
     suppressed = _row("deaths_drug_misuse", "E09000012", "2019-21")
     assert text.comparison_sentence("Hackney", DEATHS, suppressed, 5.1) == (
         "Hackney’s drug-misuse death rate for 2019–21 is suppressed by the publisher "
         "(Rate not calculated: fewer than 10 deaths).")
     boundary = _row("deaths_drug_misuse", "E06000063", "2019-21")
     assert text.comparison_sentence("Cumberland", DEATHS, boundary, 5.1) == (
-        "There is no drug-misuse death rate for Cumberland in 2019–21 in this build (count: 60): Cumberland did "
-        "not exist in this period; the count is the sum of its 3 former districts.")
+        "Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate (Cumberland did not exist in this "
+        "period; the count is the sum of its 3 former districts).")
     assert text.comparison_sentence("Blackpool", DEATHS, _row("deaths_drug_misuse", "E06000009", "2019-21"),
                                     None).endswith("has no England figure to compare with in this build.")
     not_published = dict(DEATHS, title="Take-home naloxone kits", publication_status="foi",
@@ -503,3 +503,25 @@ def test_geo_plots_make_no_network_request():
 
 def test_england_row_is_never_in_the_map(con):
     assert ENGLAND not in set(queries.map_values(con, "deaths_drug_misuse", "2019-21")["area_code"])
+
+
+def test_not_compared_labels_say_the_real_reason():
+    """Issue 13: 'not compared' says why: the build's comparison_note, or (older warehouse) what the row shows."""
+    from indicators.present.charts import hover_lines
+
+    base = dict(area_name="Barnet", value=4.3, lower_ci_95=2.9, upper_ci_95=6.2, compared_to_england="not compared",
+                period_label="2020/21", numerator=25.0, denominator=585.0, has_row=True, is_suppressed=False)
+    meta = {"unit": "%", "publication_status": "open"}
+    assert text.category_label(dict(base, comparison_note="no benchmark")) == \
+        "Not compared (no England figure for this period)"
+    assert text.category_label(dict(base, comparison_note="no interval")) == "Not compared (no valid 95% interval)"
+    assert text.category_label(dict(base, comparison_note="not calculated")) == \
+        "Not compared (no interval for this kind of figure)"
+    assert text.category_label(base) == "Not compared (no England figure for this period)"  # interval, no note
+    assert text.category_label(dict(base, lower_ci_95=None)) == "Not compared (no valid 95% interval)"
+    lines = hover_lines(dict(base, comparison_note="no benchmark"), meta)
+    assert "95% interval: 2.9% to 6.2%" in lines and "Not compared (no England figure for this period)" in lines
+    assert text.comparison_sentence("Barnet", {"short_title": "Completions (opiate)", "title": "Completions",
+                                               "unit": "%"}, dict(base, comparison_note="no benchmark"), 5.0) == (
+        "Barnet’s figure for “completions”, 4.3% in 2020/21, is not compared with England: there is no single "
+        "England figure for 2020/21.")

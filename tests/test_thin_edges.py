@@ -128,7 +128,7 @@ def test_check_fails_on_a_warehouse_edited_to_hold_a_withheld_value(built, tmp_p
     con.close()
     assert main(["check", "--db", str(db)]) == 1
     out = capsys.readouterr().out
-    assert f"FAIL  suppressed rows carry no value: 1 row(s) break it" in out
+    assert "FAIL  suppressed rows carry no value: 1 row(s) break it" in out
     assert f"area_code={CAMDEN}" in out and "value=75.0" in out
 
 
@@ -241,3 +241,19 @@ def test_build_check_and_serve_print_coverage(built, capsys, monkeypatch):
     monkeypatch.setattr(cli, "run_forwarding_signals", lambda *a, **k: 0)  # no Streamlit: only the lines printed
     assert main(["serve", "--db", str(built["db"])]) == 0
     assert loud in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- item 5: the real reason
+
+def test_barnet_is_not_compared_because_englands_figure_is_missing(built):
+    """Barnet's 2020/21 opiate completions have a valid interval; England has no figure for that period in these
+    files, so the map label must say so, not 'no interval'."""
+    from indicators.present.charts import hover_lines
+
+    con = built["con"]
+    barnet = value_row(con, "completion_opiate", "E09000003", "2020/21")
+    assert not pd.isna(barnet["lower_ci_95"]) and barnet["comparison_note"] == "no benchmark"
+    row = queries.map_values(con, "completion_opiate", "2020/21").set_index("area_code").loc["E09000003"]
+    lines = hover_lines(dict(row, area_code="E09000003"), {"unit": "%", "publication_status": "open"})
+    assert "Not compared (no England figure for this period)" in lines
+    assert any(line.startswith("95% interval: ") and line != "95% interval: –" for line in lines)

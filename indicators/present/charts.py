@@ -118,7 +118,8 @@ def hover_lines(row: Mapping, indicator: Mapping) -> list[str]:
     period = text.period_display(row.get("period_label"))
     if period:
         lines.append(f"Period: {period}")
-    lines.append(CATEGORY_LABELS.get(cat, cat))
+    lines.append(text.category_label(row, indicator.get("publication_status")) if cat == "not compared"
+                 else CATEGORY_LABELS.get(cat, cat))
     note = row.get("value_note")
     if not is_missing(note) and str(note).strip():
         lines.append(str(note).strip()[:160])
@@ -148,7 +149,7 @@ def map_frame(values: pd.DataFrame, indicator: Mapping, colour_mode: str = "comp
     if "period_label" in frame.columns and period_label:
         frame["period_label"] = frame["period_label"].fillna(period_label)
     frame["category"] = [text.category(r, status) for r in frame.to_dict("records")]
-    frame["category_label"] = frame["category"].map(CATEGORY_LABELS)
+    frame["category_label"] = [text.category_label(r, status) for r in frame.to_dict("records")]
     frame["hover"] = [hover_text(r, indicator) for r in frame.to_dict("records")]
     legend: list[tuple[str, str, str]] = []
     if colour_mode == "value":
@@ -489,7 +490,8 @@ def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object
             continue
         hover = [f"<b>{text.hover_escape(r['area_name'])}</b><br>{format_value(r['value'], unit)} "
                  f"({format_interval(r['lower_ci_95'], r['upper_ci_95'], unit)})<br>Rank {int(r['rank'])}, "
-                 f"95% rank interval {int(r['rank_lower'])} to {int(r['rank_upper'])}<br>{CATEGORY_LABELS[cat]}"
+                 f"95% rank interval {int(r['rank_lower'])} to {int(r['rank_upper'])}<br>"
+                 f"{text.category_label(r, indicator.get('publication_status'))}"
                  for r in part.to_dict("records")]
         fig.add_trace(go.Scatter(
             x=part["value"], y=part["area_name"], mode="markers", name=CATEGORY_LABELS[cat],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from indicators.catalogue import FAMILY_TITLES
 from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
@@ -26,9 +27,10 @@ NO_SPINE = ("No indicator has both a value for England and a spread of areas in 
             "chart.")
 NO_PEERS = ("No peer group is known for this area in this build (no shared borders, CIPFA neighbours or regional "
             "neighbours).")
-PEER_GROUP_HELP = ("Geographic neighbours share a border; CIPFA nearest neighbours are the areas most similar on "
-                   "CIPFA's socio-economic model; the most similar areas are closest on population, opiate/crack use "
-                   "and drug-death history (the reasons list the distances).")
+PEER_GROUP_HELP = ("Geographic neighbours share a border, topped up with the nearest areas to at least five; CIPFA "
+                   "nearest neighbours are the areas most similar on CIPFA's socio-economic model; the most similar "
+                   "areas are closest on population, opiate/crack use and drug-death history, never on the figures "
+                   "they are compared on (the reasons list the distances).")
 TREND_BANDS = "Shaded bands: 95% intervals."
 LOCAL_HEAD = "Local and community figures: not official statistics."
 ALL_COMPARED = "Every indicator could be compared."
@@ -68,7 +70,7 @@ def spine_table(profile: pd.DataFrame, name: str) -> str:
     """The spine chart's twin: this area, its region and England for each indicator."""
     records = profile.to_dict("records")
     table = profile.assign(
-        category=[text.CATEGORY_LABELS[text.category(r, r.get("publication_status"))] for r in records])
+        category=[text.category_label(r, r.get("publication_status")) for r in records])
     return htmltable.html_table(table, [
         Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
         Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
@@ -82,15 +84,27 @@ def spine_table(profile: pd.DataFrame, name: str) -> str:
 
 
 def peer_groups_available(peers: pd.DataFrame) -> list[str]:
-    """The peer groups the area has (indicators.products.queries.peer_groups), in PEER_GROUPS order."""
-    return [g for g in PEER_GROUPS if (peers["peer_group"] == g).any()]
+    """The peer groups the area has (indicators.products.queries.peer_groups), in PEER_GROUPS order; CIPFA nearest
+    neighbours always, so that a build without them says so (text.peer_group_missing) rather than hiding them."""
+    return [g for g in PEER_GROUPS if (peers["peer_group"] == g).any() or g == "cipfa"]
 
 
-def peers_table(members: pd.DataFrame) -> str:
+def peers_table(members: pd.DataFrame, caption: str | None = None) -> str:
     return htmltable.html_table(
         [{"peer": r["area_name"], "why": text.peer_reason(r)} for r in members.to_dict("records")],
         [Column("peer", "Peer"), Column("why", "Why")],
-        caption=f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one")
+        caption=caption or f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one")
+
+
+def peers_tables(members: pd.DataFrame) -> list[str]:
+    """One table of the group's members; for the most similar areas, one per set of variables used, captioned with
+    the variables and the families it serves (each family's set is chosen without its own figures)."""
+    if "similar_variables" not in members or members["similar_variables"].isna().all():
+        return [peers_table(members)]
+    return [peers_table(part.drop_duplicates("area_code"),
+                        text.similar_set_caption(variables, [FAMILY_TITLES.get(f, f).lower() for f in
+                                                             sorted(set(part["similar_family"].dropna()))]))
+            for variables, part in members.groupby("similar_variables", sort=False)]
 
 
 def peer_lead(name: str) -> str:

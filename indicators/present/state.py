@@ -17,7 +17,7 @@ import pandas as pd
 PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted")
 MAX_PARAM_LENGTH = 64
 PEER_GROUPS = ("neighbours", "cipfa", "similar", "region")
-PEER_GROUP_LABELS = {"neighbours": "Geographic neighbours (shared border)",
+PEER_GROUP_LABELS = {"neighbours": "Geographic neighbours (bordering, then nearest)",
                      "cipfa": "CIPFA nearest neighbours", "similar": "Most similar areas (open data)",
                      "region": "Same region"}
 COLOUR_MODES = ("comparison", "value")

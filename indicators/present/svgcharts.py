@@ -167,11 +167,18 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
             # The word above the marker, clear of the bars and the region's diamond, with a white halo.
             parts.append(f'<text x="{_num(mx)}" y="{_num(y - 11)}" font-size="11" text-anchor="middle" '
                          f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_e(cat)}</text>')
-        tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}",
+        elif cat in ("count only", "suppressed"):
+            # No marker, but the row says what the area has: its count without a rate, or that it was withheld.
+            said = text.spine_missing_label(r)
+            parts.append(f'<text x="{_num(centre + 8)}" y="{_num(y - 11)}" font-size="11" '
+                         f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_e(said)}</text>')
+        count = ([f"Count: {text.format_count(r.get('numerator'))} (no rate)"]
+                 if is_missing(r.get("value")) and not is_missing(r.get("numerator")) else [])
+        tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}", *count,
                          f"England: {format_value(r.get('england_value'), unit)}",
                          f"Region: {format_value(r.get('region_value'), unit)}",
                          f"Areas: {format_bare(r.get('area_min'), unit)} to {format_bare(r.get('area_max'), unit)}",
-                         CATEGORY_LABELS[cat]])
+                         text.category_label(r)])
         rows.append(f'<g><title>{_e(tip)}</title>{"".join(parts)}</g>')
     bottom = SPINE_TOP + SPINE_ROW * len(data)
     header = (f'<text x="{_num(x_of(-1.05))}" y="18" font-size="12" class="ind-muted">← worst</text>'

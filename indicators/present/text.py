@@ -23,7 +23,7 @@ CATEGORY_LABELS = {
     "worse": "Worse than England",
     "higher": "Higher than England",
     "lower": "Lower than England",
-    "not compared": "Not compared (no interval)",
+    "not compared": "Not compared",
     "suppressed": "Suppressed by the publisher",
     "not published": "Not published for areas",
     "count only": "Count only, no rate (boundary change)",
@@ -35,7 +35,8 @@ CATEGORY_MEANINGS = {
     "worse": "England's value lies outside the area's 95% interval, on the side that is better.",
     "higher": "The area's 95% interval lies above England's value (no better or worse for this indicator).",
     "lower": "The area's 95% interval lies below England's value (no better or worse for this indicator).",
-    "not compared": "There is a value but no valid 95% interval (or no England value), so no comparison.",
+    "not compared": ("There is a value but no comparison: it has no valid 95% interval, or there is no England "
+                     "figure for that period. Each area's label says which."),
     "suppressed": "The publisher withheld the figure, usually because the numbers are small.",
     "not published": "No open figure is published for individual areas.",
     "count only": ("A count is published but no rate for these boundaries: the area was created after the "
@@ -159,6 +160,36 @@ def access_label(access: str, foi_reference: object = None, foi_response_date: o
     return "public"
 
 
+# Why a value is 'not compared' with England, from the build's comparison_note (indicators.stats.sql).
+NOT_COMPARED_REASONS = {
+    "no interval": "no valid 95% interval",
+    "no benchmark": "no England figure for this period",
+    "not calculated": "no interval for this kind of figure",
+    "suppressed": "withheld by the publisher",
+    "no value": "no value",
+}
+
+
+def not_compared_reason(row: Mapping) -> str:
+    """Why a row with a value is not compared with England: the build's comparison_note in words, or, for a
+    warehouse without that column, what the row shows (no interval; otherwise no England figure)."""
+    note = row.get("comparison_note")
+    if not is_missing(note) and str(note) in NOT_COMPARED_REASONS:
+        return NOT_COMPARED_REASONS[str(note)]
+    if is_missing(row.get("lower_ci_95")) or is_missing(row.get("upper_ci_95")):
+        return NOT_COMPARED_REASONS["no interval"]
+    return NOT_COMPARED_REASONS["no benchmark"]
+
+
+def category_label(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
+    """The label of one area's category, with the real reason for 'not compared' ('Not compared (no England
+    figure for this period)')."""
+    cat = category(row, publication_status)
+    if cat == "not compared":
+        return f"{CATEGORY_LABELS[cat]} ({not_compared_reason(row)})"
+    return CATEGORY_LABELS[cat]
+
+
 def _lower_first(text: str) -> str:
     first = text.split(" ", 1)[0]
     if len(first) > 1 and first[:2].isupper():
@@ -200,6 +231,8 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
         return f"{_possessive(area_name)} {noun} for {period} is suppressed by the publisher" + (
             f" ({note.rstrip('.')})." if note else ".")
+    if row.get("has_row", True) and is_missing(row.get("value")) and not is_missing(row.get("numerator")):
+        return count_only_sentence(area_name, indicator, row)
     if not row.get("has_row", True) or is_missing(row.get("value")):
         count = row.get("numerator")
         extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
@@ -225,7 +258,26 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
             good = "higher" if indicator.get("polarity") == "high_is_good" else "lower"
             sentence += f": {word} than {benchmark_name}, since a {good} value is better"
         return sentence + "."
-    return f"{head} cannot be compared with {_possessive(benchmark_name)} {bench} because it has no valid 95% interval."
+    reason = (not_compared_reason(row) if compared is None else NOT_COMPARED_REASONS["no interval"])
+    if reason == NOT_COMPARED_REASONS["no benchmark"]:
+        return f"{head} is not compared with {benchmark_name}: there is no single {benchmark_name} figure for {period}."
+    return f"{head} cannot be compared with {_possessive(benchmark_name)} {bench}: it has {reason}."
+
+
+def spine_missing_label(row: Mapping) -> str:
+    """The spine chart's words on a row with no marker: 'count only: 91, no rate' or 'suppressed'."""
+    if category(row) == "count only":
+        return f"count only: {format_count(row.get('numerator'))}, no rate"
+    return "suppressed by the publisher"
+
+
+def count_only_sentence(area_name: str, indicator: Mapping, row: Mapping) -> str:
+    """A count published without a rate (an area created after the period, counts re-aggregated from its
+    districts): the count, and why there is no rate."""
+    what = _lower_first(str(indicator.get("short_title") or indicator.get("title") or "count"))
+    note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip().rstrip(".")
+    return (f"{area_name}: {format_count(row['numerator'])} {what} in {period_display(row.get('period_label'))}, "
+            "a count with no rate" + (f" ({note})." if note else "."))
 
 
 def no_data_message(indicator: Mapping, consequence: str) -> str:
@@ -249,15 +301,20 @@ def caveat_list(caveats: object) -> list[str]:
 
 
 def has_figure(row: Mapping) -> bool:
-    """Whether a row has something to say: a value, or a figure the publisher suppressed."""
+    """Whether a row has something to say: a value, a count without a rate, or a figure the publisher suppressed."""
     suppressed = row.get("is_suppressed")
-    return not is_missing(row.get("value")) or (not is_missing(suppressed) and bool(suppressed))
+    return (not is_missing(row.get("value")) or not is_missing(row.get("numerator"))
+            or (not is_missing(suppressed) and bool(suppressed)))
 
 
 def peer_reason(row: Mapping) -> str:
     """Why an area is in a peer group: the shared border, the CIPFA rank, or the region."""
     group = row.get("peer_group")
     if group == "neighbours":
+        if row.get("relation") == "nearest":
+            km = row.get("distance_km")
+            return ("no shared border; among the nearest areas" + ("" if is_missing(km) else
+                                                                  f", {format_number(km)} km away"))
         km = row.get("shared_border_km")
         return "shares a border" + ("" if is_missing(km) else f" of {format_number(km)} km")
     if group == "cipfa":
@@ -290,13 +347,16 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
             reason = "no data for any area in this build"
         elif bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
             reason = "suppressed by the publisher" + (f": {note}" if note else "")
+        elif row.get("has_row") and is_missing(row.get("value")) and not is_missing(row.get("numerator")):
+            reason = (f"a count ({format_count(row['numerator'])}) but no rate, so no comparison"
+                      + (f": {note}" if note else ""))
         elif not row.get("has_row") or is_missing(row.get("value")):
             reason = "no figure for this area in this period" + (
                 f": {_missing_reason(note)} {how_to_get_figure()}" if note.startswith(NOT_IN_BUILD_NOTE) else
                 f": {note}" if note and not note.startswith(NO_FIGURE_NOTE) else "")
         elif is_missing(row.get("lower_ci_95")) or is_missing(row.get("upper_ci_95")):
             reason = "no 95% interval, so no comparison with England, the region or peers"
-        elif is_missing(row.get("england_value")):
+        elif is_missing(row.get("england_value")) or row.get("comparison_note") == "no benchmark":
             reason = "no England figure for this period, so no comparison with England"
         if reason:
             out.append({"indicator": title, "period": period or "–", "reason": reason})
@@ -508,3 +568,23 @@ def build_warnings_sentence(count: int) -> str:
         return "The build that made this warehouse raised no warnings."
     return (f"The build that made this warehouse raised {count} {'warning' if count == 1 else 'warnings'}: figures "
             "it could not place, areas published together, sources with no files, and cross-checks that differed.")
+
+
+def similar_set_caption(variables: object, families: list[str]) -> str:
+    """Which variables chose a set of most similar areas and which families it is used for."""
+    used = "" if is_missing(variables) else str(variables)
+    return (f"Most similar areas for {', '.join(families)}, chosen on: {used or 'the open variables'} "
+            "(never on the figures they are compared on)")
+
+
+def peer_group_missing(group: str, source_id: str = "cipfa_neighbours") -> str:
+    """A peer group the build has no data for: what it is and the command that gets it."""
+    if group == "cipfa":
+        return ("CIPFA nearest neighbours are not in this build: their lists come from the Fingertips API. "
+                f"`uv run indicators fetch --source {source_id}` then `uv run indicators build` adds them.")
+    return "This peer group has no areas for this area in this build."
+
+
+def no_peer_figures(area_name: str) -> str:
+    """The peer section when the area has no figure to compare with a group."""
+    return f"{area_name} has no figure in this build to compare with the group."

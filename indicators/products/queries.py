@@ -286,7 +286,7 @@ def map_values(con, indicator_id: str, period_label: str | None) -> pd.DataFrame
                v.period_label, v.value, v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998,
                v.numerator, v.denominator, coalesce(v.is_suppressed, false) AS is_suppressed,
                coalesce(v.value_note, '') AS value_note, v.compared_to_england, v.compared_to_england_998,
-               v.indicator_id IS NOT NULL AS has_row
+               v.comparison_note, v.indicator_id IS NOT NULL AS has_row
         FROM published.areas a
         LEFT JOIN published.indicator_values v
           ON v.area_code = a.area_code AND v.indicator_id = ? AND v.period_label = ?
@@ -394,7 +394,7 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
                a.value, a.lower_ci_95, a.upper_ci_95, a.lower_ci_998, a.upper_ci_998,
                a.numerator, a.denominator, coalesce(a.is_suppressed, false) AS is_suppressed,
                coalesce(a.value_note, '') AS value_note, a.compared_to_england, a.compared_to_england_998,
-               a.indicator_id IS NOT NULL AS has_row,
+               a.comparison_note, a.indicator_id IS NOT NULL AS has_row,
                e.value AS england_value, e.lower_ci_95 AS england_lower_ci_95,
                e.upper_ci_95 AS england_upper_ci_95,
                r.value AS region_value, r.lower_ci_95 AS region_lower_ci_95,
@@ -421,24 +421,34 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
     return frame
 
 
-def peer_groups(con, area_code: str) -> pd.DataFrame:
+def peer_groups(con, area_code: str, family: str | None = None) -> pd.DataFrame:
     """The area's peers with what makes each a peer: one row per (peer_group, area).
 
-    peer_group 'neighbours' (shared border, shared_border_km), 'cipfa' (CIPFA nearest neighbours,
-    cipfa_rank; only when published.peer_cipfa exists), 'similar' (most similar areas on open
-    variables, similar_rank, similar_distance and similar_reasons; only when published.peer_similar
-    exists) and 'region' (other current upper-tier areas in the same region). Columns: peer_group,
-    area_code, area_name, shared_border_km, cipfa_rank, similar_rank, similar_distance,
-    similar_reasons, region_name.
+    peer_group 'neighbours' (bordering areas, longest border first, topped up with the nearest others to at
+    least five: published.peer_geographic, with relation 'border' or 'nearest', shared_border_km and
+    distance_km; published.neighbours alone in an older warehouse), 'cipfa' (CIPFA nearest neighbours,
+    cipfa_rank; only when published.peer_cipfa exists), 'similar' (most similar areas on open variables,
+    similar_rank, similar_distance and similar_reasons, one set per indicator family chosen without that
+    family's own indicators: similar_family, similar_variables; only `family`'s set when it is given) and
+    'region' (other current upper-tier areas in the same region).
     """
-    columns = ["peer_group", "area_code", "area_name", "shared_border_km", "cipfa_rank", "similar_rank",
-               "similar_distance", "similar_reasons", "region_name"]
-    parts = [_df(con, f"""
-        SELECT 'neighbours' AS peer_group, n.neighbour_code AS area_code, a.area_name,
-               n.shared_border_km, CAST(NULL AS INTEGER) AS cipfa_rank, a.region_name
-        FROM published.neighbours n JOIN published.areas a ON a.area_code = n.neighbour_code
-        WHERE n.area_code = ? AND a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
-        ORDER BY n.shared_border_km DESC, a.area_name""", [area_code])]
+    columns = ["peer_group", "area_code", "area_name", "relation", "shared_border_km", "distance_km", "cipfa_rank",
+               "similar_rank", "similar_distance", "similar_reasons", "similar_family", "similar_variables",
+               "region_name"]
+    if table_exists(con, "peer_geographic"):
+        parts = [_df(con, f"""
+            SELECT 'neighbours' AS peer_group, g.neighbour_code AS area_code, a.area_name, g.relation,
+                   g.shared_border_km, g.distance_km, a.region_name
+            FROM published.peer_geographic g JOIN published.areas a ON a.area_code = g.neighbour_code
+            WHERE g.area_code = ? AND a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
+            ORDER BY g.rank""", [area_code])]
+    else:
+        parts = [_df(con, f"""
+            SELECT 'neighbours' AS peer_group, n.neighbour_code AS area_code, a.area_name, 'border' AS relation,
+                   n.shared_border_km, CAST(NULL AS INTEGER) AS cipfa_rank, a.region_name
+            FROM published.neighbours n JOIN published.areas a ON a.area_code = n.neighbour_code
+            WHERE n.area_code = ? AND a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
+            ORDER BY n.shared_border_km DESC, a.area_name""", [area_code])]
     if table_exists(con, "peer_cipfa"):
         parts.append(_df(con, """
             SELECT 'cipfa' AS peer_group, c.neighbour_code AS area_code,
@@ -447,12 +457,20 @@ def peer_groups(con, area_code: str) -> pd.DataFrame:
             FROM published.peer_cipfa c LEFT JOIN published.areas a ON a.area_code = c.neighbour_code
             WHERE c.area_code = ? ORDER BY c.rank""", [area_code]))
     if table_exists(con, "peer_similar"):
-        parts.append(_df(con, """
+        has_family = "family" in [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'published' "
+            "AND table_name = 'peer_similar'").fetchall()]
+        family_sql = ("s.family AS similar_family, s.variables AS similar_variables" if has_family
+                      else "CAST(NULL AS VARCHAR) AS similar_family, CAST(NULL AS VARCHAR) AS similar_variables")
+        where, params = "s.area_code = ?", [area_code]
+        if has_family and family is not None:
+            where, params = where + " AND s.family = ?", params + [family]
+        parts.append(_df(con, f"""
             SELECT 'similar' AS peer_group, s.peer_code AS area_code, coalesce(a.area_name, s.peer_name) AS area_name,
                    CAST(s.rank AS INTEGER) AS similar_rank, CAST(s.distance AS DOUBLE) AS similar_distance,
-                   s.reasons AS similar_reasons, a.region_name
+                   s.reasons AS similar_reasons, {family_sql}, a.region_name
             FROM published.peer_similar s LEFT JOIN published.areas a ON a.area_code = s.peer_code
-            WHERE s.area_code = ? ORDER BY s.rank""", [area_code]))
+            WHERE {where} ORDER BY {'s.family, ' if has_family else ''}s.rank""", params))
     parts.append(_df(con, f"""
         SELECT 'region' AS peer_group, a.area_code, a.area_name, CAST(NULL AS DOUBLE) AS shared_border_km,
                CAST(NULL AS INTEGER) AS cipfa_rank, a.region_name
@@ -464,6 +482,15 @@ def peer_groups(con, area_code: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
     return pd.concat(frames, ignore_index=True)
+
+
+def group_members(peers: pd.DataFrame, group: str, family: str | None) -> list[str]:
+    """The codes of one peer group from a `peer_groups` frame; for 'similar', the set for `family` (the group a
+    figure of that family is compared with)."""
+    members = peers[peers["peer_group"] == group]
+    if group == "similar" and "similar_family" in members and members["similar_family"].notna().any():
+        members = members[members["similar_family"] == family]
+    return list(dict.fromkeys(members["area_code"]))
 
 
 def _ranks_kind(value_type: str) -> str:
@@ -704,9 +731,10 @@ def balance_view(con, x_indicator: str, y_indicator: str) -> dict:
             "y_periods": sorted(frame["y_period"].dropna().unique().tolist())}
 
 
-def peer_comparison(con, area_code: str, peer_codes: list[str]) -> pd.DataFrame:
+def peer_comparison(con, area_code: str, peer_codes: list[str], peer_group: str | None = None) -> pd.DataFrame:
     """For one area and a peer group: each indicator at its latest period, the group's value (`group_value`
-    over the area and its peers) and the area compared with it (stats.compare, 95%).
+    over the area and its peers) and the area compared with it (stats.compare, 95%). With `peer_group`
+    'similar', each indicator uses the most similar areas chosen without its own family (`peer_codes` ignored).
 
     Columns: indicator_id, short_title, unit, period_label, value, lower_ci_95, upper_ci_95, is_suppressed,
     value_note, group_value, group_method, group_n_areas, compared_to_group.
@@ -715,10 +743,13 @@ def peer_comparison(con, area_code: str, peer_codes: list[str]) -> pd.DataFrame:
 
     profile = area_profile(con, area_code)
     codes = [area_code] + [c for c in peer_codes if c != area_code]
+    peers = peer_groups(con, area_code) if peer_group == "similar" else None
     rows = []
     for row in profile.to_dict("records"):
         if pd.isna(row.get("period_label")):
             continue
+        if peers is not None:  # most similar areas: the set chosen without this indicator's family
+            codes = [area_code] + [c for c in group_members(peers, "similar", row.get("family")) if c != area_code]
         values = map_values(con, row["indicator_id"], row["period_label"])
         group = group_value(values[values["area_code"].isin(codes)], row)
         rows.append({"indicator_id": row["indicator_id"], "short_title": row["short_title"], "unit": row["unit"],
