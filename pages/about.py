@@ -18,7 +18,7 @@ def render() -> None:
     catalogue = ctx.catalogue
     fresh = words.freshness(ctx.wh.q("indicator_summary"))
     for row in catalogue.to_dict("records"):
-        with st.expander(words.heading(row)):
+        with st.expander(md(words.heading(row))):
             st.markdown(md(row.get("definition") or ""))
             caveats = text.caveat_list(row.get("caveats"))
             if caveats:

@@ -20,7 +20,7 @@ def render() -> None:
     else:
         info = ctx.wh.q("area", code) or {}
         name = ctx.area_name(code)
-        st.title(name)
+        st.title(md(name))
         st.markdown(md(words.area_line(info, code)))
         profile = ctx.wh.q("area_profile", code)
 
@@ -82,7 +82,7 @@ def render() -> None:
         if single:
             st.markdown(md(words.single_period_sentence(single)))
         if not charts and not single:
-            st.info(words.no_trends_sentence(name))
+            st.info(md(words.no_trends_sentence(name)))
 
         st.header("Other figures: networks and local data")
         odn = ctx.wh.read(availability.odn_values_for_area, code)

@@ -19,7 +19,7 @@ def render() -> None:
     st.title("Compare areas")
     indicator_id, period, code = ctx.state.indicator, ctx.state.period, ctx.state.area
     if not meta or period is None:
-        st.info(text.no_data_message(meta, "there is nothing to rank"))
+        st.info(text.md_escape(text.no_data_message(meta, "there is nothing to rank")))
     else:
         st.markdown(f"**{text.md_escape(meta['title'])}**, {text.period_display(period)}. Rank 1 is the best "
                     f"({'highest' if meta['polarity'] != 'low_is_good' else 'lowest'} value). The 95% rank interval "

@@ -18,9 +18,9 @@ def render() -> None:
                 "high death rates?")
 
     indicator_id, period = ctx.state.indicator, ctx.state.period
-    st.header(f"How big is the gap: {meta.get('short_title', 'no indicator')}")
+    st.header(f"How big is the gap: {text.md_escape(meta.get('short_title', 'no indicator'))}")
     if not meta or period is None:
-        st.info(text.no_data_message(meta, "there is no gap to measure"))
+        st.info(text.md_escape(text.no_data_message(meta, "there is no gap to measure")))
     else:
         st.markdown(f"{text.md_escape(meta['title'])}, {text.period_display(period)}; current upper-tier areas.")
         try:
@@ -84,7 +84,8 @@ def render() -> None:
             "Quadrant lines are at England's values for the latest periods; each area's quadrant uses England's "
             "value in that area's own periods.")
         if both.empty:
-            st.info(f"No area has both {x_meta.get('short_title')} and {deaths.get('short_title')} in this build "
+            st.info(f"No area has both {text.md_escape(x_meta.get('short_title'))} and "
+                    f"{text.md_escape(deaths.get('short_title'))} in this build "
                     "(no data, not zeros), so there is nothing to plot.")
         else:
             if len(both) < charts.BIVARIATE_MIN_AREAS:

@@ -16,12 +16,12 @@ def render() -> None:
         st.info("This build has no indicators to map.")
     else:
         indicator_id, period, area = ctx.state.indicator, ctx.state.period, ctx.state.area
-        st.title(meta["title"])
+        st.title(text.md_escape(meta["title"]))
         england = ctx.wh.q("benchmark_value", indicator_id, period) if period else None
         notice = mapview.map_notice(england, meta, period, "colour by value instead, or see the table")
         lead = mapview.england_sentence(england, meta, period)
         if notice:
-            st.info(notice)
+            st.info(text.md_escape(notice))
         elif lead:
             st.markdown(f"**{text.md_escape(lead[0])}** {text.md_escape(lead[1])}")
         with st.expander("What this indicator measures, and its caveats"):
@@ -51,7 +51,7 @@ def render() -> None:
                 st.markdown("\n".join(f"- **{text.md_escape(label)}**: {text.md_escape(meaning)}"
                                        for label, meaning in mapview.colour_meanings(legend)))
         if area:
-            st.page_link(nav.page("area"), label=f"Open the profile of {ctx.area_name(area)}", icon=":material/location_on:",
+            st.page_link(nav.page("area"), label=f"Open the profile of {text.md_escape(ctx.area_name(area))}", icon=":material/location_on:",
                          query_params=frame.params_for(ctx))
 
         st.subheader("The same data as a table")

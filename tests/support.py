@@ -352,3 +352,50 @@ def read_html_tables(markup: str) -> list[pd.DataFrame]:
         frame.attrs["caption"] = table["caption"]
         frames.append(frame)
     return frames
+
+
+# Text that Streamlit would turn into markup if it reached Markdown unescaped: an image and a link (the browser
+# would fetch from 127.0.0.1:9, where nothing listens), raw HTML, a script, Streamlit's own colour, icon and
+# LaTeX directives, and a heading.
+HOSTILE = (
+    "![t](http://127.0.0.1:9/t.png)",
+    "[click](http://127.0.0.1:9/phish)",
+    "<img src=http://127.0.0.1:9/h.png>",
+    "<script>fetch('http://127.0.0.1:9/s')</script>",
+    ":red[**loud**] :material/warning: $x^2$",
+    "\n# heading",
+)
+HOSTILE_HOST = "127.0.0.1:9"
+
+
+def make_hostile_warehouse(path: Path) -> Path:
+    """make_warehouse(harm_families=True) with a HOSTILE text after every name, title, note and source text.
+
+    Area and region names each get one payload in turn (so they stay distinct); catalogue and source texts get
+    them all."""
+    make_warehouse(path, harm_families=True)
+    everything = " ".join(HOSTILE)
+    con = duckdb.connect(str(path))
+    try:
+        con.create_function("hostile", lambda text, i: f"{text} {HOSTILE[i % len(HOSTILE)]}", [str, int], str)
+        names = "(SELECT row_number() OVER (ORDER BY area_code) - 1 AS i, area_code FROM published.areas) n"
+        con.execute(f"""UPDATE published.areas a SET area_name = hostile(a.area_name, n.i) FROM {names}
+                        WHERE a.area_code = n.area_code""")
+        con.execute("""UPDATE published.areas a SET region_name = r.area_name FROM published.areas r
+                       WHERE a.region_code = r.area_code""")
+        for table in ("indicator_values", "boundaries"):
+            con.execute(f"""UPDATE published.{table} t SET area_name = a.area_name FROM published.areas a
+                            WHERE t.area_code = a.area_code""")
+        con.execute("""UPDATE published.peer_cipfa p SET neighbour_name = a.area_name FROM published.areas a
+                       WHERE p.neighbour_code = a.area_code""")
+        con.execute("UPDATE published.indicator_values SET value_note = value_note || ' ' || ? WHERE value_note <> ''",
+                    [everything])
+        for column in ("title", "short_title", "definition", "caveats", "publisher", "status_note", "suppression"):
+            con.execute(f"UPDATE published.indicators SET {column} = {column} || ' ' || ?", [everything])
+        con.execute("UPDATE published.indicators SET family = family || ' ' || ? "
+                    "WHERE indicator_id = 'hcv_test_offered_accepted'", [everything])
+        for column in ("title", "publisher", "attribution", "file"):
+            con.execute(f"UPDATE published.sources SET {column} = {column} || ' ' || ?", [everything])
+    finally:
+        con.close()
+    return path

@@ -58,7 +58,7 @@ def _build_facts(path: str, mtime_ns: int, build_id: str, _wh: Warehouse) -> Bui
     choices = make_choices(catalogue, _wh.q("indicator_periods"), _wh.q("upper_tier_areas"))
     records = catalogue.to_dict("records")
     meta = {row["indicator_id"]: row for row in records}
-    families = ", ".join(dict.fromkeys(FAMILY_TITLES.get(f, f) for f in catalogue["family"]))
+    families = text.md_escape(", ".join(dict.fromkeys(FAMILY_TITLES.get(f, f) for f in catalogue["family"])))
     sources = tuple(text.footer_sources(_wh.q("sources_by_publisher")))
     return BuildFacts(catalogue, choices, meta, _indicator_labels(records, choices), families, sources)
 
@@ -210,8 +210,9 @@ def page_choice(ctx: Context, name: str, label: str, options: list, format_func=
     def remember() -> None:
         st.session_state[f"keep_{name}"] = st.session_state[key]
 
-    value = st.radio(label, options, key=key, format_func=format_func, horizontal=horizontal, help=help,
-                     on_change=remember)
+    # A radio's option labels are Markdown: labels made from data (area names) are escaped here, once.
+    value = st.radio(label, options, key=key, format_func=lambda option: text.md_escape(format_func(option)),
+                     horizontal=horizontal, help=help, on_change=remember)
     st.session_state[f"keep_{name}"] = value
     ctx.state = replace(ctx.state, **{name: value})
     return value
