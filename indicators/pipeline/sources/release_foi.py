@@ -105,6 +105,9 @@ def read_rows(path: Path, expected: str) -> list[list[str]]:
     if path.suffix.lower() in (".xlsx", ".xls", ".xlsm"):
         from python_calamine import CalamineWorkbook
 
+        from indicators.pipeline.sources.workbook import check_bounds
+
+        check_bounds(path, expected)
         try:
             workbook = CalamineWorkbook.from_path(str(path))
             rows = workbook.get_sheet_by_index(0).to_python()
