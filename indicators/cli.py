@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from indicators import config
-from indicators.errors import IndicatorsError, WarehouseMissing
+from indicators.errors import IndicatorsError, write_condition
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -236,6 +236,11 @@ def run_forwarding_signals(command: list[str], env: dict[str, str], cwd: Path) -
     return 0 if stop_by and code in (0, -signal.SIGTERM, -signal.SIGINT, -signal.SIGHUP) else code
 
 
+def _with_notes(exc: BaseException) -> str:
+    """The error's message and its notes (such as a temporary file that could not be removed) on one line."""
+    return "; ".join([str(exc), *getattr(exc, "__notes__", [])])
+
+
 COMMANDS = {"fetch": cmd_fetch, "build": cmd_build, "check": cmd_check, "list": cmd_list, "serve": cmd_serve}
 
 
@@ -244,18 +249,24 @@ def main(argv: list[str] | None = None) -> int:
     handler = COMMANDS.get(args.command) or getattr(args, "handler", None)
     try:
         return handler(args)
-    except WarehouseMissing as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except IndicatorsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_with_notes(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the operating system's condition (a file unreadable, a disk full): not a bug
+        if os.environ.get("INDICATORS_DEBUG"):
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug: say so plainly, keep the traceback for those who ask
         if os.environ.get("INDICATORS_DEBUG"):
             raise
+        if write_condition(exc):  # DuckDB passing on the operating system's refusal, with the path
+            print(f"error: {_with_notes(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
         print(f"unexpected error ({type(exc).__name__}: {exc}). This is a bug; rerun with "
               "INDICATORS_DEBUG=1 for details and report it.", file=sys.stderr)
         return 1

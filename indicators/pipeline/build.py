@@ -6,10 +6,13 @@ indicators.pipeline.checks; never on Streamlit. A failed build leaves the previo
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from indicators.catalogue import Indicator, load_catalogue
-from indicators.errors import BuildError, IndicatorsError, InputError
+from indicators.errors import BuildError, IndicatorsError, InputError, discard, writing
 from indicators.pipeline import combined, geography, peers, synthetic
 from indicators.pipeline.checks import run_checks
 from indicators.pipeline.fetch import read_manifest
@@ -385,17 +388,82 @@ def build(raw_dir: Path, db_path: Path, *, sources: list[Source] | None = None,
     if not raw_dir.is_dir():
         raise BuildError(f"raw folder {raw_dir} does not exist: run `indicators fetch` first "
                          "(or `indicators fetch --mirror DIR` offline)")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(db_path.parent):
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    report.warnings.extend(remove_stale_temporaries(db_path))
     tmp_path = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
-    tmp_path.unlink(missing_ok=True)
+    wal = Path(f"{tmp_path}.wal")
+    discard(tmp_path, wal)
     try:
-        _build_into(tmp_path, raw_dir, sources, catalogue, report, progress)
-        os.replace(tmp_path, db_path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-        Path(f"{tmp_path}.wal").unlink(missing_ok=True)
+        with writing(db_path, tmp_path, wal, db_path.parent, consequence="the previous warehouse is unchanged"):
+            _build_into(tmp_path, raw_dir, sources, catalogue, report, progress)
+            os.replace(tmp_path, db_path)
+    except BaseException as exc:
+        left = discard(tmp_path, wal)
+        if left:
+            exc.add_note(f"could not remove the unfinished warehouse {', '.join(left)}; delete it by hand")
+        raise
+    discard(wal)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def remove_stale_temporaries(db_path: Path) -> list[str]:
+    """Remove what builds of `db_path` killed before they finished left beside it; returns a warning per file kept.
+
+    A build writes `.<name>.<pid>.tmp` (with DuckDB's `.wal` and `.tmp` spill folder beside it) and swaps it
+    in at the end; a build killed with SIGKILL leaves them behind. They are removed only when their build is
+    certainly gone: no process has that pid, and no process holds the file's lock (DuckDB locks an open
+    database file), so a build running in another process, or another container sharing the folder, keeps
+    its files."""
+    pattern = re.compile(rf"^\.{re.escape(db_path.name)}\.(\d+)\.tmp(\.wal|\.tmp)?$")
+    kept = []
+    try:
+        names = sorted(p.name for p in db_path.parent.iterdir())
+    except OSError:
+        return kept
+    for name in names:
+        match = pattern.match(name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        path = db_path.parent / name
+        database = db_path.parent / name.removesuffix(match.group(2) or "")
+        if _process_alive(int(match.group(1))) or _locked(database):
+            continue
+        try:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        except OSError as exc:
+            kept.append(f"could not remove {path}, left by a build that did not finish ({exc.strerror})")
+    return kept
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, run by another user
+        return True
+    return True
+
+
+def _locked(path: Path) -> bool:
+    """Whether another process holds a lock on `path` (DuckDB's lock on a database it has open)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: keep it
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: list[Indicator],
@@ -496,8 +564,11 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
                              + "\n  - ".join(result.failures[:20])
                              + (f"\n  ... and {len(result.failures) - 20} more" if len(result.failures) > 20 else ""))
         con.execute("CHECKPOINT")
-    finally:
-        con.close()
+    except BaseException:
+        with contextlib.suppress(Exception):  # closing a failed database must not hide why it failed
+            con.close()
+        raise
+    con.close()
 
 
 def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator], areas: pd.DataFrame,

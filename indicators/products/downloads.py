@@ -24,6 +24,7 @@ in Data and Datasette) and the README tells Excel users to use Data > From Text/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import math
@@ -44,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indicators import config
-from indicators.errors import IndicatorsError
+from indicators.errors import IndicatorsError, discard, writing
 from indicators.pipeline import synthetic
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 from indicators.products.queries import connect
@@ -775,14 +776,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with writing(path, tmp):
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        discard(tmp)
     return path
 
 
@@ -790,7 +792,8 @@ def _out_dir(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise IndicatorsError(f"{out_dir} is a file; --out must be a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
 
 
@@ -821,29 +824,37 @@ def copy_warehouse(db_path: Path, out_path: Path) -> Path:
         raise IndicatorsError(f"{out_path} is the warehouse itself; choose another --out folder")
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        copied = duckdb.connect(str(tmp))
-        try:
-            copied.execute("ATTACH ? AS src (READ_ONLY)", [str(db_path)])
-            tables = copied.execute("""SELECT table_schema, table_name FROM information_schema.tables
-                                       WHERE table_catalog = 'src' AND table_type = 'BASE TABLE'
-                                       ORDER BY table_schema, table_name""").fetchall()
-            for schema, table in tables:
-                q_schema, q_table = _quote_identifier(schema), _quote_identifier(table)
-                copied.execute(f"CREATE SCHEMA IF NOT EXISTS {q_schema}")
-                where = " WHERE access = 'public'" if schema == "local" else ""
-                copied.execute(f"CREATE TABLE {q_schema}.{q_table} AS SELECT * FROM src.{q_schema}.{q_table}{where}")
-            copied.execute("DETACH src")
-            copied_id = copied.execute("SELECT build_id FROM published.build_info").fetchall()[0][0]
-            copied.execute("CHECKPOINT")
-        finally:
-            copied.close()
-        if copied_id != build_id:
-            raise IndicatorsError(f"the copy of {db_path} has build id {copied_id!r}, not {build_id!r}; "
-                                  "was the warehouse rebuilt during the copy? Try again.")
-        os.replace(tmp, out_path)
+        with writing(out_path, tmp, f"{tmp}.wal"):
+            return _copy_into(db_path, tmp, out_path, build_id)
     finally:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        discard(tmp, f"{tmp}.wal")
+
+
+def _copy_into(db_path: Path, tmp: Path, out_path: Path, build_id: str) -> Path:
+    """Copy the warehouse table by table into the new file `tmp`, then move it to `out_path`."""
+    copied = duckdb.connect(str(tmp))
+    try:
+        copied.execute("ATTACH ? AS src (READ_ONLY)", [str(db_path)])
+        tables = copied.execute("""SELECT table_schema, table_name FROM information_schema.tables
+                                   WHERE table_catalog = 'src' AND table_type = 'BASE TABLE'
+                                   ORDER BY table_schema, table_name""").fetchall()
+        for schema, table in tables:
+            q_schema, q_table = _quote_identifier(schema), _quote_identifier(table)
+            copied.execute(f"CREATE SCHEMA IF NOT EXISTS {q_schema}")
+            where = " WHERE access = 'public'" if schema == "local" else ""
+            copied.execute(f"CREATE TABLE {q_schema}.{q_table} AS SELECT * FROM src.{q_schema}.{q_table}{where}")
+        copied.execute("DETACH src")
+        copied_id = copied.execute("SELECT build_id FROM published.build_info").fetchall()[0][0]
+        copied.execute("CHECKPOINT")
+    except BaseException:
+        with contextlib.suppress(Exception):  # closing a failed database must not hide why it failed
+            copied.close()
+        raise
+    copied.close()
+    if copied_id != build_id:
+        raise IndicatorsError(f"the copy of {db_path} has build id {copied_id!r}, not {build_id!r}; "
+                              "was the warehouse rebuilt during the copy? Try again.")
+    os.replace(tmp, out_path)
     return out_path
 
 

@@ -37,7 +37,7 @@ import duckdb
 import pandas as pd
 
 from indicators.config import DATA_DIR
-from indicators.errors import IndicatorsError, InputError, WarehouseMissing
+from indicators.errors import IndicatorsError, InputError, WarehouseMissing, writing
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 from indicators.present.text import foi_label
 
@@ -145,9 +145,12 @@ def write_template(path: Path, *, overwrite: bool = False) -> list[Path]:
         for target in (path, readme):
             if target.exists():
                 raise IndicatorsError(f"{target} already exists; choose another --out or pass --force to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-    readme.write_text(template_readme(path.name), encoding="utf-8")
+    with writing(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path):
+        path.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+    with writing(readme):
+        readme.write_text(template_readme(path.name), encoding="utf-8")
     return [path, readme]
 
 
