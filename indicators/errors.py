@@ -106,3 +106,26 @@ def discard(*paths: str | Path) -> list[str]:
         except OSError:
             left.append(str(path))
     return left
+
+
+def require_unique_columns(file: str | Path, header: list, where: str = "header row") -> None:
+    """An InputError naming the first column that appears twice in `header` (names compared trimmed and ignoring
+    case, as the parsers look them up; empty names are left alone): a reader would otherwise take one of the two
+    columns silently (pandas renames the second 'Value.1')."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        key = str(name).strip().lstrip("\ufeff").casefold()
+        if not key:
+            continue
+        if key in seen:
+            raise InputError(file, f"column {str(name).strip()!r} appears twice (columns {seen[key]} and {number})",
+                             where=where, expected="each column once")
+        seen[key] = number
+
+
+def csv_header(path: str | Path) -> list[str]:
+    """The first record of a CSV file (UTF-8, with or without a byte-order mark); empty for an empty file."""
+    import csv
+
+    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+        return next(csv.reader(fh), [])

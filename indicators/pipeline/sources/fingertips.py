@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from indicators.errors import FetchError, InputError
+from indicators.errors import FetchError, InputError, csv_header, require_unique_columns
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources import Download
 from indicators.pipeline.sources.numbers import finite_series
@@ -224,6 +224,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(path, "the file is an HTML or XML page, not CSV (an error page saved as data?)",
                          where="start of file", expected="a Fingertips CSV starting 'Indicator ID,Indicator Name,...'")
     try:
+        require_unique_columns(path, csv_header(path))
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from indicators.errors import InputError
+from indicators.errors import InputError, require_unique_columns
 
 LTLA_UTLA_COLUMNS = ["ltla_code", "ltla_name", "utla_code", "utla_name", "vintage"]
 CODE_CHANGE_COLUMNS = ["old_code", "old_name", "new_code", "new_name", "change_type", "year"]
@@ -78,6 +78,7 @@ def _header(path: Path) -> list[str]:
         raise InputError(path, f"not UTF-8 text ({exc})", expected="a CSV lookup file") from None
     if not row:
         raise InputError(path, "no header row", where="row 1", expected="a CSV header")
+    require_unique_columns(path, row)
     return [h.strip() for h in row]
 
 

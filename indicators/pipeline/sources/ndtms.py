@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from indicators.errors import InputError
+from indicators.errors import InputError, csv_header, require_unique_columns
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources.numbers import finite_series
 
@@ -145,6 +145,7 @@ def _read(path: Path) -> pd.DataFrame:
         raise InputError(path, "the file is an HTML or XML page, not CSV", where="start of file",
                          expected="a ViewIt CSV export")
     try:
+        require_unique_columns(path, csv_header(path))
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})",

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from indicators.errors import InputError
+from indicators.errors import InputError, require_unique_columns
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources.numbers import finite
 
@@ -183,6 +183,7 @@ def parse_table(path: Path) -> pd.DataFrame:
     rows = read_rows(path, expected)
     header_index, columns = _find_columns(path, rows)
     header = rows[header_index]
+    require_unique_columns(path, header, where=f"row {header_index + 1} (the header)")
     file_period = _period_from(path.stem)
     out = []
     for offset, row in enumerate(rows[header_index + 1:], start=header_index + 2):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from indicators.errors import InputError
+from indicators.errors import InputError, require_unique_columns
 from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.release_foi import read_rows
 
@@ -101,9 +101,11 @@ def parse_file(path: Path) -> tuple[str, pd.DataFrame]:
     for i, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
         cells = [_norm(c) for c in row]
         if "area code" in cells and any(c in ("odn name", "odn") for c in cells):
+            require_unique_columns(path, row, where=f"row {i + 1} (the header)")
             return "lookup", _parse_lookup(path, rows, i)
         if any(c in ("odn name", "odn", "operational delivery network") for c in cells) \
                 and any(_FINANCIAL_YEAR.match(c.strip()) for c in row):
+            require_unique_columns(path, row, where=f"row {i + 1} (the header)")
             return "table", _parse_table(path, rows, i)
     raise InputError(path, "no header row of an ODN table or an area to ODN lookup",
                      where=f"rows 1-{_HEADER_SEARCH_ROWS}", expected=_TABLE_EXPECTED)
