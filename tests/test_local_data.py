@@ -203,6 +203,44 @@ def test_restricted_rows_never_leave_through_the_exports(tmp_path, db):
         assert secret not in payload and secret not in exported
 
 
+def test_public_local_rows_are_in_every_bulk_export_marked_and_restricted_rows_are_not(tmp_path, db,
+                                                                                        fixture_warehouse):
+    """indicators export --format csv, parquet and zip carry the public local rows in local_values.csv/.parquet
+    (is_official false, the note saying so, listed in the README as not official statistics); the restricted
+    rows stay out, as from every export."""
+    import io
+    import zipfile
+
+    ld.import_file(db, RESTRICTED)
+    ld.import_file(db, PUBLIC)
+    outputs = {}
+    for fmt in ("csv", "parquet", "zip"):
+        assert main(["export", "--db", str(db), "--out", str(tmp_path / fmt), "--format", fmt]) == 0
+        outputs[fmt] = {p.name: p.read_bytes() for p in (tmp_path / fmt).iterdir()}
+    local_csv = next(data for name, data in outputs["csv"].items() if "local_values" in name)
+    frame = pd.read_csv(io.BytesIO(local_csv), dtype=str)
+    assert list(frame["area_code"]) == ["E09000007", "E09000033", "E09000012"]
+    assert set(frame["access"]) == {"public"} and set(frame["is_official"]) == {"false"}
+    assert all(n.startswith("Local data, not official statistics: ") for n in frame["value_note"])
+    readme = next(data for name, data in outputs["csv"].items() if name.endswith(".md")).decode()
+    assert "local_values" in readme and "NOT OFFICIAL STATISTICS" in readme
+    parquet = next(data for name, data in outputs["parquet"].items() if "local_values" in name)
+    table = pd.read_parquet(io.BytesIO(parquet))
+    assert list(table["area_code"]) == ["E09000007", "E09000033", "E09000012"] and not table["is_official"].any()
+    (archive,) = outputs["zip"].values()
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.read("local_values.csv") == local_csv
+    everything = b"".join(data for files in outputs.values() for data in files.values())
+    for secret in (b"restricted_ndtms", b"1530", b"Invented NDTMS"):
+        assert secret not in everything
+    # The official tables are exactly those of the same warehouse without local rows; only the README and
+    # local_values are added.
+    assert main(["export", "--db", str(fixture_warehouse), "--out", str(tmp_path / "plain")]) == 0
+    plain = {p.name: p.read_bytes() for p in (tmp_path / "plain").iterdir()}
+    assert {n: d for n, d in outputs["csv"].items() if "local_values" not in n and not n.endswith(".md")} == {
+        n: d for n, d in plain.items() if not n.endswith(".md")}
+
+
 def test_warehouse_copy_export_has_no_restricted_rows(tmp_path, db):
     from indicators.products import downloads
 

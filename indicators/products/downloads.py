@@ -55,6 +55,10 @@ LINE_END = "\n"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = ("csv", "parquet", "zip", "duckdb")
 BULK_TABLES = ("indicator_values", "indicators", "areas", "sources")
+# Public local and community rows (indicators import), in a table of their own beside the official ones: only in
+# exports of a warehouse that holds some, each row marked is_official false with a value note saying so.
+# Restricted rows never leave (local_data.exportable_local_values is the only way they are read for an export).
+LOCAL_TABLE = "local_values"
 ALL_INDICATORS = "all_indicators"
 ACCESSED_PLACEHOLDER = "[the date you downloaded this file]"
 
@@ -62,6 +66,10 @@ TABLE_DOCS = {
     "indicator_values": "One row per indicator, area and period: the value, its 95% and 99.8% confidence "
                         "limits, the counts behind it, whether it was suppressed, a note, and how the area "
                         "compares with England.",
+    LOCAL_TABLE: "LOCAL AND COMMUNITY DATA, NOT OFFICIAL STATISTICS: one row per figure loaded into this warehouse "
+                 "with `indicators import` and marked public (is_official is false; value_note begins 'Local data, "
+                 "not official statistics'), with who collected it, when, how and under which licence. Figures "
+                 "marked restricted are never exported.",
     "indicators": "One row per indicator: its definition, unit, polarity, confidence-interval method, "
                   "caveats, suppression rule and publisher.",
     "areas": "One row per area (England, regions and upper-tier local authorities, including former ones): "
@@ -150,6 +158,18 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "sha256": "SHA-256 checksum of the file used.",
         "size_bytes": "Size of the file in bytes.",
     },
+}
+COLUMN_DOCS[LOCAL_TABLE] = {
+    **COLUMN_DOCS["indicator_values"],
+    "value_note": "Begins 'Local data, not official statistics:', then who gave the figure and any note.",
+    "source_id": "'local:' and the name of the file it was imported from.",
+    "source": "Where the figure comes from (report, system or survey), as given by whoever supplied it.",
+    "collected_by": "The organisation or group that collected or extracted the figure.",
+    "collection_date": "The date the figure was collected or extracted (ISO 8601).",
+    "method": "How the figure was produced, as given.",
+    "licence": "The licence the figure may be shared under, as given.",
+    "access": "Always public: restricted figures are never exported.",
+    "is_official": "Always false: these are not official statistics.",
 }
 BUILD_ID_DOC = "Id of the warehouse build the rows come from; the same on every row."
 
@@ -284,6 +304,10 @@ def _number(x: float) -> str:
 
 
 def _text(text: str) -> str:
+    # NUL characters are dropped, not refused: a NUL is not text (no name or note means anything by it), and many
+    # CSV readers stop at it or reject the whole file (Excel truncates the cell, R and older Python csv fail), so
+    # a cell with one must not make the download unreadable, nor make it unavailable.
+    text = text.replace("\x00", "")
     if text.startswith(FORMULA_TRIGGERS):
         text = "'" + text
     if any(ch in text for ch in ',"\n\r'):
@@ -475,7 +499,26 @@ def table_relation(con: duckdb.DuckDBPyConnection, table: str, indicator: str | 
     return _select(con, table, f"WHERE {_SOURCES_OF_INDICATORS}", [[indicator], [indicator]])
 
 
+def local_frame(con: duckdb.DuckDBPyConnection, indicator: str | None = None) -> pd.DataFrame:
+    """The public local rows an export carries (local_data.exportable_local_values), of one indicator or all."""
+    from indicators.products.local_data import exportable_local_values
+
+    frame = exportable_local_values(con)
+    if indicator is not None:
+        frame = frame.loc[frame["indicator_id"] == indicator]
+    return frame.reset_index(drop=True)
+
+
+def export_tables(con: duckdb.DuckDBPyConnection, indicator: str | None = None) -> tuple[str, ...]:
+    """The tables a bulk export writes: BULK_TABLES, and LOCAL_TABLE when there are public local rows to carry."""
+    return BULK_TABLES + ((LOCAL_TABLE,) if len(local_frame(con, indicator)) else ())
+
+
 def _table_export(con, table: str, indicator: str | None) -> tuple[list[str], list[tuple]]:
+    if table == LOCAL_TABLE:
+        frame = local_frame(con, indicator)
+        columns = [str(c) for c in frame.columns]
+        return columns, list(zip(*(_column_cells(frame[c]) for c in columns)))
     relation = table_relation(con, table, indicator)
     return list(relation.columns), relation.fetchall()
 
@@ -685,7 +728,8 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
 def bulk_readme(con: duckdb.DuckDBPyConnection, files: dict[str, str], *, indicator: str | None = None) -> bytes:
     """README.md for a bulk export whose tables are written under the names in `files` (table -> file name)."""
     build_id, build_date = build_stamp(con)
-    exports = {table: _table_export(con, table, indicator) for table in BULK_TABLES}
+    tables = [t for t in export_tables(con, indicator) if t in files]
+    exports = {table: _table_export(con, table, indicator) for table in tables}
     readme_name = files.get("README", "README.md")
     scope = f"the indicator `{indicator}`" if indicator else "every indicator"
     lines = [f"# {DASHBOARD_NAME}: data download", "", *_synthetic_lines(con),
@@ -694,10 +738,10 @@ def bulk_readme(con: duckdb.DuckDBPyConnection, files: dict[str, str], *, indica
              f"- Build date: {build_date}", "",
              "## Files", "",
              f"- `{readme_name}`: this file."]
-    for table in BULK_TABLES:
+    for table in tables:
         lines.append(f"- `{files[table]}` ({len(exports[table][1])} rows): {TABLE_DOCS[table]}")
     lines += ["", "## Format", ""] + _bullets(FORMAT_NOTES) + ["", "## Columns", ""]
-    for table in BULK_TABLES:
+    for table in tables:
         lines += [f"### {files[table]}", ""]
         columns = exports[table][0] + ["build_id"]
         for n, column in enumerate(columns, start=1):
@@ -748,8 +792,8 @@ def bulk_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) ->
     """
     check_indicator(con, indicator)
     build_id, build_date = build_stamp(con)
-    files = {table: f"{table}.csv" for table in BULK_TABLES}
-    members = {files[table]: table_csv(con, table, indicator) for table in BULK_TABLES}
+    files = {table: f"{table}.csv" for table in export_tables(con, indicator)}
+    members = {files[table]: table_csv(con, table, indicator) for table in files}
     members["README.md"] = bulk_readme(con, files, indicator=indicator)
     mark = f" {synthetic.NOTICE}" if is_synthetic(con) else ""
     return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date}).{mark}")
@@ -758,7 +802,10 @@ def bulk_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) ->
 def table_parquet(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> bytes:
     """One bulk table as Parquet bytes: the CSV's columns with their types, text unchanged, build id in the metadata too."""
     build_id, build_date = build_stamp(con)
-    arrow = table_relation(con, table, indicator).to_arrow_table()
+    if table == LOCAL_TABLE:
+        arrow = pa.Table.from_pandas(local_frame(con, indicator), preserve_index=False)
+    else:
+        arrow = table_relation(con, table, indicator).to_arrow_table()
     arrow = arrow.append_column("build_id", pa.array([build_id] * arrow.num_rows, type=pa.string()))
     metadata = {"build_id": build_id, "build_date": build_date, "producer": DASHBOARD_NAME}
     if is_synthetic(con):
@@ -804,7 +851,7 @@ def write_parquet(con: duckdb.DuckDBPyConnection, out_dir: Path, *, indicator: s
     out_dir = _out_dir(out_dir)
     mark = is_synthetic(con)
     return [write_atomic(out_dir / download_name(indicator, build_date, table, "parquet", synthetic_data=mark),
-                         table_parquet(con, table, indicator)) for table in BULK_TABLES]
+                         table_parquet(con, table, indicator)) for table in export_tables(con, indicator)]
 
 
 def copy_warehouse(db_path: Path, out_path: Path) -> Path:
@@ -881,10 +928,11 @@ def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Pa
         if fmt == "parquet":
             return write_parquet(con, out, indicator=indicator)
         if fmt == "csv":
+            tables = export_tables(con, indicator)
             files = {table: download_name(indicator, build_date, table, "csv", synthetic_data=mark)
-                     for table in BULK_TABLES}
+                     for table in tables}
             files["README"] = download_name(indicator, build_date, "README", "md", synthetic_data=mark)
-            written = [write_atomic(out / files[table], table_csv(con, table, indicator)) for table in BULK_TABLES]
+            written = [write_atomic(out / files[table], table_csv(con, table, indicator)) for table in tables]
             written.append(write_atomic(out / files["README"], bulk_readme(con, files, indicator=indicator)))
             return written
     finally:
