@@ -118,3 +118,20 @@ def test_the_browser_fetches_nothing_from_hostile_text(hostile_db, tmp_path):
             chromium.close()
     assert [url for url in requests if HOSTILE_HOST in url] == []
     assert all(url.startswith(server.base) or url.startswith(("blob:", "data:")) for url in requests), requests
+
+
+@pytest.mark.parametrize("page, params", [("pages/map.py", {"indicator": "nope", "period": "nope"}),
+                                          ("pages/lottery.py", {"completion": "nope", "adjusted": "nope"}),
+                                          ("pages/compare.py", {"peers": "nope", "area": "nope"})])
+def test_notices_about_a_bad_link_escape_the_titles_they_name(page, params, hostile_db, monkeypatch):
+    """A notice names the indicator shown instead of the link's (its title comes from the data)."""
+    monkeypatch.setenv("INDICATORS_DB", str(hostile_db))
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page != "pages/map.py":
+        at.switch_page(page)
+    at.run()
+    assert not at.exception
+    assert len([w for w in at.warning if w.value.startswith("The link's")]) == len(params)
+    assert _leaks(at) == []

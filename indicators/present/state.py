@@ -203,4 +203,7 @@ def with_indicator(state: State, indicator: str | None, choices: Choices) -> Sta
 def _title(choices: Choices, indicator_id: str | None) -> str:
     if not indicator_id:
         return "no indicator"
-    return f"“{choices.titles.get(indicator_id, indicator_id)}”"
+    # Notices are Markdown: the title comes from the data, so it is escaped (text.md_escape).
+    from indicators.present.text import md_escape
+
+    return f"“{md_escape(choices.titles.get(indicator_id, indicator_id))}”"

@@ -358,6 +358,11 @@ def _read_csv(path: Path, errors: list[str]) -> list[list[str]] | None:
         line = raw[:exc.start].count(b"\n") + 1
         fail(f"byte {exc.object[exc.start]:#x} is not UTF-8 text", "the file saved as CSV UTF-8", where=f"row {line}")
         return None
+    if "\x00" in text:  # refused, not dropped: a NUL in a text file means it was damaged or is not text
+        line = text[:text.index("\x00")].count("\n") + 1
+        fail("a NUL character (byte 0x00): the file is damaged or not plain text", "the file saved as CSV UTF-8",
+             where=f"row {line}")
+        return None
     try:
         return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
