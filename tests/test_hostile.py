@@ -523,3 +523,29 @@ def test_nul_characters_from_a_source_file_never_reach_a_csv_export(good, tmp_pa
     with zipfile.ZipFile(io.BytesIO(exported.pop(archive))) as z:
         exported.update({f"{archive}/{n}": z.read(n) for n in z.namelist()})
     assert len(exported) == 10 and not [name for name, data in exported.items() if b"\0" in data]
+
+
+# --------------------------------------------------------------------------- a failed clean-up
+
+def test_a_failed_clean_up_never_hides_the_first_error(work, capsys, monkeypatch):
+    """A build whose new warehouse fails a check, and whose unfinished file then cannot be removed: the message is
+    the check's, with the file left behind named on the same line; the previous warehouse is unchanged."""
+    from indicators.pipeline import build as build_module
+    from indicators.pipeline.checks import CheckResult
+
+    monkeypatch.setattr(build_module, "run_checks", lambda con: CheckResult(
+        passed=[], warnings=[], failures=["numerators within denominators: invented failure"]))
+    before = _digest(work.db)
+    real_unlink = Path.unlink
+
+    def refuse(path, missing_ok=False):
+        if ".tmp" in path.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refuse)
+    code, out, err = _run(build(work)[0], False, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "\nerror: the new warehouse failed its checks" in err and "invented failure" in err
+    assert "could not remove the unfinished warehouse" in err and ".warehouse.duckdb." in err
+    assert _digest(work.db) == before

@@ -24,6 +24,7 @@ Rules the code enforces:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import math
@@ -708,10 +709,12 @@ def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> Im
             con.unregister("_local_frame")
             con.commit()
         except duckdb.Error as exc:
-            con.rollback()
+            with contextlib.suppress(duckdb.Error):  # a failed rollback must not hide why the import failed
+                con.rollback()
             raise IndicatorsError(f"{db_path}: the import of {path} failed and nothing was changed ({exc})") from None
     finally:
-        con.close()
+        with contextlib.suppress(duckdb.Error):
+            con.close()
     report.rows_loaded = len(frame)
     report.rows_public = int(frame["access"].eq("public").sum())
     report.rows_restricted = int(frame["access"].eq("restricted").sum())
