@@ -44,6 +44,10 @@ def parser() -> argparse.ArgumentParser:
     _add_mirror(p)
     _add_raw(p)
     p.add_argument("--source", action="append", help="only this source id (repeatable)")
+    p.add_argument("--older-than", type=_duration, default=None, metavar="DURATION",
+                   help="only sources not fetched or confirmed unchanged within DURATION (30m, 12h, 7d, 2w)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit non-zero when any source fails (default: only when nothing usable arrived)")
 
     p = sub.add_parser("build", help="build the DuckDB warehouse from the raw cache (atomic)")
     _add_raw(p)
@@ -72,6 +76,15 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _duration(text: str):
+    from indicators.pipeline.fetch import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _db(args: argparse.Namespace) -> Path:
     return args.db or config.default_db_path()
 
@@ -85,7 +98,7 @@ def _mirror(args: argparse.Namespace) -> Path | None:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from indicators.pipeline.fetch import fetch_all
+    from indicators.pipeline.fetch import fetch_all, format_report
     from indicators.pipeline.sources import all_sources
 
     sources = all_sources()
@@ -95,13 +108,16 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             raise IndicatorsError(f"unknown source id(s): {', '.join(sorted(unknown))}; "
                                   f"declared: {', '.join(s.id for s in sources)}")
         sources = [s for s in sources if s.id in args.source]
-    report = fetch_all(_raw(args), mirror=_mirror(args), sources=sources)
-    for source_id, names in report.fetched.items():
-        print(f"{source_id}: {len(names)} file(s)")
-    for source_id, reason in report.skipped.items():
-        print(f"{source_id}: nothing fetched ({reason})")
+    report = fetch_all(_raw(args), mirror=_mirror(args), sources=sources, older_than=args.older_than)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print(format_report(report))
+    if report.nothing_usable:
+        print(f"error: nothing usable arrived: {report.summary()}", file=sys.stderr)
+        return 2
+    if args.strict and report.failed:
+        print(f"error: --strict and {len(report.failed)} source(s) failed: {report.summary()}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -169,21 +185,40 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def ensure_warehouse(db: Path, raw: Path, mirror: Path | None, rebuild: bool = False) -> None:
-    """Fetch (if the raw cache is empty) and build (if there is no warehouse) before serving."""
+    """Fetch (if the raw cache is empty) and build (if there is no warehouse) before serving.
+
+    A source that cannot be fetched does not stop the dashboard: the build uses what arrived and every
+    page names what is missing. Only when nothing usable arrived, or the build cannot be made from what
+    did (the boundaries and lookups are required), does serving stop, with one line saying why."""
+    from indicators.errors import BuildError, FetchError
     from indicators.pipeline.build import build
-    from indicators.pipeline.fetch import fetch_all
+    from indicators.pipeline.fetch import fetch_all, format_report, retry_command
 
     if db.exists() and not rebuild:
         return
     has_raw = raw.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in raw.iterdir())
+    failed: dict[str, str] = {}
     if mirror is not None or not has_raw:
         print(f"fetching the official data into {raw} " + (f"from {mirror}" if mirror else "from the publishers"))
         report = fetch_all(raw, mirror=mirror)
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        print(format_report(report))
+        if report.nothing_usable:
+            raise FetchError(f"nothing usable arrived, so there is nothing to serve: {report.summary()}")
+        failed = report.failed
     print(f"building {db}")
-    report = build(raw, db, progress=True)
-    print(f"built {report.build_id} in {report.seconds:.1f} s")
+    try:
+        result = build(raw, db, progress=True)
+    except BuildError as exc:
+        if not failed:
+            raise
+        raise BuildError(f"{exc} (could not be fetched: {', '.join(failed)}; retry with "
+                         f"`{retry_command(list(failed))}`)") from None
+    print(f"built {result.build_id} in {result.seconds:.1f} s")
+    if failed:
+        print(f"served without {', '.join(failed)}: every page says what is missing; retry with "
+              f"`{retry_command(list(failed))}`, then `uv run indicators build`")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -25,3 +25,13 @@ def default_db_path() -> Path:
 def default_mirror() -> Path | None:
     value = os.environ.get("INDICATORS_MIRROR")
     return Path(value) if value else None
+
+
+def max_download_bytes() -> int:
+    """The largest file a fetch accepts, after decompression (INDICATORS_MAX_DOWNLOAD_MB, default 500 MB)."""
+    value = os.environ.get("INDICATORS_MAX_DOWNLOAD_MB", "").strip()
+    try:
+        megabytes = float(value) if value else 500.0
+    except ValueError:
+        megabytes = 500.0
+    return int(megabytes * 1_000_000) if megabytes > 0 else 500_000_000

@@ -22,9 +22,9 @@ def offline(monkeypatch):
     """Every Downloader gets a transport that fails like a machine with no network."""
     original = fetch.Downloader.__init__
 
-    def init(self, policy=None, client=None, progress=True):
+    def init(self, policy=None, client=None):
         policy = policy or fetch.FetchPolicy(attempts=2, backoff=0.0, sleep=lambda s: None)
-        original(self, policy, httpx.Client(transport=httpx.MockTransport(refuse)), progress=False)
+        original(self, policy, httpx.Client(transport=httpx.MockTransport(refuse)))
     monkeypatch.setattr(fetch.Downloader, "__init__", init)
     monkeypatch.delenv("INDICATORS_MIRROR", raising=False)
 

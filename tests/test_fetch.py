@@ -79,7 +79,7 @@ def reset_hits():
 def downloader(**policy) -> Downloader:
     settings = dict(attempts=3, backoff=0.01, read_timeout=0.5, connect_timeout=0.5, sleep=lambda s: None)
     settings.update(policy)
-    return Downloader(FetchPolicy(**settings), progress=False)
+    return Downloader(FetchPolicy(**settings))
 
 
 def source(files: list[Download], source_id: str = "demo") -> Source:
@@ -127,19 +127,19 @@ def test_failures_leave_the_cache_intact(server, tmp_path, route, words):
     (folder / "a.csv").write_bytes(b"previous good file")
     (folder / "manifest.json").write_text('{"files": {"a.csv": {"sha256": "old"}}}')
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    with pytest.raises(FetchError) as info:
-        fetch_all(tmp_path, sources=[source([Download("a.csv", f"{server}{route}")])],
-                  downloader=downloader(), progress=False)
-    assert words in str(info.value)
-    assert "left as it was" in str(info.value)
+    report = fetch_all(tmp_path, sources=[source([Download("a.csv", f"{server}{route}")])],
+                       downloader=downloader(), progress=False)
+    assert words in report.failed["demo"]
+    assert "left as it was" in report.failed["demo"]
+    assert report.nothing_usable
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".part") or p.name.startswith(".staging")]
 
 
 def test_one_failed_file_keeps_the_whole_source_unchanged(server, tmp_path):
     files = [Download("a.csv", f"{server}/ok.csv"), Download("b.csv", f"{server}/down.csv")]
-    with pytest.raises(FetchError):
-        fetch_all(tmp_path, sources=[source(files)], downloader=downloader(), progress=False)
+    report = fetch_all(tmp_path, sources=[source(files)], downloader=downloader(), progress=False)
+    assert list(report.failed) == ["demo"]
     assert not (tmp_path / "demo" / "a.csv").exists()
 
 
@@ -152,11 +152,10 @@ def test_optional_file_failure_is_a_warning(server, tmp_path):
 
 def test_offline_message_says_how_to_get_the_data(tmp_path):
     # Port 9 on loopback: nothing listens, so the connection is refused at once.
-    with pytest.raises(FetchError) as info:
-        fetch_all(tmp_path, sources=[source([Download("a.csv", "http://127.0.0.1:9/a.csv")])],
-                  downloader=downloader(), progress=False)
-    assert "--mirror" in str(info.value)
-    assert "offline" in str(info.value)
+    report = fetch_all(tmp_path, sources=[source([Download("a.csv", "http://127.0.0.1:9/a.csv")])],
+                       downloader=downloader(), progress=False)
+    assert "--mirror" in report.failed["demo"]
+    assert "offline" in report.failed["demo"]
 
 
 def test_get_json(server):
