@@ -50,6 +50,13 @@ def render() -> None:
     st.markdown(text.build_warnings_sentence(len(warnings)))
     if len(warnings):
         st.markdown("\n".join(f"- {text.md_escape(message)}" for message in warnings["message"]))
+
+    fetched = ctx.wh.read(av.fetch_status_table)
+    if not fetched.empty:
+        st.subheader("The last fetch of each source")
+        st.markdown("What happened when this build's files were last fetched from the publishers. A source that "
+                    "could not be fetched is retried with the command shown, then `uv run indicators build`.")
+        st.dataframe(fetched, hide_index=True, width="stretch")
     frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability")
 
 

@@ -28,7 +28,7 @@ from indicators.present.state import (
     present_params,
     to_params,
 )
-from indicators.products import downloads
+from indicators.products import availability, downloads
 from ui.data import Warehouse, open_warehouse
 
 CTX_KEY = "_dashboard_context"
@@ -50,6 +50,7 @@ class BuildFacts:
     labels: Mapping[str, str]  # indicator id -> its label in the sidebar
     families: str  # the families in display order, for the Indicator box's help
     sources: tuple[str, ...]  # the footer's sources, one line per publisher
+    fetch_notice: str = ""  # Markdown naming the sources the build could not fetch ("" when all arrived)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -60,7 +61,8 @@ def _build_facts(path: str, mtime_ns: int, build_id: str, _wh: Warehouse) -> Bui
     meta = {row["indicator_id"]: row for row in records}
     families = text.md_escape(", ".join(dict.fromkeys(FAMILY_TITLES.get(f, f) for f in catalogue["family"])))
     sources = tuple(text.footer_sources(_wh.q("sources_by_publisher")))
-    return BuildFacts(catalogue, choices, meta, _indicator_labels(records, choices), families, sources)
+    return BuildFacts(catalogue, choices, meta, _indicator_labels(records, choices), families, sources,
+                      _wh.read(availability.fetch_notice))
 
 
 @dataclass
@@ -174,6 +176,8 @@ def start() -> Context | None:
     state, notices = _sync_from_url(choices)
     ctx = Context(wh=wh, choices=choices, state=state, facts=facts, notices=notices)
     ctx.state = _sidebar(ctx)
+    if facts.fetch_notice:  # one notice on every page, however many sources failed
+        st.warning(facts.fetch_notice, icon="⚠️")
     for notice in notices:
         st.warning(notice, icon="⚠️")
     st.session_state[CTX_KEY] = ctx

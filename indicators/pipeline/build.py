@@ -28,7 +28,7 @@ from indicators.catalogue import Indicator, load_catalogue
 from indicators.errors import BuildError, IndicatorsError, InputError, discard, writing
 from indicators.pipeline import combined, geography, peers, synthetic
 from indicators.pipeline.checks import run_checks
-from indicators.pipeline.fetch import read_manifest
+from indicators.pipeline.fetch import read_fetch_status, read_manifest, retry_command
 from indicators.pipeline.schema import (
     INDICATOR_VALUE_COLUMNS,
     OBSERVATION_COLUMNS,
@@ -329,17 +329,21 @@ def catalogue_frame(catalogue: list[Indicator]) -> pd.DataFrame:
 
 
 SOURCE_COLUMNS = ["source_id", "title", "publisher", "file", "url", "landing_page", "licence", "licence_url",
-                  "attribution", "retrieved", "sha256", "size_bytes"]
+                  "attribution", "retrieved", "sha256", "size_bytes", "fetch_status", "fetch_attempted_at",
+                  "fetch_error"]
 
 
 def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str]],
-                  report: BuildReport | None = None) -> pd.DataFrame:
-    """Rows for published.sources, one per file read. A file carrying the synthetic-data marker is described
-    as synthetic test data (title, publisher, licence), whatever its folder, and listed in `report`."""
+                  report: BuildReport | None = None, fetch_status: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Rows for published.sources, one per file read, with the source's last fetch attempt. A file carrying the
+    synthetic-data marker is described as synthetic test data (title, publisher, licence), whatever its folder,
+    and listed in `report`."""
+    fetch_status = fetch_status or {}
     rows = []
     for s in sources:
         manifest = read_manifest(raw_dir / s.id).get("files", {})
         declared = {d.name: d.url for d in s.files}
+        last = fetch_status.get(s.id, {})
         for name in used.get(s.id, []):
             path = raw_dir / s.id / name
             entry = manifest.get(name, {})
@@ -351,6 +355,8 @@ def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str
                 "attribution": s.attribution,
                 "retrieved": entry.get("retrieved_at", ""),
                 "sha256": sha256, "size_bytes": path.stat().st_size,
+                "fetch_status": str(last.get("status", "")), "fetch_attempted_at": str(last.get("attempted_at", "")),
+                "fetch_error": str(last.get("error", "")) if last.get("status") == "failed" else "",
             }
             if is_synthetic:
                 row.update(title=f"{synthetic.MARKER}, in the format of: {s.title}",
@@ -361,6 +367,38 @@ def sources_frame(raw_dir: Path, sources: list[Source], used: dict[str, list[str
                     report.synthetic_files.append(f"{s.id}/{name}")
             rows.append(row)
     return pd.DataFrame(rows, columns=SOURCE_COLUMNS)
+
+
+FETCH_STATUS_COLUMNS = ["source_id", "title", "publisher", "status", "attempted_at", "file", "url", "answer",
+                        "error", "files_in_build", "retrieved", "indicators_without_figures",
+                        "indicators_from_other_sources", "provides", "retry"]
+
+
+def fetch_status_frame(sources: list[Source], fetch_status: dict[str, dict], used: dict[str, list[str]],
+                       retrieved: dict[str, str], catalogue: list[Indicator], with_figures: set[str]) -> pd.DataFrame:
+    """published.fetch_status: each declared source's last fetch attempt and, for a failed one, what this
+    build lacks because of it (indicators with no figure at all, indicators shown from other sources only,
+    and what else the source provides)."""
+    rows = []
+    for s in sources:
+        last = fetch_status.get(s.id, {})
+        status = str(last.get("status", ""))
+        naming = [i.id for i in catalogue if s.id in i.source_ids]
+        failed_without_files = status == "failed" and not used.get(s.id)
+        rows.append({
+            "source_id": s.id, "title": s.title, "publisher": s.publisher, "status": status,
+            "attempted_at": str(last.get("attempted_at", "")), "file": str(last.get("file", "")),
+            "url": str(last.get("url", "")), "answer": str(last.get("answer", "")),
+            "error": str(last.get("error", "")) if status == "failed" else "",
+            "files_in_build": len(used.get(s.id, [])), "retrieved": retrieved.get(s.id, ""),
+            "indicators_without_figures": ",".join(i for i in naming if i not in with_figures)
+            if failed_without_files else "",
+            "indicators_from_other_sources": ",".join(i for i in naming if i in with_figures)
+            if failed_without_files else "",
+            "provides": s.provides.strip() if failed_without_files else "",
+            "retry": retry_command([s.id]) if status == "failed" else "",
+        })
+    return pd.DataFrame(rows, columns=FETCH_STATUS_COLUMNS)
 
 
 def make_build_id(sources: pd.DataFrame, catalogue: list[Indicator], built_at: datetime,
@@ -519,7 +557,8 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         if "peer_cipfa" in staged:
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
         _write(con, "published.indicators", catalogue_frame(catalogue))
-        sources_df = sources_frame(raw_dir, sources, report.sources_used, report)
+        fetch_status = _fetch_status(raw_dir, report)
+        sources_df = sources_frame(raw_dir, sources, report.sources_used, report, fetch_status)
         _write(con, "published.sources", sources_df)
         # A row with no figure (no value, no count, nothing withheld) names no source: its note says why it is empty.
         columns = ", ".join("CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
@@ -538,6 +577,11 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
             FROM staged.indicator_values
             ORDER BY indicator_id, area_code, period_label
         """)
+        with_figures = {r[0] for r in con.execute("""SELECT DISTINCT indicator_id FROM published.indicator_values
+                                                      WHERE value IS NOT NULL OR numerator IS NOT NULL""").fetchall()}
+        newest = sources_df.groupby("source_id")["retrieved"].max().to_dict() if not sources_df.empty else {}
+        _write(con, "published.fetch_status", fetch_status_frame(sources, fetch_status, report.sources_used,
+                                                                 newest, catalogue, with_figures))
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
         is_synthetic = bool(report.synthetic_files)
         if is_synthetic:
@@ -595,6 +639,15 @@ def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[In
                      "first_period": labels[0], "last_period": labels[-1], "n_points": len(labels)})
     _write(con, "published.recent_trends", pd.DataFrame(rows, columns=[
         "indicator_id", "area_code", "trend", "first_period", "last_period", "n_points"]))
+
+
+def _fetch_status(raw_dir: Path, report: BuildReport) -> dict[str, dict]:
+    """The raw cache's record of the last fetch per source; a damaged record is a warning, not a failed build."""
+    try:
+        return read_fetch_status(raw_dir)
+    except InputError as exc:
+        report.warnings.append(f"{exc}; this build cannot say which sources failed to fetch")
+        return {}
 
 
 def _check_duplicates(rows: pd.DataFrame) -> None:

@@ -1,4 +1,4 @@
-"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; depends on pandas, plotly, indicators.products.local_data and the FOI label of indicators.present.text, never on Streamlit.
+"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; sources that could not be fetched for the build; depends on pandas, plotly, indicators.products.local_data and the FOI label and Markdown escaping of indicators.present.text, never on Streamlit.
 
 The four families the dashboard puts side by side (completions, deaths, hcv, naloxone) are not
 equally published: deaths and completions are open per area, naloxone only in a charity's
@@ -21,10 +21,12 @@ Statuses, in the order they are decided:
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlsplit
 
 import pandas as pd
 
-from indicators.present.text import foi_label
+from indicators.present.text import foi_label, md_escape
 from indicators.products import local_data
 
 FAMILIES = ("completions", "deaths", "hcv", "naloxone")
@@ -392,3 +394,106 @@ def _bounds(geojson: dict) -> tuple[float, float, float, float] | None:
     if not lons:
         return None
     return min(lons), min(lats), max(lons), max(lats)
+
+
+# --------------------------------------------------------------------------- sources that could not be fetched
+
+FETCH_STATUS_WORDS = {"fetched": "Fetched", "unchanged": "Unchanged since the last fetch", "failed": "Could not be fetched",
+                      "skipped": "Nothing to fetch (files are added by hand)", "": "Not recorded"}
+
+
+def fetch_status(con) -> pd.DataFrame:
+    """published.fetch_status, failed sources first (no rows for a warehouse built before the table existed)."""
+    if not _table_exists(con, "published", "fetch_status"):
+        return pd.DataFrame(columns=["source_id", "title", "publisher", "status", "attempted_at", "file", "url",
+                                     "answer", "error", "files_in_build", "retrieved", "indicators_without_figures",
+                                     "indicators_from_other_sources", "provides", "retry"])
+    return con.execute("""SELECT * FROM published.fetch_status
+                          ORDER BY status <> 'failed', source_id""").df()
+
+
+def _when(stamp: object) -> str:
+    """'4 Dec 2026 at 20:07 UTC' from an ISO 8601 time; the text itself when it is not one."""
+    try:
+        moment = pd.Timestamp(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if moment.tzinfo is not None:
+        moment = moment.tz_convert("UTC")
+    return f"{moment.day} {moment:%b %Y} at {moment:%H:%M} UTC"
+
+
+def _publisher(name: object) -> str:
+    """The publisher's short name: 'OHID' from 'Office for Health Improvement and Disparities (OHID)'."""
+    match = re.search(r"\(([A-Z][^()]*)\)\s*$", str(name or ""))
+    return match[1] if match else str(name or "")
+
+
+def _names(ids: object, titles: dict[str, str]) -> str:
+    return ", ".join(md_escape(titles.get(i, i)) for i in str(ids or "").split(",") if i)
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def fetch_notice_text(failed: pd.DataFrame, titles: dict[str, str]) -> str:
+    """Markdown for the one notice naming the sources that could not be fetched: when, what the publishers
+    answered, what this build lacks because of it, and the command that retries; kept short enough for a
+    phone (the availability page has the details). Text from the data is escaped."""
+    rows = failed.to_dict("records")
+    times = sorted({_when(r.get("attempted_at")) for r in rows})
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in rows:
+        key = (_publisher(r.get("publisher")), str(r.get("answer") or "").strip()[:80],
+               "" if len(times) == 1 else _when(r.get("attempted_at")))
+        groups.setdefault(key, []).append(f"`{r['source_id']}`")
+    tried = [_and(ids) + f" ({md_escape(publisher)}" + (f": {md_escape(answer)}" if answer else "") + ")"
+             + (f" on {md_escape(when)}" if when else "") for (publisher, answer, when), ids in groups.items()]
+    head = "**Some official data could not be fetched for this build**" + (
+        f" (tried {md_escape(times[0])})" if len(times) == 1 else "") + ": " + "; ".join(tried) + "."
+    without, partial, provides, stale = [], [], [], []
+    for r in rows:
+        if int(r.get("files_in_build") or 0):
+            when = f"retrieved {md_escape(_when(r['retrieved']))}" if r.get("retrieved") else "it had before"
+            stale.append(f"`{r['source_id']}` keeps the files {when}")
+            continue
+        without += [i for i in str(r.get("indicators_without_figures") or "").split(",") if i and i not in without]
+        partial += [i for i in str(r.get("indicators_from_other_sources") or "").split(",") if i and i not in partial]
+        if r.get("provides"):
+            provides.append(md_escape(r["provides"]))
+    lacking = [f"no figures for {_names(','.join(without), titles)}" if without else "",
+               f"only other sources' figures for {_names(','.join(partial), titles)}" if partial else "",
+               f"missing {_and(provides)}" if provides else ""]
+    lacking = [part for part in lacking if part]
+    lines = [head]
+    if lacking:
+        lines.append("In this build: " + "; ".join(lacking) + ".")
+    if stale:
+        lines.append(_and(stale) + ".")
+    ids = " ".join(f"--source {r['source_id']}" for r in rows)
+    lines.append(f"To retry: `uv run indicators fetch {ids}`, then `uv run indicators build`.")
+    return "\n\n".join(lines)
+
+
+def fetch_notice(con) -> str:
+    """The notice every page shows when sources could not be fetched for this build ('' when all arrived)."""
+    status = fetch_status(con)
+    failed = status.loc[status["status"].eq("failed")]
+    if failed.empty:
+        return ""
+    titles = dict(con.execute("SELECT indicator_id, short_title FROM published.indicators").fetchall())
+    return fetch_notice_text(failed, titles)
+
+
+def fetch_status_table(con) -> pd.DataFrame:
+    """Every source's last fetch for display: source, status in words, when, files in this build, what happened."""
+    status = fetch_status(con)
+    return pd.DataFrame({
+        "Source": status["source_id"],
+        "Status": status["status"].map(lambda s: FETCH_STATUS_WORDS.get(s, s)),
+        "Last attempt": status["attempted_at"].map(lambda t: _when(t) if t else ""),
+        "Files in this build": status["files_in_build"],
+        "What happened": status["error"].where(status["error"].ne(""), status["answer"]),
+        "Retry with": status["retry"],
+    })

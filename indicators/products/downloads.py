@@ -157,6 +157,11 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "retrieved": "When the file was downloaded (ISO 8601).",
         "sha256": "SHA-256 checksum of the file used.",
         "size_bytes": "Size of the file in bytes.",
+        "fetch_status": "The source's last fetch before this build: fetched, unchanged, failed or skipped "
+                        "(empty when not recorded, e.g. files copied in by hand).",
+        "fetch_attempted_at": "When that fetch was attempted (ISO 8601).",
+        "fetch_error": "Why that fetch failed; empty unless fetch_status is failed (the file used is then an "
+                       "older copy).",
     },
 }
 COLUMN_DOCS[LOCAL_TABLE] = {
