@@ -10,7 +10,6 @@ import contextlib
 import io
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import duckdb
@@ -67,7 +66,7 @@ def served(stand_ins, tmp_path_factory):
     stand_ins["fingertips_api"].mode, stand_ins["ons"].mode = "down", "stall"
     try:
         with pointed_at(stand_ins) as mp:
-            mp.setattr(subprocess, "call", lambda command, env, cwd: calls.append(env["INDICATORS_DB"]) or 0)
+            mp.setattr(cli, "run_forwarding_signals", lambda command, env, cwd: calls.append(env["INDICATORS_DB"]) or 0)
             code, out, err = command(["serve", "--db", str(work / "warehouse.duckdb"), "--raw", str(work / "raw")])
     finally:
         stand_ins["fingertips_api"].mode = stand_ins["ons"].mode = "normal"
@@ -190,6 +189,8 @@ def test_a_later_fetch_with_healthy_publishers_and_a_rebuild_clear_it(served, st
     raw, db = tmp_path / "raw", tmp_path / "warehouse.duckdb"
     shutil.copytree(served["raw"], raw)
     shutil.copy2(served["db"], db)
+    before = _app(monkeypatch, db)  # the dashboard has this warehouse open, with the notice
+    assert len(_fetch_notices(before)) == 1
     with pointed_at(stand_ins):
         code, out, err = command(["fetch", "--raw", str(raw), *[a for s in FAILED for a in ("--source", s)]])
         assert code == 0, err
@@ -204,7 +205,7 @@ def test_a_later_fetch_with_healthy_publishers_and_a_rebuild_clear_it(served, st
                            "AND value IS NOT NULL").fetchall()[0][0] > 1000
     finally:
         con.close()
-    at = _app(monkeypatch, db)
+    at = _app(monkeypatch, db)  # a new session in the same process: no restart
     assert not at.exception and _fetch_notices(at) == []
 
 
