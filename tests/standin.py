@@ -115,6 +115,8 @@ class StandIn:
             if not isinstance(route, bytes):
                 raise TypeError("Reply options go with bytes or a file path")
             route = Reply(route, **reply)
+        if isinstance(route, Reply) and route.gzip is not False and not route.precompressed:
+            _gzip(route.body)  # now, not while a client waits for its first byte
         self._routes[key] = route
 
     def start(self) -> StandIn:

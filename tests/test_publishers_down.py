@@ -26,7 +26,7 @@ FAILED = ("fingertips", "cipfa_neighbours", "ons_deaths", "population")
 ARRIVED = ("boundaries", "lookups")
 NOTICE = "Some official data could not be fetched for this build"
 # Short enough for a fast suite; the stalled ONS stand-in costs two read timeouts, then is not asked again.
-POLICY = FetchPolicy(attempts=2, backoff=0.01, read_timeout=0.4, connect_timeout=0.4, sleep=lambda s: None)
+POLICY = FetchPolicy(attempts=2, backoff=0.01, read_timeout=1.0, connect_timeout=1.0, sleep=lambda s: None)
 
 
 @contextlib.contextmanager

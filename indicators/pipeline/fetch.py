@@ -692,14 +692,13 @@ def _expected_size(raw_dir: Path, source: Source) -> int | None:
 
 
 def _copy_without_widening(src: Path, dest: Path) -> None:
-    """Copy bytes; the copy's permissions are the source's, never wider (and within the umask)."""
+    """Copy bytes; the copy is created with the source's permissions, which the umask can only narrow."""
     mode = stat.S_IMODE(src.stat().st_mode) & 0o666
     with src.open("rb") as fin:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as fout:
             for chunk in iter(lambda: fin.read(1 << 20), b""):
                 fout.write(chunk)
-    os.chmod(dest, mode & stat.S_IMODE(os.stat(dest).st_mode))
 
 
 def fetch_source_from_mirror(source: Source, mirror: Path, raw_dir: Path) -> SourceResult:
