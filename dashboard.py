@@ -25,7 +25,7 @@ def main() -> None:
     context = frame.start()
     if context is not None:
         page.run()
-    frame.finish(context)
+    frame.finish(context, page.url_path or nav.HOME)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The one command-line entry point, `indicators`: fetch, build, check, list, serve (and export, template, import, foi-pack).
+"""The one command-line entry point, `indicators`: fetch, build, check, list, serve (and export, template, import, foi-pack,
+publish).
 
 Errors the user can act on are printed as one clear message (exit 2), never as a traceback;
 set INDICATORS_DEBUG=1 to see the traceback of an unexpected error.
@@ -67,7 +68,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even if it exists")
 
     for name, module in (("export", "indicators.products.downloads"), ("template", "indicators.products.local_data"),
-                         ("import", "indicators.products.local_data"), ("foi-pack", "indicators.products.foi")):
+    for name, module in (("export", "indicators.products.downloads"), ("template", "indicators.products.local_data"),
+                         ("import", "indicators.products.local_data"), ("foi-pack", "indicators.products.foi"),
+                         ("publish", "indicators.products.publish")):
         try:
             mod = __import__(module, fromlist=["add_cli"])
         except ImportError:

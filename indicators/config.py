@@ -35,3 +35,13 @@ def max_download_bytes() -> int:
     except ValueError:
         megabytes = 500.0
     return int(megabytes * 1_000_000) if megabytes > 0 else 500_000_000
+
+
+def default_app_url() -> str | None:
+    """The dashboard's public address, for the static site's links back to it (INDICATORS_APP_URL)."""
+    return os.environ.get("INDICATORS_APP_URL") or None
+
+
+def default_site_url() -> str | None:
+    """The static site's public address, for the dashboard's links to its pages' static twins (INDICATORS_SITE_URL)."""
+    return os.environ.get("INDICATORS_SITE_URL") or None

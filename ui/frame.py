@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from indicators import config
 from indicators.catalogue import FAMILY_TITLES
 from indicators.pipeline.synthetic import NOTICE as SYNTHETIC_NOTICE
-from indicators.present import text
+from indicators.present import text, twins
 from indicators.present.state import (
     PARAM_NAMES,
     Choices,
@@ -247,8 +248,8 @@ def permalink(ctx: Context) -> str:
     return f"{base}?{query}" if query else (base or "?")
 
 
-def finish(ctx: Context | None) -> None:
-    """After the page: write its state to the URL and draw the footer.
+def finish(ctx: Context | None, page: str | None = None) -> None:
+    """After the page (`page`: its url path in ui.nav): write its state to the URL and draw the footer.
 
     Each write adds a browser history entry (Streamlit pushes the new address), so the address a visitor
     arrived with is left as it is on the session's first run when it needed no correction: it already
@@ -266,10 +267,22 @@ def finish(ctx: Context | None) -> None:
     else:
         st.query_params.from_dict(params)
         st.session_state[SEEN_KEY] = _url_key(params)
-    footer(ctx)
+    footer(ctx, page)
 
 
-def footer(ctx: Context) -> None:
+def static_twin(ctx: Context, page: str | None) -> str | None:
+    """The address of this view's page in the static site (`indicators publish`), when the site's address is
+    configured (INDICATORS_SITE_URL) and the site has such a page."""
+    site = config.default_site_url()
+    if not site or not page:
+        return None
+    state = ctx.state
+    path = twins.static_path(page, indicator=state.indicator, period=state.period,
+                             latest=default_period(ctx.periods(state.indicator)), area=state.area)
+    return twins.site_url(site, path) if path is not None else None
+
+
+def footer(ctx: Context, page: str | None = None) -> None:
     st.divider()
     lines = ctx.facts.sources
     st.markdown("**Sources:** " + ("; ".join(text.md_escape(line) for line in lines) if lines else
@@ -278,6 +291,9 @@ def footer(ctx: Context) -> None:
     build = ctx.wh.build
     st.markdown(f"Data build {text.md_escape(build.get('build_date') or 'unknown date')} · build id "
                f"{text.md_escape(ctx.wh.build_id)} · link to this view: {text.md_escape(permalink(ctx))}")
+    twin = static_twin(ctx, page)
+    if twin:
+        st.markdown(f"The same view as a static page, quick to open and share: [{text.md_escape(twin)}](<{twin}>)")
 
 
 def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str], what: str,

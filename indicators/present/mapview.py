@@ -51,14 +51,15 @@ def project(geojson: Mapping) -> Boundaries:
 
 def map_title(meta: Mapping, indicator_id: str, period: str) -> str:
     """The map's accessible name."""
-    return (f"Map of {meta.get('title', indicator_id)}, {text.period_display(period)}, upper-tier local authorities "
-            "in England")
+    when = f", {text.period_display(period)}" if period else ""
+    return f"Map of {meta.get('title', indicator_id)}{when}, upper-tier local authorities in England"
 
 
 def map_view(values: pd.DataFrame, meta: Mapping, indicator_id: str, period: str, colour: str,
-             boundaries: Boundaries, href: Callable[[str], str], highlight: str | None = None) -> MapView:
+             boundaries: Boundaries, href: Callable[[str], str], highlight: str | None = None,
+             target: str = "_self") -> MapView:
     """The map of `values` (indicators.products.queries.map_values) coloured by `colour` ('comparison' or 'value');
-    each area links to `href(area_code)`."""
+    each area links to `href(area_code)`, opened in `target`."""
     table, legend = charts.map_frame(values, meta, colour, period)
 
     def describe(row) -> list[str]:
@@ -66,10 +67,10 @@ def map_view(values: pd.DataFrame, meta: Mapping, indicator_id: str, period: str
 
     title = map_title(meta, indicator_id, period)
     main = svgmap.svg_map(table, boundaries.england, title=title, describe=describe, href=href, highlight=highlight,
-                          css_class="ind-map-main")
+                          css_class="ind-map-main", target=target)
     in_london = table[table["area_code"].isin(boundaries.london.paths)]
     inset = (svgmap.svg_map(in_london, boundaries.london, title=INSET_TITLE, describe=describe, href=href,
-                            highlight=highlight, css_class="ind-map-london") if len(in_london) else None)
+                            highlight=highlight, css_class="ind-map-london", target=target) if len(in_london) else None)
     counts = table["colour_class"].value_counts().to_dict()
     return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
 

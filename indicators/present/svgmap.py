@@ -117,12 +117,14 @@ def plain_hover(row: Mapping, describe: Callable[[Mapping], list[str]]) -> str:
 
 
 def svg_map(table: pd.DataFrame, projected: Projected, *, title: str, describe: Callable[[Mapping], list[str]],
-            href: Callable[[str], str], highlight: str | None = None, css_class: str = "") -> str:
+            href: Callable[[str], str], highlight: str | None = None, css_class: str = "",
+            target: str = "_self") -> str:
     """The map of one view as an SVG string wrapped in a <figure>.
 
     `table` has area_code, area_name and colour (from charts.map_frame); `describe(row)` gives the
     plain-text lines of an area's tooltip, the first being its name; `href(code)` the link of an
-    area. Areas without a boundary are left out (the table twin lists every area).
+    area, opened in `target` ('_blank' in an embedded map, so a click leaves the host page alone). Areas
+    without a boundary are left out (the table twin lists every area).
     """
     e = html.escape
     out = [f'<figure class="ind-map {e(css_class)}">',
@@ -138,7 +140,7 @@ def svg_map(table: pd.DataFrame, projected: Projected, *, title: str, describe: 
         label = ". ".join(line.rstrip(".") for line in lines if line) + ". Open its profile."
         colour = row.get("colour")
         colour = "#eeeeee" if is_missing(colour) else str(colour)
-        out.append(f'<a href="{e(href(code))}" target="_self" aria-label="{e(label)}">'
+        out.append(f'<a href="{e(href(code))}" target="{e(target)}" aria-label="{e(label)}">'
                    f'<title>{e(plain_hover(row, describe))}</title>'
                    f'<path d="{path}" fill="{e(colour)}"/></a>')
         if highlight and code == highlight:

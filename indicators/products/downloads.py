@@ -600,16 +600,16 @@ def _citation_text(title: str, publishers: list[str], build_id: str, build_date:
 
 
 def citation(con: duckdb.DuckDBPyConnection, page_title: str, permalink: str, *,
-             indicator_ids: list[str] | None = None, accessed: date | None = None) -> str:
+             indicator_ids: list[str] | None = None, accessed: date | str | None = None) -> str:
     """'Cite this' text: page title, publishers of the data, this dashboard, build date and id, permalink, access date.
 
     Publishers are those of the given indicators' sources, else of every source; `accessed`
-    defaults to today.
+    defaults to today (a static page, read on a day it cannot know, passes words such as ACCESSED_PLACEHOLDER).
     """
     if not isinstance(page_title, str) or not page_title.strip():
         raise ValueError("citation needs a page title")
     build_id, build_date = build_stamp(con)
-    when = (accessed or date.today()).isoformat()
+    when = accessed if isinstance(accessed, str) else (accessed or date.today()).isoformat()
     return _citation_text(page_title, _publishers(con, indicator_ids), build_id, build_date, permalink, when,
                           is_synthetic(con))
 
