@@ -68,7 +68,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="rebuild the warehouse even if it exists")
 
     for name, module in (("export", "indicators.products.downloads"), ("template", "indicators.products.local_data"),
-    for name, module in (("export", "indicators.products.downloads"), ("template", "indicators.products.local_data"),
                          ("import", "indicators.products.local_data"), ("foi-pack", "indicators.products.foi"),
                          ("publish", "indicators.products.publish")):
         try:

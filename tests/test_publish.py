@@ -349,7 +349,7 @@ def real_site(shared_raw, tmp_path_factory):
     work = tmp_path_factory.mktemp("real")
     db = build_real_warehouse(work, shared_raw)
     out = work / "site"
-    publish.publish(db, out, app_url=APP)
+    publish.publish(db, out, app_url=APP, workers=2)
     return db, out
 
 
@@ -400,3 +400,14 @@ def test_app_pages_link_to_their_static_twins(site, warehouse, monkeypatch, page
     monkeypatch.delenv("INDICATORS_SITE_URL")
     at.run()
     assert not [m for m in at.markdown if "as a static page" in m.value]
+
+
+def test_worker_processes_write_the_same_site(warehouse, tmp_path):
+    """The area profiles shared out between two processes: the same files, byte for byte, as one process writes."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    publish.publish(warehouse, one, app_url=APP, workers=1)
+    report = publish.publish(warehouse, two, app_url=APP, workers=2)
+    files = sorted(p.relative_to(one) for p in one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
+    assert [f for f in files if (one / f).read_bytes() != (two / f).read_bytes()] == []
+    assert report.files == len(files) and "area/E06000009/index.html" in {f.as_posix() for f in files}

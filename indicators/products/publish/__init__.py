@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import multiprocessing
 import os
 import re
 import secrets
@@ -21,6 +22,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,17 +46,19 @@ _SAFE_PATH = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.-]*/)*")
 
 @dataclass(frozen=True)
 class Section:
-    """A kind of page: its generator and, when it has one, its link in the header."""
+    """A kind of page: its generator and, when it has one, its link in the header. A section with `items` (one per
+    page or group of pages, such as area codes) can be shared out between processes: `pages(site, some_items)`."""
     name: str
-    pages: Callable[[Site], Iterable[Page]]
+    pages: Callable[..., Iterable[Page]]
     nav: tuple[str, str] | None = None
+    items: Callable[[Site], list] | None = None
 
 
 SECTIONS = (
     Section("home", maps.home, ("", "Map")),
     Section("maps", maps.pages),
-    Section("areas", areas.index, ("areas/", "Areas")),
-    Section("profiles", areas.pages),
+    Section("areas", areas.index, (areas.INDEX, "Areas")),
+    Section("profiles", areas.pages, items=areas.codes),
     Section("about", about.about, ("about/", "About the data")),
     Section("downloads", lambda site: about.downloads_page(site, site.folder / about.DOWNLOADS),
             (about.DOWNLOADS, "Downloads")),
@@ -101,10 +105,56 @@ def _write_page(folder: Path, shell: Shell, page: Page) -> int:
     return 1 + len(page.files)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs to write its share of a section's pages."""
+    db_path: Path
+    folder: Path
+    shell: Shell
+    app_url: str
+    all_periods: bool
+    build: dict
+    section: str
+
+
+def _write_pages(site: Site, shell: Shell, pages: Iterable[Page]) -> tuple[list[str], int, int]:
+    """Write `pages` into the site's folder: (the listed pages' paths, the number of embeds, of files written)."""
+    listed, embeds, files = [], 0, 0
+    for page in pages:
+        files += _write_page(site.folder, shell, page)
+        if page.embed:
+            embeds += 1
+        else:
+            listed.append(page.path)
+    return listed, embeds, files
+
+
+def _worker(job: _Job, some: list) -> tuple[list[str], int, int]:
+    """In a worker process: the pages of `some` items of one section, on the worker's own read-only connection."""
+    con = queries.connect(job.db_path)
+    try:
+        site = Site(con, job.shell, job.app_url, job.all_periods, job.build, job.folder)
+        section = next(s for s in SECTIONS if s.name == job.section)
+        return _write_pages(site, job.shell, section.pages(site, some))
+    finally:
+        con.close()
+
+
+def _section(site: Site, shell: Shell, section: Section, job: _Job, workers: int) -> tuple[list[str], int, int]:
+    if section.items is None or workers <= 1:
+        return _write_pages(site, shell, section.pages(site))
+    items = section.items(site)
+    shares = [items[i::workers] for i in range(workers) if items[i::workers]]
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_worker, [job] * len(shares), shares))
+    return [p for r in results for p in r[0]], sum(r[1] for r in results), sum(r[2] for r in results)
+
+
 def sitemap(paths: list[str], site_url: str | None, build_date: str) -> str:
     """sitemap.xml of the pages (not the embeds); addresses are absolute with `site_url`, else site-relative."""
     base = site_url.rstrip("/") + "/" if site_url else ""
-    urls = "".join(f"<url><loc>{xml_escape(base + p)}</loc><lastmod>{build_date}</lastmod></url>\n" for p in paths)
+    urls = "".join(f"<url><loc>{xml_escape(base + p)}</loc><lastmod>{build_date}</lastmod></url>\n"
+                   for p in sorted(paths))
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{urls}</urlset>\n')
 
@@ -136,8 +186,9 @@ def _swap_in(new: Path, out: Path) -> None:
 
 
 def publish(db_path: Path, out: Path, *, app_url: str | None = None, site_url: str | None = None,
-            all_periods: bool = False) -> Report:
-    """Write the static site of the warehouse at `db_path` to the folder `out` (replaced whole, atomically)."""
+            all_periods: bool = False, workers: int = 1) -> Report:
+    """Write the static site of the warehouse at `db_path` to the folder `out` (replaced whole, atomically), the area
+    profiles shared out between `workers` processes."""
     started = time.perf_counter()
     out = Path(out)
     _check_out(out)
@@ -163,12 +214,11 @@ def publish(db_path: Path, out: Path, *, app_url: str | None = None, site_url: s
         about.write_downloads(Path(db_path), new / about.DOWNLOADS, list(site.meta))
         files, listed, embeds = 0, [], 0
         for section in SECTIONS:
-            for page in section.pages(site):
-                files += _write_page(new, shell, page)
-                if page.embed:
-                    embeds += 1
-                else:
-                    listed.append(page.path)
+            job = _Job(Path(db_path), new, shell, app_url, all_periods, build, section.name)
+            paths, n_embeds, n_files = _section(site, shell, section, job, workers)
+            listed += paths
+            embeds += n_embeds
+            files += n_files
         (new / layout.STYLESHEET).write_text(stylesheet(), encoding="utf-8")
         (new / layout.FAVICON).write_bytes(resources.files(__package__).joinpath(layout.FAVICON).read_bytes())
         (new / "sitemap.xml").write_text(sitemap(listed, site_url, build_date), encoding="utf-8")
@@ -189,8 +239,11 @@ def publish(db_path: Path, out: Path, *, app_url: str | None = None, site_url: s
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise IndicatorsError(f"--workers is {args.workers}; expected 1 or more")
     report = publish(args.db or config.default_db_path(), args.out, app_url=args.app_url or config.default_app_url(),
-                     site_url=args.site_url or config.default_site_url(), all_periods=args.all_periods)
+                     site_url=args.site_url or config.default_site_url(), all_periods=args.all_periods,
+                     workers=args.workers)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(f"published {report.out} (build {report.build_id}) in {report.seconds:.1f} s: {report.pages} pages, "
@@ -199,7 +252,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers, name: str = "publish") -> argparse.ArgumentParser:
-    """Register `indicators publish [--db PATH] --out DIR [--app-url URL] [--site-url URL] [--all-periods]`."""
+    """Register `indicators publish [--db PATH] --out DIR [--app-url URL] [--site-url URL] [--all-periods]
+    [--workers N]`."""
     p = subparsers.add_parser(
         name, help="write the static, embeddable website of the warehouse to a folder (swapped in whole)",
         description="Write the public pages (a map per indicator, a profile per area, about, downloads, embeds) as "
@@ -216,5 +270,7 @@ def add_cli(subparsers, name: str = "publish") -> argparse.ArgumentParser:
                         "(default INDICATORS_SITE_URL; without it they are relative to the site's root)")
     p.add_argument("--all-periods", action="store_true",
                    help="a map page for every period of every indicator (default: the latest period only)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes drawing the area profiles (default: the number of CPUs)")
     p.set_defaults(handler=_run)
     return p

@@ -2,7 +2,8 @@
 
 A profile is composed by indicators.present.profile from the same queries as the dashboard's area
 page, so the sentences, charts and tables are the app's. Where the app lets the reader pick a peer
-group, the static page shows every group, the first one open.
+group, the static page shows the app's default view (the first group compared with the area) and
+lists the other groups' members with a link to their comparison in the app.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from indicators.products.publish.layout import Page, e, href
 
 SPINE_ROW_HEIGHT = 30  # px per indicator row of the spine chart at a 640 px wide frame, for the suggested iframe height
 TREND_EMBED_HEIGHT = 480
+
+
+INDEX = "areas/"
+
+
+def metadata_name(site: common.Site) -> str:
+    """The profiles' definitions and sources, one file beside the list of areas (every profile has every indicator)."""
+    return downloads.download_name(None, site.build_date, "area-profile-metadata", "md")
 
 
 def area_path(code: str) -> str:
@@ -51,6 +60,8 @@ def _glance(p: _Profile) -> str:
 
 
 def _peers(site: common.Site, p: _Profile) -> str:
+    """The app's default view of the peer groups: the first group compared; the others listed, each with a link to its
+    comparison in the app (a comparison is a query per group and indicator, not worth a page for every area)."""
     peers = site.q("peer_groups", p.code)
     available = words.peer_groups_available(peers)
     if not available:
@@ -58,14 +69,20 @@ def _peers(site: common.Site, p: _Profile) -> str:
     out = [common.paragraph(words.PEER_GROUP_HELP)]
     for n, group in enumerate(available):
         members = peers[peers["peer_group"] == group]
-        comparison = site.q("peer_comparison", p.code, tuple(members["area_code"]))
-        sentences = words.peer_sentences(p.name, comparison, lambda i: site.meta.get(i, {}))
-        out.append(f'<details class="peer-group"{" open" if n == 0 else ""}>'
-                   f"<summary>{e(PEER_GROUP_LABELS.get(group, group))}</summary>"
-                   f'<div class="columns"><div>{words.peers_table(members)}</div><div>'
-                   f"{common.paragraph(words.peer_lead(p.name))}{common.bullets(sentences)}"
-                   f"<details><summary>Table: against the peer group</summary>"
-                   f"{words.peer_comparison_table(comparison, p.name, group)}</details></div></div></details>")
+        label = PEER_GROUP_LABELS.get(group, group)
+        if n == 0:
+            comparison = site.q("peer_comparison", p.code, tuple(members["area_code"]))
+            sentences = words.peer_sentences(p.name, comparison, lambda i: site.meta.get(i, {}))
+            out.append(f"<h3>{e(label)}</h3>"
+                       f'<div class="columns"><div>{words.peers_table(members)}</div><div>'
+                       f"{common.paragraph(words.peer_lead(p.name))}{common.bullets(sentences)}"
+                       f"<details><summary>Table: against the peer group</summary>"
+                       f"{words.peer_comparison_table(comparison, p.name, group)}</details></div></div>")
+        else:
+            link = site.app("area", area=p.code, peers=group)
+            out.append(f'<details class="peer-group"><summary>{e(label)}</summary>{words.peers_table(members)}'
+                       f'<p><a href="{e(link)}">{e(p.name)} against this group, in the interactive dashboard</a></p>'
+                       "</details>")
     return "".join(out)
 
 
@@ -128,19 +145,18 @@ def _profile_page(site: common.Site, p: _Profile) -> Page:
 
     ids = list(p.profile["indicator_id"])
     csv_name = downloads.download_name(None, site.build_date, "area-profile", "csv")
-    md_name = downloads.download_name(None, site.build_date, "area-profile-metadata", "md")
     frame = p.profile.assign(area_code=p.code, area_name=p.name)
-    files = {csv_name: downloads.view_csv(frame, build_id=site.build_id),
-             md_name: downloads.view_metadata(site.con, ids, site.page_url(path))}
+    files = {csv_name: downloads.view_csv(frame, build_id=site.build_id)}
     parts += ["<h2>Download and cite</h2>",
               common.download_list(path, [(path + csv_name, "CSV of this profile", "every indicator at its latest "
                                            "period, with England, the region and the spread of areas"),
-                                          (path + md_name, "Definitions and sources", "")]),
+                                          (INDEX + metadata_name(site), "Definitions and sources",
+                                           "of every indicator, the same for every area")]),
               common.cite_block(site.citation(f"Area profile: {p.name}", path, ids))]
     description = (f"{p.name}: drug-treatment completions, drug-related deaths, hepatitis C and naloxone against "
                    "England, its region and similar areas, with uncertainty, sources and dates.")
     return Page(path, f"{p.name}: area profile", description, "".join(parts), site.app("area", area=p.code),
-                section="areas/", files=files)
+                section=INDEX, files=files)
 
 
 def _spine_height(profile: pd.DataFrame) -> int:
@@ -167,9 +183,14 @@ def _embeds(site: common.Site, p: _Profile) -> Iterator[Page]:
                    site.app("area", area=p.code, indicator=chart.indicator_id), embed=True)
 
 
-def pages(site: common.Site) -> Iterator[Page]:
-    """Every current upper-tier area's profile and its chart embeds."""
-    for code in sorted(site.choices.areas):
+def codes(site: common.Site) -> list[str]:
+    """The current upper-tier areas, each a profile (the unit publish shares out between processes)."""
+    return sorted(site.choices.areas)
+
+
+def pages(site: common.Site, some: list[str] | None = None) -> Iterator[Page]:
+    """Every current upper-tier area's profile and its chart embeds (or those of `some` areas)."""
+    for code in codes(site) if some is None else some:
         p = _Profile(site, code)
         yield _profile_page(site, p)
         yield from _embeds(site, p)
@@ -182,8 +203,12 @@ def index(site: common.Site) -> Iterator[Page]:
              common.paragraph(f"The {len(areas)} upper-tier local authorities of England (counties, unitary "
                               "authorities, metropolitan districts and London boroughs), by region.")]
     for region, group in areas.groupby(areas["region_name"].fillna("England"), sort=True):
-        links = "".join(f'<li><a href="{e(href("areas/", area_path(r["area_code"])))}">{e(r["area_name"])}</a></li>'
+        links = "".join(f'<li><a href="{e(href(INDEX, area_path(r["area_code"])))}">{e(r["area_name"])}</a></li>'
                         for r in group.sort_values("area_name").to_dict("records"))
         parts.append(f'<h2>{e(region)}</h2><ul class="link-list">{links}</ul>')
-    yield Page("areas/", "Area profiles", "Every upper-tier local authority in England, linked to its profile.",
-               "".join(parts), site.app("area"), section="areas/")
+    ids = list(site.meta)
+    files = {metadata_name(site): downloads.view_metadata(site.con, ids, site.page_url(INDEX))}
+    parts.append(common.download_list(INDEX, [(INDEX + metadata_name(site), "Definitions and sources",
+                                               "of every indicator in the profiles")]))
+    yield Page(INDEX, "Area profiles", "Every upper-tier local authority in England, linked to its profile.",
+               "".join(parts), site.app("area"), section=INDEX, files=files)
