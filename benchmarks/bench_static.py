@@ -155,13 +155,19 @@ def nginx(site: Path, bench: Path, work: Path):
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}/"
     try:
+        import urllib.error
         import urllib.request
 
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(base, timeout=1)
+                with urllib.request.urlopen(base, timeout=1) as response:
+                    if response.status != 200:
+                        raise SystemExit(f"bench_static: nginx answered {response.status} for the home page")
                 break
+            except urllib.error.HTTPError as exc:
+                raise SystemExit(f"bench_static: nginx answered {exc.code} for the home page (can its workers read "
+                                 f"{site}?)") from None
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise SystemExit(f"bench_static: nginx did not start: {process.stderr.read().decode()[-500:]}")
@@ -297,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = _machine()
     with tempfile.TemporaryDirectory(prefix="indicators-bench-static-") as tmp:
         work = Path(tmp)
+        work.chmod(0o755)  # nginx's workers run as another user, who must read the site
         if os.environ.get("INDICATORS_DB"):
             db, origin = Path(os.environ["INDICATORS_DB"]), f"{os.environ['INDICATORS_DB']} (INDICATORS_DB)"
         else:
