@@ -411,3 +411,25 @@ def test_worker_processes_write_the_same_site(warehouse, tmp_path):
     assert files == sorted(p.relative_to(two) for p in two.rglob("*") if p.is_file())
     assert [f for f in files if (one / f).read_bytes() != (two / f).read_bytes()] == []
     assert report.files == len(files) and "area/E06000009/index.html" in {f.as_posix() for f in files}
+
+
+def test_a_synthetic_warehouse_says_so_on_every_page(tmp_path):
+    """A warehouse built from synthetic test data (published.build_info.synthetic) publishes a site that says so at the
+    top of every page, embeds included, and in its downloads."""
+    import duckdb
+
+    from indicators.pipeline.synthetic import NOTICE
+
+    db = make_warehouse(tmp_path / "synthetic.duckdb")
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE published.build_info ADD COLUMN synthetic BOOLEAN DEFAULT true")
+    con.execute("UPDATE published.build_info SET synthetic = true")
+    con.close()
+    out = tmp_path / "site"
+    publish.publish(db, out, app_url=APP)
+    pages = list(out.rglob("*.html"))
+    assert len(pages) > 20
+    for path in pages:
+        body = path.read_text(encoding="utf-8")
+        assert re.search(r'<main id="main">\s*<p class="warning" role="note"><strong>' + re.escape(NOTICE), body), path
+    assert "synthetic" in (out / "map/deaths_drug_misuse/deaths_drug_misuse_map-metadata_2026-11-01.md").read_text().lower()

@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from indicators import config
 from indicators.errors import IndicatorsError
+from indicators.pipeline.synthetic import NOTICE as SYNTHETIC_NOTICE
 from indicators.present import text
 from indicators.present.htmltable import TABLE_CSS
 from indicators.present.svgcharts import CHART_CSS
@@ -209,7 +210,7 @@ def publish(db_path: Path, out: Path, *, app_url: str | None = None, site_url: s
         build = queries.build_info(con)
         nav = tuple(s.nav for s in SECTIONS if s.nav)
         shell = Shell(build_id, build_date, tuple(text.footer_sources(queries.sources_by_publisher(con))),
-                      site_url, nav)
+                      site_url, nav, SYNTHETIC_NOTICE if downloads.is_synthetic(con) else None)
         site = Site(con, shell, app_url, all_periods, build, new)
         about.write_downloads(Path(db_path), new / about.DOWNLOADS, list(site.meta))
         files, listed, embeds = 0, [], 0

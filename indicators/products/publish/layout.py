@@ -58,6 +58,7 @@ class Shell:
     sources: tuple[str, ...]
     site_url: str | None
     nav: tuple[tuple[str, str], ...] = ()  # header links: (site-relative folder, label); "" is the home page
+    warning: str | None = None  # said at the top of every page, e.g. that the figures are synthetic test data
 
     def absolute(self, path: str) -> str | None:
         return f"{self.site_url.rstrip('/')}/{path}" if self.site_url else None
@@ -102,6 +103,8 @@ def render(shell: Shell, page: Page) -> str:
     root = up(page.path)
     values = dict(title=e(page.title if page.embed or page.path == "" else f"{page.title} · {SITE_NAME}"),
                   description=e(page.description), csp=e(CSP), meta=_head_links(shell, page),
-                  css=e(root + STYLESHEET), icon=e(root + FAVICON), body=page.body, footer=_footer(shell, page),
+                  css=e(root + STYLESHEET), icon=e(root + FAVICON), footer=_footer(shell, page),
+                  body=(f'<p class="warning" role="note"><strong>{e(shell.warning)}</strong></p>' if shell.warning
+                        else "") + page.body,
                   home=e(root), site=e(SITE_NAME), nav=_nav(shell, page))
     return _template("embed.html" if page.embed else "page.html").substitute(values)
