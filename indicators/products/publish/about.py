@@ -44,9 +44,16 @@ def about(site: common.Site) -> Iterator[Page]:
         Column("Periods", "Periods", "count"), Column("Areas with a value (latest)", "Areas with a value (latest)",
                                                       "count")], caption="Latest period of each indicator"))
     parts.append("<h2>Sources and licences</h2>")
-    sources = words.source_rows(site.q("source_summary"))
-    parts.append(html_table(sources, [Column(c, "URL" if c == "Url" else c) for c in sources.columns],
-                            caption="The files this build read"))
+    # The app's table of the same rows, as a list here: a file's name links to where it was downloaded from, and the
+    # long names and checksums wrap on a phone.
+    items = []
+    for row in words.source_rows(site.q("source_summary")).to_dict("records"):
+        name = e(row.get("File") or "")
+        link = f'<a href="{e(row["Url"])}">{name}</a>' if row.get("Url") else name
+        items.append(f"<li><strong>{e(row.get('Publisher'))}</strong>: {e(row.get('Title'))}. File {link}; "
+                     f"{e(row.get('Licence'))}; retrieved {e(row.get('Retrieved'))}; sha256 "
+                     f"<code>{e(row.get('Sha256'))}</code></li>")
+    parts.append(f'<ul class="sources">{"".join(items)}</ul>')
     parts.append(common.paragraph(words.LICENCE))
     parts.append("<h2>Methods</h2>")
     for name, description, reference in text.METHODS:
