@@ -167,7 +167,9 @@ def test_links_to_the_same_view_in_the_app(site):
     def app_links(rel):
         return [r for t, r in parse(site / rel).refs if t == "a" and r.startswith(APP)]
 
-    assert app_links("area/E06000009/index.html") == [APP + "area?area=E06000009"]
+    # the footer's link is the page's last; an area's other peer groups link to their comparison in the app
+    assert app_links("area/E06000009/index.html") == [APP + "area?area=E06000009&peers=region",
+                                                      APP + "area?area=E06000009"]
     assert app_links("map/deaths_drug_misuse/index.html") == [APP + "?indicator=deaths_drug_misuse&period=2019-21"]
     assert app_links("map/completion_opiate/2019-20/index.html") == [
         APP + "?indicator=completion_opiate&period=2019%2F20"]
