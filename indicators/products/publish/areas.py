@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from indicators.present import profile as words
-from indicators.present import svgcharts
+from indicators.present import svgcharts, text
 from indicators.present.state import PEER_GROUP_LABELS
 from indicators.products import availability, downloads, local_data
 from indicators.products.publish import site as common
@@ -60,27 +60,34 @@ def _glance(p: _Profile) -> str:
 
 
 def _peers(site: common.Site, p: _Profile) -> str:
-    """The app's default view of the peer groups: the first group compared; the others listed, each with a link to its
-    comparison in the app (a comparison is a query per group and indicator, not worth a page for every area)."""
+    """The app's default view of the peer groups (pages/area.py): the first group with members compared; the others
+    listed, each with a link to its comparison in the app (a comparison is a query per group and indicator, not worth
+    a page for every area)."""
     peers = site.q("peer_groups", p.code)
     available = words.peer_groups_available(peers)
-    if not available:
+    with_members = [g for g in available if (peers["peer_group"] == g).any()]
+    if not with_members:
         return common.paragraph(words.NO_PEERS, "notice")
     out = [common.paragraph(words.PEER_GROUP_HELP)]
-    for n, group in enumerate(available):
+    default = with_members[0]
+    for group in [default] + [g for g in available if g != default]:
         members = peers[peers["peer_group"] == group]
         label = PEER_GROUP_LABELS.get(group, group)
-        if n == 0:
-            comparison = site.q("peer_comparison", p.code, tuple(members["area_code"]))
+        if members.empty:
+            out.append(f'<details class="peer-group"><summary>{e(label)}</summary>'
+                       f"{common.paragraph(text.peer_group_missing(group))}</details>")
+        elif group == default:
+            comparison = site.q("peer_comparison", p.code, tuple(dict.fromkeys(members["area_code"])), group)
             sentences = words.peer_sentences(p.name, comparison, lambda i: site.meta.get(i, {}))
+            lead = words.peer_lead(p.name) if sentences else text.no_peer_figures(p.name)
             out.append(f"<h3>{e(label)}</h3>"
-                       f'<div class="columns"><div>{words.peers_table(members)}</div><div>'
-                       f"{common.paragraph(words.peer_lead(p.name))}{common.bullets(sentences)}"
+                       f'<div class="columns"><div>{"".join(words.peers_tables(members))}</div><div>'
+                       f"{common.paragraph(lead)}{common.bullets(sentences)}"
                        f"<details><summary>Table: against the peer group</summary>"
                        f"{words.peer_comparison_table(comparison, p.name, group)}</details></div></div>")
         else:
             link = site.app("area", area=p.code, peers=group)
-            out.append(f'<details class="peer-group"><summary>{e(label)}</summary>{words.peers_table(members)}'
+            out.append(f'<details class="peer-group"><summary>{e(label)}</summary>{"".join(words.peers_tables(members))}'
                        f'<p><a href="{e(link)}">{e(p.name)} against this group, in the interactive dashboard</a></p>'
                        "</details>")
     return "".join(out)
