@@ -1,4 +1,4 @@
-"""Default locations of the raw cache, the warehouse and the mirror; environment overrides. Standard library only."""
+"""Default locations (raw cache, warehouse, mirror, catalogue), environment overrides, and the few constants every layer shares (England's code, the area types). Standard library only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,21 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 CATALOGUE_DIR = DATA_DIR / "indicators"
 SOURCES_DIR = DATA_DIR / "sources"
+TEMPLATES_DIR = DATA_DIR / "templates"
+FAMILIES_FILE = DATA_DIR / "families.toml"
+METHODS_FILE = DATA_DIR / "methods.toml"
 
 ENGLAND_CODE = "E92000001"
+REGION_PREFIX = "E12"
+# The current upper-tier local authorities a user can pick, and every area type the warehouse publishes.
+UPPER_TIER_TYPES = ("county", "unitary", "metropolitan district", "london borough")
+PUBLISHED_AREA_TYPES = ("country", "region", *UPPER_TIER_TYPES)
 USER_AGENT = "drug-treatment-postcode-lottery/0.1 (+https://github.com/; open-source public-health dashboard)"
+
+
+def default_catalogue_dir() -> Path:
+    """The indicator catalogue (data/indicators, or INDICATORS_CATALOGUE): what is fetched, built and shown."""
+    return Path(os.environ.get("INDICATORS_CATALOGUE", CATALOGUE_DIR))
 
 
 def default_raw_dir() -> Path:

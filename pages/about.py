@@ -39,7 +39,7 @@ def render() -> None:
         st.markdown(f"**{md(name)}.** {md(description)}  \n*{md(reference)}*")
 
     st.header("What is not published, and why")
-    for title, status, why in words.not_published(catalogue):
+    for title, status, why in words.not_published(catalogue, ctx.wh.q("families")):
         st.markdown(f"- **{md(title)}**" + (f" ({md(status)})" if status else "") + f": {md(why)}")
     st.markdown(md(words.MISSING_WORDS))
 

@@ -5,7 +5,7 @@ import streamlit as st
 from indicators.present import profile as words
 from indicators.present import svgcharts, text
 from indicators.present.state import PEER_GROUP_LABELS
-from indicators.products import availability, local_data
+from indicators.products import availability
 from ui import foi, frame, markup
 
 
@@ -57,7 +57,8 @@ def render() -> None:
             else:
                 left, right = st.columns([2, 3])
                 with left:
-                    for i, table in enumerate(words.peers_tables(members)):
+                    titles = dict(zip(ctx.catalogue["family"], ctx.catalogue["family_title"]))
+                    for i, table in enumerate(words.peers_tables(members, titles)):
                         markup.show(table, key=f"table_peers_{i}")
                 with right:
                     comparison = ctx.wh.q("peer_comparison", code, tuple(dict.fromkeys(members["area_code"])), group)
@@ -85,8 +86,8 @@ def render() -> None:
             st.info(md(words.no_trends_sentence(name)))
 
         st.header("Other figures: networks and local data")
-        odn = ctx.wh.read(availability.odn_values_for_area, code)
-        local = ctx.wh.read(local_data.local_values, True)  # this local session may show its restricted rows
+        odn = ctx.wh.q("odn_values_for_area", code)
+        local = ctx.wh.q("local_values", True)  # this local session may show its restricted rows
         local = local[local["area_code"] == code]
         if odn.empty and local.empty:
             st.markdown(md(words.no_other_figures(name)))

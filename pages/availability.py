@@ -17,29 +17,32 @@ def render() -> None:
                 "missing, that gap is itself part of the postcode lottery. This page is built from the data loaded "
                 "now, so it changes as data arrive.")
 
-    matrix = ctx.wh.read(av.availability_matrix)
-    summary = ctx.wh.read(av.national_summary, matrix)
-    sources = {family: ctx.wh.read(av.family_sources, family) for family in av.FAMILIES}
+    families = ctx.wh.q("families")
+    matrix = ctx.wh.q("availability_matrix")
+    summary = av.national_summary(matrix, families)
+    titles = av.family_titles(families)
     geojson = ctx.wh.q("map_geojson")
 
     st.subheader("England at a glance")
     st.markdown("\n".join(f"- {sentence}" for sentence in summary))
 
-    family = st.radio("Family", av.FAMILIES, format_func=av.FAMILY_TITLES.get, horizontal=True, key="availability_family")
-    st.plotly_chart(av.availability_map(matrix, geojson, family), width="stretch", config=GEO_PLOT_CONFIG)
+    family = st.radio("Family", av.side_by_side(families), format_func=titles.get, horizontal=True,
+                      key="availability_family")
+    st.plotly_chart(av.availability_map(matrix, geojson, family, titles[family]), width="stretch",
+                    config=GEO_PLOT_CONFIG)
     st.markdown("\n".join(f"- {av.STATUS_SYMBOLS[s]} **{av.STATUS_LABELS[s]}**: {av.STATUS_DESCRIPTIONS[s]}"
                           for s in av.STATUSES))
 
-    listed = sources[family]
+    listed = av.family_sources(ctx.catalogue, family)
     if not listed.empty:
-        with st.expander(f"Where {av.FAMILY_TITLES[family].lower()} figures exist"):
+        with st.expander(f"Where {titles[family].lower()} figures exist"):
             st.dataframe(listed[["short_title", "source", "status", "geography", "period", "url", "note"]],
                          hide_index=True, width="stretch",
                          column_config={"url": st.column_config.LinkColumn("URL")})
     foi.availability_section(ctx, family)
 
     st.subheader("Every area, every family")
-    table = av.availability_table(matrix)
+    table = av.availability_table(matrix, families)
     chosen = ctx.state.area
     if chosen and table["Code"].eq(chosen).any():
         st.markdown(f"The area chosen in the sidebar, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
@@ -51,7 +54,7 @@ def render() -> None:
     if len(warnings):
         st.markdown("\n".join(f"- {text.md_escape(message)}" for message in warnings["message"]))
 
-    fetched = ctx.wh.read(av.fetch_status_table)
+    fetched = av.fetch_status_table(ctx.wh.q("fetch_status"))
     if not fetched.empty:
         st.subheader("The last fetch of each source")
         st.markdown("What happened when this build's files were last fetched from the publishers. A source that "

@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import streamlit as st
 
-from indicators.catalogue import FAMILY_TITLES
 from indicators.present import charts, text
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 from ui import frame
@@ -38,7 +37,7 @@ def render() -> None:
         if members is not None and members.empty:
             st.info(text.peer_group_missing(choice))
         if members is not None and choice == "similar" and members["similar_variables"].notna().any():
-            family = FAMILY_TITLES.get(meta.get("family"), meta.get("family") or "")
+            family = meta.get("family_title") or meta.get("family") or ""
             st.markdown(text.md_escape(text.similar_set_caption(members["similar_variables"].iloc[0],
                                                                 [family.lower()])) + ".")
         codes = None if members is None else tuple([code] + list(members["area_code"]))

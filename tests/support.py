@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from indicators.pipeline.build import families_frame, methods_frame
+
 ENGLAND = "E92000001"
 
 AREAS = [
@@ -48,7 +50,7 @@ INDICATORS = [
     dict(indicator_id="deaths_drug_misuse", family="deaths", title="Deaths related to drug misuse",
          short_title="Drug-misuse deaths", definition="Invented definition for tests.", caveats="",
          unit="per 100,000 (age-standardised)", value_type="directly standardised rate", multiplier=100000.0,
-         polarity="low_is_good", ci_method="published", period_type="3 calendar years",
+         polarity="low_is_good", ci_method="published_dsr", period_type="3 calendar years",
          suppression="No rate below 10 deaths.", publisher="Office for National Statistics",
          publisher_id="ONS", source_ids="ons_deaths", reaggregate="counts", publication_status="open",
          status_note="", availability="[]"),
@@ -221,6 +223,8 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                 "is_suppressed", "value_note", "compared_to_england", "compared_to_england_998", "source_id",
                 "comparison_note"]),
             "indicators": pd.DataFrame(INDICATORS),
+            "families": families_frame(),
+            "methods": methods_frame(),
             "sources": pd.DataFrame([
                 dict(source_id="fingertips", title="Fingertips API", publisher="OHID", file="indicator-90244.csv",
                      url="https://fingertips.phe.org.uk/api/all_data/csv/by_indicator_id?indicator_ids=90244",

@@ -14,6 +14,7 @@ from support import make_warehouse, read_html_tables
 from indicators.pipeline.sources import ukhsa_hcv_odn
 from indicators.products import availability as av
 from indicators.products import local_data as ld
+from indicators.products import queries
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,10 +28,10 @@ def fixture_db(tmp_path_factory) -> Path:
     ld.import_file(db, FIXTURES / "local_data" / "community_naloxone_public.csv")
     staged = ukhsa_hcv_odn.stage(sorted((FIXTURES / "ukhsa_hcv_odn").iterdir()))
     con = duckdb.connect(str(db))
-    try:
-        for name, frame in staged.items():
-            con.register("_f", frame)
-            con.execute(f"CREATE TABLE staged.{name} AS SELECT * FROM _f")
+    try:  # as the build publishes them
+        for name, published in (("hcv_odn_values", "hcv_odn_values"), ("la_odn", "hcv_odn_areas")):
+            con.register("_f", staged[name])
+            con.execute(f"CREATE TABLE published.{published} AS SELECT * FROM _f")
             con.unregister("_f")
     finally:
         con.close()
@@ -57,11 +58,15 @@ EXPECTED = {
 }
 
 
+FAMILIES = ["completions", "deaths", "hcv", "naloxone"]
+
+
 def test_matrix_statuses_on_the_fixture_warehouse(con):
-    matrix = av.availability_matrix(con)
+    matrix = queries.availability_matrix(con)
     assert list(matrix.columns) == av.MATRIX_COLUMNS
     assert len(matrix) == 7 * 4
-    got = {code: tuple(part.set_index("family").loc[list(av.FAMILIES), "status"])
+    assert av.side_by_side(queries.families(con)) == FAMILIES  # data/families.toml
+    got = {code: tuple(part.set_index("family").loc[FAMILIES, "status"])
            for code, part in matrix.groupby("area_code")}
     assert got == EXPECTED
     assert list(matrix["area_name"].drop_duplicates()) == ["Blackpool", "Camden", "Cumberland", "Hackney",
@@ -70,7 +75,7 @@ def test_matrix_statuses_on_the_fixture_warehouse(con):
 
 
 def test_matrix_details(con):
-    m = av.availability_matrix(con).set_index(["area_code", "family"])
+    m = queries.availability_matrix(con).set_index(["area_code", "family"])
     blackpool = m.loc[("E06000009", "naloxone")]
     assert (blackpool["latest_open_period"], blackpool["sources"], blackpool["figure_status"]) == (
         "2017/18", "release_foi", "foi")
@@ -92,7 +97,7 @@ def test_matrix_details(con):
 
 
 def test_national_summary_sentences(con):
-    assert av.national_summary(con) == [
+    assert av.national_summary(queries.availability_matrix(con), queries.families(con)) == [
         "4 of 7 areas have any open treatment-completion figure (latest period 2020/21; 1 is suppressed; "
         "2 have no data in the files used).",
         "6 of 7 areas have any open drug-related deaths figure (latest period 2019-21; 1 has no data in the files used).",
@@ -121,7 +126,7 @@ def test_per_area_status_ignores_odn_regional_and_national_sources():
 
 
 def test_odn_values_for_an_area_list_the_member_areas(con):
-    camden = av.odn_values_for_area(con, "E09000007")
+    camden = queries.odn_values_for_area(con, "E09000007")
     assert list(camden.columns) == av.ODN_COLUMNS
     assert list(camden["period_label"]) == ["2020/21", "2021/22"]
     assert camden["value"].isna().tolist() == [True, False] and camden["is_suppressed"].tolist() == [True, False]
@@ -130,19 +135,19 @@ def test_odn_values_for_an_area_list_the_member_areas(con):
     assert set(camden["member_area_names"]) == {"Camden, Hackney, Westminster"}
     assert av.odn_caption(camden) == ("HCV treatment in your ODN, Fixture Network London (3 areas: Camden, Hackney, "
                                       "Westminster). A figure for the whole network, not for this area alone.")
-    north = av.odn_values_for_area(con, "E06000063")
+    north = queries.odn_values_for_area(con, "E06000063")
     assert list(north["value"]) == [120.0, 150.0] and set(north["member_area_codes"]) == {
         "E06000009, E06000063, E08000003"}
-    assert av.odn_values_for_area(con, "E06000065").empty
-    assert av.odn_caption(av.odn_values_for_area(con, "E06000065")) == ""
+    assert queries.odn_values_for_area(con, "E06000065").empty
+    assert av.odn_caption(queries.odn_values_for_area(con, "E06000065")) == ""
 
 
-def test_odn_values_are_empty_without_staged_tables(tmp_path):
+def test_odn_values_are_empty_without_the_network_tables(tmp_path):
     db = make_warehouse(tmp_path / "plain.duckdb")
     plain = duckdb.connect(str(db), read_only=True)
     try:
-        frame = av.odn_values_for_area(plain, "E09000007")
-        matrix = av.availability_matrix(plain)
+        frame = queries.odn_values_for_area(plain, "E09000007")
+        matrix = queries.availability_matrix(plain)
     finally:
         plain.close()
     assert frame.empty and list(frame.columns) == av.ODN_COLUMNS
@@ -151,9 +156,9 @@ def test_odn_values_are_empty_without_staged_tables(tmp_path):
 
 
 def test_map_has_one_trace_per_status_with_fixed_colours(con):
-    matrix = av.availability_matrix(con)
+    matrix = queries.availability_matrix(con)
     geojson = {"type": "FeatureCollection", "features": []}
-    fig = av.availability_map(matrix, geojson, "naloxone")
+    fig = av.availability_map(matrix, geojson, "naloxone", "Take-home naloxone")
     assert [t.name.rsplit(" (", 1)[0] for t in fig.data] == [f"{av.STATUS_SYMBOLS[s]} {av.STATUS_LABELS[s]}"
                                                          for s in av.STATUSES]
     by_status = {s: t for s, t in zip(av.STATUSES, fig.data)}
@@ -169,8 +174,9 @@ def test_map_has_one_trace_per_status_with_fixed_colours(con):
 
 
 def test_table_has_a_column_per_family(con):
-    table = av.availability_table(av.availability_matrix(con))
-    assert list(table.columns) == ["Area", "Code", "Region"] + [av.FAMILY_TITLES[f] for f in av.FAMILIES]
+    table = av.availability_table(queries.availability_matrix(con), queries.families(con))
+    assert list(table.columns) == ["Area", "Code", "Region", "Successful completions", "Drug-related deaths",
+                                   "Hepatitis C treatment", "Take-home naloxone"]
     hackney = table.set_index("Code").loc["E09000012"]
     assert hackney["Successful completions"] == "✱ Suppressed by the publisher"
     assert hackney["Take-home naloxone"] == "◐ Local data only (not official statistics) (2022/23)"
@@ -178,7 +184,7 @@ def test_table_has_a_column_per_family(con):
 
 
 def test_family_sources_come_from_the_catalogue(con):
-    hcv = av.family_sources(con, "hcv")
+    hcv = av.family_sources(queries.indicators(con), "hcv")
     assert set(hcv["source"]) == {"ndtms", "ukhsa_hcv_odn"}
     assert hcv.set_index("source").loc["ukhsa_hcv_odn", "geography"] == "HCV operational delivery network"
 
@@ -200,8 +206,8 @@ def test_availability_of_the_real_warehouse(real_db, shared_raw_is_whole):
     n = 153 if shared_raw_is_whole else 13  # the vendored cuts hold 13 current areas
     con = duckdb.connect(str(real_db), read_only=True)
     try:
-        matrix = av.availability_matrix(con)
-        summary = av.national_summary(con, matrix)
+        matrix = queries.availability_matrix(con)
+        summary = av.national_summary(matrix, queries.families(con))
         # An independent count of areas with any completions figure, straight from the published values.
         (completions,) = con.execute("""
             SELECT count(DISTINCT v.area_code) FROM published.indicator_values v

@@ -395,7 +395,7 @@ def test_view_metadata(con):
         "## Successful completion of drug treatment: opiate users (`completion_opiate`)",
         "- Definition: Invented definition for tests.", "- Unit: %", "- Polarity: Higher is better.",
         "- Polarity: Lower is better.", "Wilson score interval (`wilson`)", "J Am Stat Assoc 1927;22:209-12",
-        "Limits as published (`published`)", "- A caveat.", "- Period type: financial year",
+        "Limits as published (age-standardised rate) (`published_dsr`)", "- A caveat.", "- Period type: financial year",
         "- Suppression: Small numbers withheld.", "- Publisher: OHID Fingertips (publisher's id: 90244)",
         "https://fingertips.phe.org.uk/api/all_data/csv/by_indicator_id?indicator_ids=90244",
         "retrieved 2026-11-01T00:00:00+00:00", "SHA-256 `" + "0" * 64 + "`",

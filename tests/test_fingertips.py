@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from indicators.catalogue import load_catalogue
 from indicators.errors import FetchError, InputError
 from indicators.pipeline.schema import OBSERVATION_COLUMNS
 from indicators.pipeline.sources import cipfa_neighbours, fingertips
@@ -248,11 +249,12 @@ def _responses(fixtures: Path) -> dict[str, object]:
 def test_plan_downloads_discovers_area_type_and_alcohol_id(fixtures: Path) -> None:
     api = FakeApi(_responses(fixtures))
     plan = fingertips.plan_downloads(api)
-    assert [d.name for d in plan] == ["area_types.json", "indicator-90244.csv", "indicator-90245.csv",
-                                      "indicator-92447.csv", "indicator-92432.csv", "indicator-93517.csv",
-                                      "indicator-93532.csv", "indicator-91117.csv"]
+    # The ids the catalogue's series name, in catalogue order (family, then indicator id).
+    assert [d.name for d in plan] == ["area_types.json", "indicator-92447.csv", "indicator-90245.csv",
+                                      "indicator-90244.csv", "indicator-92432.csv", "indicator-91117.csv",
+                                      "indicator-93532.csv", "indicator-93517.csv"]
     assert plan[0].url == API + "area_types"
-    assert plan[3].url == (API + "all_data/csv/by_indicator_id?indicator_ids=92447"
+    assert plan[1].url == (API + "all_data/csv/by_indicator_id?indicator_ids=92447"
                            "&child_area_type_id=502&parent_area_type_id=15")
     assert all("child_area_type_id=502&" in d.url for d in plan[1:])
     assert not any(d.optional for d in plan)
@@ -293,13 +295,53 @@ def test_alcohol_id_is_resolved_by_name_when_the_expected_id_is_renamed(fixtures
         "92447": {"IID": 92447, "Descriptive": {"Name": "Something else"}},
         "99123": {"IID": 99123, "Descriptive": {"Name": "Successful completion of alcohol treatment"}},
     }
-    assert fingertips.resolve_alcohol_completion_id(FakeApi(responses)) == 99123
+    name = "Successful completion of alcohol treatment"
+    assert fingertips.resolve_id_by_name(FakeApi(responses), 92447, name) == 99123
+    plan = fingertips.plan_downloads(FakeApi(responses))
+    assert "indicator-99123.csv" in [d.name for d in plan] and "indicator-92447.csv" not in [d.name for d in plan]
 
 
 def test_alcohol_id_falls_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="indicators.pipeline.sources.fingertips"):
-        assert fingertips.resolve_alcohol_completion_id(FakeApi({})) == 92447
-    assert "falling back to 92447" in caplog.text
+        assert fingertips.resolve_id_by_name(FakeApi({}), 92447, "Successful completion of alcohol treatment") == 92447
+    assert "keeping 92447" in caplog.text
+
+
+def test_plan_downloads_reads_the_ids_from_the_catalogue(fixtures: Path, tmp_path: Path) -> None:
+    """A catalogue entry's `fingertips:<id>` series is all it takes to fetch an indicator; other sources' series and
+    entries without series add nothing."""
+    (tmp_path / "new_measure.toml").write_text(NEW_INDICATOR_TOML.format(series='["fingertips:12345", "ndtms:x"]'))
+    (tmp_path / "local_only.toml").write_text(NEW_INDICATOR_TOML.replace("new_measure", "local_only")
+                                              .format(series="[]").replace('sql_template = "first_series"\n', ""))
+    plan = fingertips.plan_downloads(FakeApi(_responses(fixtures)), load_catalogue(tmp_path))
+    assert [d.name for d in plan] == ["area_types.json", "indicator-12345.csv"]
+
+
+def test_a_series_that_is_not_a_fingertips_id_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "new_measure.toml").write_text(NEW_INDICATOR_TOML.format(series='["fingertips:C19a"]'))
+    with pytest.raises(InputError, match=r"new_measure\.toml.*'fingertips:C19a' is not a Fingertips indicator id"):
+        fingertips.plan_downloads(FakeApi({}), load_catalogue(tmp_path))
+
+
+NEW_INDICATOR_TOML = """id = "new_measure"
+family = "treatment"
+title = "A new measure"
+short_title = "New measure"
+definition = "Invented for a test."
+unit = "%"
+value_type = "proportion"
+multiplier = 100
+polarity = "high_is_good"
+ci_method = "wilson"
+period_type = "financial year"
+suppression = "None."
+publisher = "OHID Fingertips"
+publisher_id = "12345"
+source_ids = ["fingertips"]
+reaggregate = "counts"
+series = {series}
+sql_template = "first_series"
+"""
 
 
 def test_area_types_file_is_staged_with_the_chosen_type(fixtures: Path, tmp_path: Path) -> None:

@@ -319,7 +319,7 @@ def test_the_campaign_pack_has_a_request_per_current_area_and_due_dates_over_the
 def test_the_pack_zip_holds_the_same_files(db):
     con = duckdb.connect(str(db), read_only=True)
     try:
-        areas = av.current_areas(con)
+        areas = queries.upper_tier_areas(con)[["area_code", "area_name", "region_name"]]
     finally:
         con.close()
     files = foi.campaign_pack(areas, "hcv", DAY)
@@ -389,8 +389,9 @@ def test_the_imported_replies_are_foi_responses(replied_db):
 def test_the_availability_matrix_counts_them_as_foi_figures(replied_db):
     con = duckdb.connect(str(replied_db), read_only=True)
     try:
-        matrix = av.availability_matrix(con)
-        summary = av.national_summary(con, matrix)
+        matrix = queries.availability_matrix(con)
+        families = queries.families(con)
+        summary = av.national_summary(matrix, families)
     finally:
         con.close()
     naloxone = matrix.loc[matrix["family"].eq("naloxone")].set_index("area_code")
@@ -405,7 +406,7 @@ def test_the_availability_matrix_counts_them_as_foi_figures(replied_db):
     assert summary[3] == ("1 of 7 areas have any open naloxone figure (1 of them only from a Freedom of Information "
                           "survey, licence not stated; latest period 2017/18; 3 have FOI figures only (the councils' "
                           "replies); 3 are not published openly per area).")
-    table = av.availability_table(matrix).set_index("Code")
+    table = av.availability_table(matrix, families).set_index("Code")
     assert table.loc["E06000063", "Take-home naloxone"] == ("◆ FOI figure (council's reply, not official statistics) "
                                                             "(2025/26)")
 

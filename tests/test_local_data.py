@@ -19,7 +19,9 @@ from support import make_warehouse
 from indicators.catalogue import load_catalogue
 from indicators.cli import main
 from indicators.errors import IndicatorsError, WarehouseMissing
+from indicators.pipeline.schema import table_exists
 from indicators.products import local_data as ld
+from indicators.products import queries
 
 FIXTURES = Path(__file__).parent / "fixtures" / "local_data"
 RESTRICTED = FIXTURES / "restricted_ndtms_2021-22.csv"
@@ -128,8 +130,8 @@ def test_restricted_fixture_imports_with_wilson_limits_and_mapped_codes(db):
                             "North Yorkshire (E06000065)."]
     con = ro(db)
     try:
-        rows = ld.local_values(con, include_restricted=True).set_index(["indicator_id", "area_code"])
-        assert ld.local_values(con, include_restricted=False).empty
+        rows = queries.local_values(con, include_restricted=True).set_index(["indicator_id", "area_code"])
+        assert queries.local_values(con, include_restricted=False).empty
         assert ld.exportable_local_values(con).empty
         assert ld.restricted_row_count(con) == 4
     finally:
@@ -165,7 +167,7 @@ def test_public_fixture_imports_and_is_the_only_thing_exported(db):
     con = ro(db)
     try:
         exported = ld.exportable_local_values(con)
-        shown = ld.local_values(con, include_restricted=True)
+        shown = queries.local_values(con, include_restricted=True)
     finally:
         con.close()
     assert list(exported.columns) == ld.EXPORT_COLUMNS
@@ -248,7 +250,7 @@ def test_warehouse_copy_export_has_no_restricted_rows(tmp_path, db):
     copy = downloads.copy_warehouse(db, tmp_path / "copy.duckdb")
     con = ro(copy)
     try:
-        assert ld.local_values(con, include_restricted=True)["access"].eq("public").all()
+        assert queries.local_values(con, include_restricted=True)["access"].eq("public").all()
         assert ld.restricted_row_count(con) == 0
     finally:
         con.close()
@@ -319,7 +321,7 @@ def test_a_rejected_file_changes_nothing(tmp_path, db):
                                    "(expected public or restricted)"]
     con = ro(db)
     try:
-        assert not ld._table_exists(con, "local", "values")
+        assert not table_exists(con, "local", "values")
     finally:
         con.close()
     assert db.read_bytes() == before

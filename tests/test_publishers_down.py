@@ -20,7 +20,7 @@ from publishers import SOURCES, environment, running
 from indicators import cli
 from indicators.pipeline import fetch
 from indicators.pipeline.fetch import FetchPolicy, read_fetch_status
-from indicators.products import availability
+from indicators.products import queries
 
 FAILED = ("fingertips", "cipfa_neighbours", "ons_deaths", "population")
 ARRIVED = ("boundaries", "lookups")
@@ -103,7 +103,7 @@ def test_the_warehouse_records_the_failed_fetches(served):
             SELECT source_id, status, files_in_build, indicators_without_figures, provides, retry, answer
             FROM published.fetch_status""").fetchall()}
         sources = con.execute("SELECT DISTINCT source_id, fetch_status, fetch_error FROM published.sources").fetchall()
-        notice = re.sub(r"\\(.)", r"\1", availability.fetch_notice(con))  # as read, without Markdown escapes
+        notice = re.sub(r"\\(.)", r"\1", queries.fetch_notice(con))  # as read, without Markdown escapes
     finally:
         con.close()
     assert {s for s, r in rows.items() if r[0] == "failed"} == set(FAILED)
@@ -199,7 +199,7 @@ def test_a_later_fetch_with_healthy_publishers_and_a_rebuild_clear_it(served, st
         assert code == 0, err
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert availability.fetch_notice(con) == ""
+        assert queries.fetch_notice(con) == ""
         assert con.execute("SELECT count(*) FROM published.fetch_status WHERE status = 'failed'").fetchall() == [(0,)]
         assert con.execute("SELECT count(*) FROM published.indicator_values WHERE source_id = 'ons_deaths' "
                            "AND value IS NOT NULL").fetchall()[0][0] > 1000

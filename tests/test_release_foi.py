@@ -130,7 +130,7 @@ def test_the_naloxone_indicator_is_flagged_foi_in_the_catalogue():
     by_id = {i.id: i for i in load_catalogue()}
     kits = by_id["naloxone_kits_per_100_ocu"]
     assert kits.publication_status == "foi" and kits.source_ids == ("release_foi",)
-    assert "release_foi:kits_per_100_ocu" in kits.sql
+    assert kits.series == ("release_foi:kits_per_100_ocu",) and kits.sql_template == "first_series"
     assert {a["source"]: a["status"] for a in kits.availability}["release_foi"] == "foi"
     assert {a.get("url") for a in kits.availability} >= {"https://www.release.org.uk/blog/take-home-naloxone-england",
                                                          "https://www.release.org.uk/naloxone-2017-18"}
@@ -230,20 +230,21 @@ def test_the_build_publishes_the_release_figures(built):
 
 def test_availability_with_the_release_and_odn_files(built):
     from indicators.products import availability as av
+    from indicators.products import queries
 
     _, con = built
-    matrix = av.availability_matrix(con)
+    matrix = queries.availability_matrix(con)
     naloxone = matrix.loc[matrix["family"].eq("naloxone")].set_index("area_code")
     open_codes = sorted(naloxone.index[naloxone["has_open_figure"]])
     assert open_codes == ["E06000009", "E06000023", "E08000003", "E09000033"]
     assert set(naloxone.loc[open_codes, "figure_status"]) == {"foi"}
     assert naloxone.loc["E09000007", "status"] == "not published"          # Camden: no number of kits
-    assert av.national_summary(con, matrix)[3] == (
+    assert av.national_summary(matrix, queries.families(con))[3] == (
         "4 of 153 areas have any open naloxone figure (4 of them only from a Freedom of Information survey, "
         "licence not stated; latest period 2017/18; 149 are not published openly per area).")
     hcv = matrix.loc[matrix["family"].eq("hcv")].set_index("area_code")
     assert not hcv["has_open_figure"].any()
     assert hcv.loc["E06000063", "note"].endswith("Fixture Network North, latest 2021/22.")
-    cumberland = av.odn_values_for_area(con, "E06000063")
+    cumberland = queries.odn_values_for_area(con, "E06000063")
     assert list(cumberland["value"]) == [120.0, 150.0]
     assert set(cumberland["member_area_names"]) == {"Blackpool, Cumberland, Manchester"}

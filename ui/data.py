@@ -34,7 +34,8 @@ QUERIES = frozenset({
     "benchmark_value", "area_profile", "peer_groups", "league_table", "gap_summary", "funnel_data",
     "balance_values", "balance_view", "peer_comparison", "trend_series", "sources_by_publisher", "source_summary",
     "indicator_summary", "coverage", "build_warnings",
-    "build_info", "table_exists",
+    "build_info", "table_exists", "families", "availability_matrix", "odn_values_for_area", "local_values",
+    "areas_to_ask", "fetch_status", "fetch_notice",
 })
 
 

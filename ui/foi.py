@@ -120,5 +120,5 @@ def campaign_pack_button(ctx, family: str, key: str) -> None:
 
 def _missing(ctx, family: str, today: date) -> dict[str, bool]:
     """area code -> whether it lacks any of the family's requested figures (in area-name order)."""
-    frame = ctx.wh.read(foi.areas_to_ask, family, today)
+    frame = ctx.wh.q("areas_to_ask", family, today)
     return dict(zip(frame["area_code"], frame["missing"]))

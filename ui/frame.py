@@ -16,7 +16,6 @@ import pandas as pd
 import streamlit as st
 
 from indicators import config
-from indicators.catalogue import FAMILY_TITLES
 from indicators.pipeline.synthetic import NOTICE as SYNTHETIC_NOTICE
 from indicators.present import text, twins
 from indicators.present.state import (
@@ -29,7 +28,7 @@ from indicators.present.state import (
     present_params,
     to_params,
 )
-from indicators.products import availability, downloads
+from indicators.products import downloads
 from ui.data import Warehouse, open_warehouse
 
 CTX_KEY = "_dashboard_context"
@@ -60,10 +59,10 @@ def _build_facts(path: str, mtime_ns: int, build_id: str, _wh: Warehouse) -> Bui
     choices = make_choices(catalogue, _wh.q("indicator_periods"), _wh.q("upper_tier_areas"))
     records = catalogue.to_dict("records")
     meta = {row["indicator_id"]: row for row in records}
-    families = text.md_escape(", ".join(dict.fromkeys(FAMILY_TITLES.get(f, f) for f in catalogue["family"])))
+    families = text.md_escape(", ".join(dict.fromkeys(catalogue["family_title"])))
     sources = tuple(text.footer_sources(_wh.q("sources_by_publisher")))
     return BuildFacts(catalogue, choices, meta, _indicator_labels(records, choices), families, sources,
-                      _wh.read(availability.fetch_notice))
+                      _wh.q("fetch_notice"))
 
 
 @dataclass

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from indicators.catalogue import Indicator, load_catalogue
+from indicators.catalogue import Indicator, load_catalogue, load_families, load_methods
+from indicators.config import PUBLISHED_AREA_TYPES
 from indicators.errors import BuildError, IndicatorsError, InputError, discard, writing
 from indicators.pipeline import combined, geography, peers, synthetic
 from indicators.pipeline.checks import run_checks
@@ -41,8 +42,6 @@ from indicators.present import text
 from indicators.stats.sql import apply_statistics, register_macros
 from indicators.stats.trend import RECENT_POINTS, recent_trend
 
-UPPER_TIER_PREFIXES = ("E92", "E12", "E10", "E06", "E08", "E09")
-PUBLISHED_AREA_TYPES = ("country", "region", "county", "unitary", "metropolitan district", "london borough")
 
 
 @dataclass
@@ -165,14 +164,17 @@ def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
 # --------------------------------------------------------------------------- indicators
 
 def indicator_rows(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator]) -> pd.DataFrame:
+    """Each indicator's rows from staged: its own SQL, or its template over its series."""
     frames = []
     for ind in catalogue:
         if not ind.sql.strip():
             continue
         try:
-            frame = con.execute(ind.sql).df()
+            frame = con.execute(ind.sql, ind.sql_parameters()).df()
         except duckdb.Error as exc:
-            raise BuildError(f"data/indicators/{ind.id}.sql: {exc}") from exc
+            where = (f"data/templates/{ind.sql_template}.sql (for data/indicators/{ind.id}.toml)"
+                     if ind.sql_template else f"data/indicators/{ind.id}.sql")
+            raise BuildError(f"{where}: {exc}") from exc
         frame.insert(0, "indicator_id", ind.id)
         frames.append(frame)
     if not frames:
@@ -266,7 +268,7 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
                 if len(have) == len(parts) and nums.notna().all():
                     new["numerator"] = float(nums.sum())
                     dens = present.loc[have, "denominator"]
-                    if dens.notna().all() and ind.ci_method in ("wilson", "byars_rate"):
+                    if dens.notna().all() and ind.rule.poolable:
                         new["denominator"] = float(dens.sum())
                     new["value_note"] = _note(
                         f"{names[code]} did not exist in this period; the count is the sum of its "
@@ -326,6 +328,23 @@ def catalogue_frame(catalogue: list[Indicator]) -> pd.DataFrame:
         "publication_status": i.publication_status, "status_note": i.status_note,
         "availability": json.dumps(list(i.availability), sort_keys=True),
     } for i in catalogue])
+
+
+def families_frame() -> pd.DataFrame:
+    """published.families: data/families.toml as rows, in display order."""
+    return pd.DataFrame([{
+        "family": f.id, "title": f.title, "noun": f.noun, "sort_order": f.order, "side_by_side": f.side_by_side,
+        "not_published_title": f.not_published_title, "not_published_note": f.not_published_note,
+    } for f in load_families().values()])
+
+
+def methods_frame() -> pd.DataFrame:
+    """published.methods: the rules of each ci_method (data/methods.toml) as rows."""
+    return pd.DataFrame([{
+        "ci_method": m.ci_method, "limits": m.limits, "poolable": m.poolable, "bounded": m.bounded,
+        "trend": m.trend, "funnel": m.funnel, "rank_scale": m.rank_scale, "name": m.name,
+        "description": m.description, "reference": m.reference,
+    } for m in load_methods().values()])
 
 
 SOURCE_COLUMNS = ["source_id", "title", "publisher", "file", "url", "landing_page", "licence", "licence_url",
@@ -409,7 +428,7 @@ def make_build_id(sources: pd.DataFrame, catalogue: list[Indicator], built_at: d
     for sha in sorted(sources["sha256"]):
         digest.update(sha.encode())
     for ind in catalogue:
-        digest.update(ind.id.encode() + ind.sql.encode())
+        digest.update(ind.id.encode() + ind.sql.encode() + "\n".join(ind.series).encode())
     prefix = synthetic.BUILD_ID_PREFIX if is_synthetic else ""
     return f"{prefix}{built_at:%Y%m%d}-{digest.hexdigest()[:10]}"
 
@@ -556,7 +575,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
             shapes.loc[shapes["layer"] == "utla", ["area_code", "geometry"]], geo.neighbours))
         if "peer_cipfa" in staged:
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
+        _publish_networks(con, staged)
         _write(con, "published.indicators", catalogue_frame(catalogue))
+        _write(con, "published.families", families_frame())
+        _write(con, "published.methods", methods_frame())
         fetch_status = _fetch_status(raw_dir, report)
         sources_df = sources_frame(raw_dir, sources, report.sources_used, report, fetch_status)
         _write(con, "published.sources", sources_df)
@@ -623,8 +645,7 @@ def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[In
     profile = peers.similarity_profile(areas, values, population, ltla_current_utla)
     _write(con, "published.peer_variables", profile)
     _write(con, "published.peer_similar", peers.similar_sets(profile, {i.id: i.family for i in catalogue}))
-    kinds = {i.id: ("proportion" if i.ci_method == "wilson" else "rate" if i.ci_method == "byars_rate" else None)
-             for i in catalogue}
+    kinds = {i.id: (None if i.rule.trend == "none" else i.rule.trend) for i in catalogue}
     rows = []
     # Filter, sort and keep each series' last points once for all series (a per-group sort cost ~1 s).
     usable = values.loc[values["indicator_id"].map(kinds).notna()
@@ -650,6 +671,15 @@ def _fetch_status(raw_dir: Path, report: BuildReport) -> dict[str, dict]:
         return {}
 
 
+def _publish_networks(con: duckdb.DuckDBPyConnection, staged: dict[str, pd.DataFrame]) -> None:
+    """published.hcv_odn_values (HCV figures per operational delivery network) and published.hcv_odn_areas (which
+    network covers each area), when the UKHSA ODN source is in the raw folder."""
+    if "hcv_odn_values" in staged and "la_odn" in staged:
+        con.execute("CREATE TABLE published.hcv_odn_values AS SELECT * FROM staged.hcv_odn_values "
+                    "ORDER BY odn_code, period_end, period_label")
+        con.execute("CREATE TABLE published.hcv_odn_areas AS SELECT * FROM staged.la_odn ORDER BY area_code")
+
+
 def _check_duplicates(rows: pd.DataFrame) -> None:
     if rows.empty:
         return
@@ -664,8 +694,11 @@ def _check_duplicates(rows: pd.DataFrame) -> None:
 
 
 def _for_stats(rows: pd.DataFrame, catalogue: list[Indicator]) -> pd.DataFrame:
-    """Rows plus the catalogue columns the statistics pass needs; publisher limits kept for cross-checks."""
-    cat = pd.DataFrame([{"indicator_id": i.id, "ci_method": i.ci_method, "multiplier": i.multiplier,
+    """Rows plus the catalogue columns the statistics pass needs; publisher limits kept for cross-checks.
+
+    The pass's `ci_method` column carries the method's `limits` rule (wilson, byars_rate, byars_count, published,
+    none: data/methods.toml), which is all it needs to know about the method."""
+    cat = pd.DataFrame([{"indicator_id": i.id, "ci_method": i.rule.limits, "multiplier": i.multiplier,
                          "polarity": i.polarity} for i in catalogue],
                        columns=["indicator_id", "ci_method", "multiplier", "polarity"])
     columns = ["indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end",

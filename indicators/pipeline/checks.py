@@ -1,4 +1,4 @@
-"""Contract checks on a warehouse, declared as data (name, SQL returning offending rows, severity); depends on duckdb.
+"""Contract checks on a warehouse, declared as data (name, SQL returning offending rows, severity); depends on duckdb and indicators.config.
 
 Each check's SQL returns the offending rows (at most a few are quoted in the message); an
 empty result passes. `fail` checks stop a build; `warn` checks are reported by `indicators
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-PROPORTION_METHODS = "('wilson')"
+from indicators.config import UPPER_TIER_TYPES
+
+UPPER_TIER_SQL = "(" + ", ".join(f"'{t}'" for t in UPPER_TIER_TYPES) + ")"
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,9 @@ CHECKS: tuple[Check, ...] = (
         "lower_ci_998 <= lower_ci_95 and upper_ci_95 <= upper_ci_998"),
     Check("numerators within denominators for proportions", "fail", f"""
         SELECT v.indicator_id, v.area_code, v.period_label, v.numerator, v.denominator, p.source_file
-        FROM {V} v JOIN published.indicators i USING (indicator_id)
+        FROM {V} v JOIN published.indicators i USING (indicator_id) JOIN published.methods m USING (ci_method)
         JOIN {P} p USING (indicator_id, area_code, period_label)
-        WHERE i.value_type = 'proportion' AND v.numerator > v.denominator + 1e-9""",
+        WHERE m.bounded AND v.numerator > v.denominator + 1e-9""",
         "numerator <= denominator"),
     Check("no negative values or counts", "fail", f"""
         SELECT v.indicator_id, v.area_code, v.period_label, v.value, v.numerator, v.denominator, p.source_file
@@ -98,7 +100,7 @@ CHECKS: tuple[Check, ...] = (
         WITH latest AS (SELECT indicator_id, max(period_end) AS period_end FROM {V} GROUP BY ALL)
         SELECT l.indicator_id, a.area_code FROM latest l
         CROSS JOIN (SELECT area_code FROM published.areas WHERE valid_to IS NULL
-                    AND area_type IN ('county','unitary','metropolitan district','london borough')) a
+                    AND area_type IN {UPPER_TIER_SQL}) a
         WHERE NOT EXISTS (SELECT 1 FROM {V} v WHERE v.indicator_id = l.indicator_id
                           AND v.area_code = a.area_code AND v.period_end = l.period_end)""",
         "a row (perhaps empty, with a note) for every current upper-tier area"),
@@ -113,8 +115,8 @@ CHECKS: tuple[Check, ...] = (
         SELECT v.indicator_id, v.area_code, v.period_label, p.source_file,
                v.lower_ci_95, p.pub_lower_ci_95, v.upper_ci_95, p.pub_upper_ci_95
         FROM {V} v JOIN {P} p USING (indicator_id, area_code, period_label)
-        JOIN published.indicators i USING (indicator_id)
-        WHERE i.ci_method <> 'published' AND (
+        JOIN published.indicators i USING (indicator_id) JOIN published.methods m USING (ci_method)
+        WHERE m.limits <> 'published' AND (
               abs(v.lower_ci_95 - p.pub_lower_ci_95) > 0.05 + 1e-6 * abs(v.lower_ci_95)
            OR abs(v.upper_ci_95 - p.pub_upper_ci_95) > 0.05 + 1e-6 * abs(v.upper_ci_95)
            OR abs(v.lower_ci_998 - p.pub_lower_ci_998) > 0.05 + 1e-6 * abs(v.lower_ci_998)

@@ -21,9 +21,9 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from indicators.config import ENGLAND_CODE
 from indicators.errors import BuildError
 
-ENGLAND_CODE = "E92000001"
 BASE_YEAR = 2014  # the ONSvisual ltla14 lookup describes April 2014 - March 2015
 # English local government reorganisations take effect on 1 April of the change year.
 CHANGE_MONTH, CHANGE_DAY = 4, 1

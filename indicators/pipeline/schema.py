@@ -1,4 +1,4 @@
-"""Column contracts shared by parsers, the build and the query layer; depends on nothing.
+"""Column contracts shared by parsers, the build and the query layer, and the one warehouse-table test; depends on pandas.
 
 Every source parser returns observations in `OBSERVATION_COLUMNS` order: one row per
 publisher series x area x period x sex x age, on the publisher's own scale, with
@@ -75,3 +75,9 @@ def conform_observations(frame: pd.DataFrame) -> pd.DataFrame:
             series = pd.to_numeric(series, errors="raise").astype(dtype)
         out[column] = series
     return out.reset_index(drop=True)
+
+
+def table_exists(con, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists on the DuckDB connection `con` (optional tables: peer_cipfa, local.values...)."""
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, table]).fetchall()[0][0] > 0

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from indicators.catalogue import FAMILY_TITLES
 from indicators.present import text
 
 INTRO = ("Every figure here comes from an official publication, is shown with its 95% interval where one exists, and "
@@ -32,7 +31,7 @@ def freshness(summary: pd.DataFrame) -> dict[str, dict]:
 
 def heading(row: Mapping) -> str:
     """'Drug-related deaths: Deaths related to drug misuse'."""
-    return f"{FAMILY_TITLES.get(row['family'], row['family'])}: {row['title']}"
+    return f"{row.get('family_title') or row['family']}: {row['title']}"
 
 
 def definition_fields(row: Mapping, fresh: Mapping) -> list[dict[str, str]]:
@@ -71,8 +70,9 @@ def source_rows(sources: pd.DataFrame) -> pd.DataFrame:
     return sources[[c for c in SOURCE_COLUMNS if c in sources.columns]].rename(columns=str.capitalize)
 
 
-def not_published(catalogue: pd.DataFrame) -> list[tuple[str, str | None, str]]:
-    """(title, its status or None, why) for every indicator or family that is not published openly per area."""
+def not_published(catalogue: pd.DataFrame, families: pd.DataFrame) -> list[tuple[str, str | None, str]]:
+    """(title, its status or None, why) for every indicator or family that is not published openly per area;
+    `families` is indicators.products.queries.families (data/families.toml as built)."""
     out = []
     status = catalogue["publication_status"].fillna("open")
     for row in catalogue[status != text.OPEN_STATUS].to_dict("records"):
@@ -80,10 +80,10 @@ def not_published(catalogue: pd.DataFrame) -> list[tuple[str, str | None, str]]:
     noted = catalogue[(status == text.OPEN_STATUS) & (catalogue["status_note"].fillna("").str.strip() != "")]
     for row in noted.to_dict("records"):
         out.append((row["title"], "open, but not per local authority", str(row["status_note"])))
-    families = set(catalogue["family"])
-    for family, (title, why) in text.NOT_PUBLISHED_FAMILIES.items():
-        if family not in families:
-            out.append((title, None, why))
+    listed = set(catalogue["family"])
+    for row in families.to_dict("records"):
+        if row["not_published_title"] and row["family"] not in listed:
+            out.append((row["not_published_title"], None, row["not_published_note"]))
     return out
 
 

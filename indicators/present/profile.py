@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from indicators.catalogue import FAMILY_TITLES
 from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
@@ -96,13 +95,15 @@ def peers_table(members: pd.DataFrame, caption: str | None = None) -> str:
         caption=caption or f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one")
 
 
-def peers_tables(members: pd.DataFrame) -> list[str]:
+def peers_tables(members: pd.DataFrame, family_titles: Mapping[str, str] | None = None) -> list[str]:
     """One table of the group's members; for the most similar areas, one per set of variables used, captioned with
-    the variables and the families it serves (each family's set is chosen without its own figures)."""
+    the variables and the families it serves (each family's set is chosen without its own figures);
+    `family_titles` names the families (queries.families)."""
+    family_titles = family_titles or {}
     if "similar_variables" not in members or members["similar_variables"].isna().all():
         return [peers_table(members)]
     return [peers_table(part.drop_duplicates("area_code"),
-                        text.similar_set_caption(variables, [FAMILY_TITLES.get(f, f).lower() for f in
+                        text.similar_set_caption(variables, [family_titles.get(f, f).lower() for f in
                                                              sorted(set(part["similar_family"].dropna()))]))
             for variables, part in members.groupby("similar_variables", sort=False)]
 

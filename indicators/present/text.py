@@ -435,17 +435,6 @@ def footer_sources(sources: pd.DataFrame) -> list[str]:
     return [f"{row['publisher']} — {row['licence']}" for row in sources.to_dict("records")]
 
 
-NOT_PUBLISHED_FAMILIES = {
-    "hcv": ("Hepatitis C treatment for people who inject drugs",
-            "UKHSA publishes hepatitis C treatment only per operational delivery network (ODN), a group of "
-            "several local authorities; per-area figures exist only in NDTMS commissioner packs, which are "
-            "restricted. No open per-area series was found."),
-    "naloxone": ("Take-home naloxone provision",
-                 "No official open per-area series exists. The charity Release has published per-area figures "
-                 "from Freedom of Information surveys (2016/17, 2017/18 and later), whose licence for re-use is "
-                 "unclear; NDTMS commissioner packs are restricted."),
-}
-
 METHODS = (
     ("Proportions", "Wilson score interval at 95% and 99.8%.",
      "Wilson EB. Probable inference, the law of succession, and statistical inference. "
@@ -454,10 +443,10 @@ METHODS = (
      "(chi-squared) interval below that.",
      "Breslow NE, Day NE. Statistical methods in cancer research, vol. II. IARC 1987; "
      "Ulm K. Am J Epidemiol 1990;131:373-5."),
-    ("Directly standardised rates", "Dobson's method (2013 European Standard Population); no rate below 10 "
-     "events. ONS's own limits are used where ONS publishes them.",
-     "Dobson AJ, Kuulasmaa K, Eberle E, Scherer J. Confidence intervals for weighted sums of Poisson parameters. "
-     "Stat Med 1991;10:457-62."),
+    ("Directly standardised rates and published limits", "Kept as the publisher gives them: an age-standardised "
+     "rate cannot be recomputed from the published rows, which have no age-specific counts, and the limits of "
+     "estimates (unmet need, prevalence) come from the estimation model. ONS gives no rate below 10 deaths.",
+     "The publishers' methodology notes (ONS, OHID)."),
     ("Comparison with a benchmark", "Similar when the benchmark (England, the region, or a peer group's pooled or "
      "average value) lies inside the area's 95% interval; otherwise better or worse by the indicator's polarity, "
      "or higher or lower where it has none; not compared without a valid interval.",

@@ -1,11 +1,12 @@
-"""What exists openly, per area and family, built only from the warehouse; status words and colours for every view; ODN-level HCV figures; sources that could not be fetched for the build; depends on pandas, plotly, indicators.products.local_data and the FOI label and Markdown escaping of indicators.present.text, never on Streamlit.
+"""What exists openly, per area and family, worked out from what the warehouse holds; status words and colours for every view; the ODN caption; what the build could not fetch; depends on pandas, plotly and the FOI label and Markdown escaping of indicators.present.text, never on Streamlit or on SQL.
 
-The four families the dashboard puts side by side (completions, deaths, hcv, naloxone) are not
-equally published: deaths and completions are open per area, naloxone only in a charity's
-FOI surveys, HCV only per operational delivery network (ODN). `availability_matrix` says, for
-every current upper-tier area and family, which of five statuses applies, and it reads only
-the warehouse (published.indicator_values, published.indicators with its availability JSON,
-public rows of local.values, and the staged ODN tables), so it stays true as data arrive.
+The families the dashboard puts side by side (`side_by_side` in data/families.toml: completions,
+deaths, hcv, naloxone) are not equally published: deaths and completions are open per area,
+naloxone only in a charity's FOI surveys, HCV only per operational delivery network (ODN).
+`availability_matrix` says, for every current upper-tier area and family, which status applies.
+Its inputs are frames the query layer reads (indicators.products.queries.availability_matrix:
+published.indicator_values, published.indicators with its availability JSON, public rows of
+local.values and the published ODN tables), so it stays true as data arrive.
 
 Statuses, in the order they are decided:
 - 'open figure': an official or published-survey figure (value or count) in some period;
@@ -22,18 +23,10 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlsplit
 
 import pandas as pd
 
 from indicators.present.text import foi_label, md_escape
-from indicators.products import local_data
-
-FAMILIES = ("completions", "deaths", "hcv", "naloxone")
-FAMILY_NOUNS = {"completions": "treatment-completion", "deaths": "drug-related deaths", "hcv": "hepatitis C",
-                "naloxone": "naloxone"}
-FAMILY_TITLES = {"completions": "Successful completions", "deaths": "Drug-related deaths",
-                 "hcv": "Hepatitis C treatment", "naloxone": "Take-home naloxone"}
 
 OPEN_FIGURE = "open figure"
 FOI_FIGURE = "FOI figure"
@@ -80,7 +73,6 @@ STATUS_SYMBOLS = {OPEN_FIGURE: "●", FOI_FIGURE: "◆", LOCAL_ONLY: "◐", SUPP
 
 PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
 _STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
-UPPER_TIER_TYPES = ("county", "unitary", "metropolitan district", "london borough")
 
 MATRIX_COLUMNS = ["area_code", "area_name", "region_name", "family", "family_title", "status", "status_label",
                   "has_open_figure", "latest_open_period", "sources", "figure_status", "per_area_status",
@@ -88,11 +80,6 @@ MATRIX_COLUMNS = ["area_code", "area_name", "region_name", "family", "family_tit
 ODN_COLUMNS = ["odn_code", "odn_name", "period_label", "period_start", "period_end", "value", "numerator",
                "denominator", "is_suppressed", "value_note", "population", "source_id", "source_file",
                "n_member_areas", "member_area_codes", "member_area_names"]
-
-
-def _table_exists(con, schema: str, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                       [schema, table]).fetchall()[0][0] > 0
 
 
 def _availability(text) -> list[dict]:
@@ -113,8 +100,17 @@ def per_area_status(publication_status: str, availability: list[dict]) -> str:
     return ranked[0] if ranked else "not collected"
 
 
-def _catalogue(con) -> pd.DataFrame:
-    cat = con.execute("SELECT * FROM published.indicators").df()
+def side_by_side(families: pd.DataFrame) -> list[str]:
+    """The families the availability views put side by side, in display order (published.families)."""
+    return [f for f, shown in zip(families["family"], families["side_by_side"]) if shown]
+
+
+def family_titles(families: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(families["family"], families["title"]))
+
+
+def _catalogue(catalogue: pd.DataFrame) -> pd.DataFrame:
+    cat = catalogue.copy()
     if "availability" not in cat:
         cat["availability"] = "[]"
     if "publication_status" not in cat:
@@ -135,36 +131,33 @@ def _source_statuses(cat: pd.DataFrame) -> dict[tuple[str, str], str]:
     return out
 
 
-def current_areas(con) -> pd.DataFrame:
-    return con.execute("""
-        SELECT area_code, area_name, region_name FROM published.areas
-        WHERE valid_to IS NULL AND list_contains(?, area_type) ORDER BY area_name, area_code
-    """, [list(UPPER_TIER_TYPES)]).df()
+def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: pd.DataFrame, local: pd.DataFrame,
+                        odn: dict[str, tuple[str, str]], families: pd.DataFrame) -> pd.DataFrame:
+    """One row per current upper-tier area x side-by-side family; columns MATRIX_COLUMNS.
 
-
-def availability_matrix(con) -> pd.DataFrame:
-    """One row per current upper-tier area x family (completions, deaths, hcv, naloxone); columns MATRIX_COLUMNS."""
-    areas = current_areas(con)
-    cat = _catalogue(con)
-    cat = cat.loc[cat["family"].isin(FAMILIES)]
+    `areas`: the current upper-tier areas (area_code, area_name, region_name); `catalogue`: published.indicators;
+    `figures`: every value row's indicator_id, area_code, period_label, period_end, source_id, has_figure,
+    is_suppressed; `local`: public local rows with a figure (indicator_id, area_code, period_label, period_end,
+    source_id, foi_reference, foi_response_date); `odn`: area_code -> (ODN name, latest period with a figure);
+    `families`: published.families.
+    """
+    shown = side_by_side(families)
+    titles = family_titles(families)
+    cat = _catalogue(catalogue)
+    cat = cat.loc[cat["family"].isin(shown)]
     family_of = dict(zip(cat["indicator_id"], cat["family"]))
     source_status = _source_statuses(cat)
-    values = con.execute("""
-        SELECT indicator_id, area_code, period_label, period_end, source_id,
-               (value IS NOT NULL OR numerator IS NOT NULL) AS has_figure, coalesce(is_suppressed, false) AS is_suppressed
-        FROM published.indicator_values
-    """).df()
-    values = values.loc[values["indicator_id"].isin(family_of)].copy()
+    values = figures.loc[figures["indicator_id"].isin(family_of)].copy()
     values["family"] = values["indicator_id"].map(family_of)
     values["figure_status"] = [
         "foi" if source_status.get((i, s)) == "foi" else "open"
         for i, s in zip(values["indicator_id"], values["source_id"])]
-    local = _public_local(con, family_of)
-    odn = _odn_by_area(con)
+    local = local.loc[local["indicator_id"].isin(family_of)].copy()
+    local["family"] = local["indicator_id"].map(family_of)
 
     family_status = {}
     family_note = {}
-    for family in FAMILIES:
+    for family in shown:
         part = cat.loc[cat["family"].eq(family)].sort_values("indicator_id")
         ranked = sorted(part["_per_area"], key=lambda s: _STATUS_RANK.get(s, 9))
         family_status[family] = ranked[0] if ranked else ""
@@ -175,14 +168,14 @@ def availability_matrix(con) -> pd.DataFrame:
                     if not local.empty else {})
     rows = []
     for area in areas.itertuples(index=False):
-        for family in FAMILIES:
+        for family in shown:
             group = by_key.get((area.area_code, family))
             figures = group.loc[group["has_figure"]] if group is not None else None
             local_rows = local_by_key.get((area.area_code, family))
             foi_rows = (local_rows.loc[local_rows["foi_reference"].notna()]
                         if local_rows is not None else None)
             row = dict(area_code=area.area_code, area_name=area.area_name, region_name=area.region_name,
-                       family=family, family_title=FAMILY_TITLES[family], has_open_figure=False,
+                       family=family, family_title=titles[family], has_open_figure=False,
                        latest_open_period="", sources="", figure_status="",
                        per_area_status=family_status[family], latest_local_period="", note="")
             if local_rows is not None:
@@ -225,41 +218,16 @@ def availability_matrix(con) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=MATRIX_COLUMNS)
 
 
-def _public_local(con, family_of: dict[str, str]) -> pd.DataFrame:
-    if not _table_exists(con, "local", "values"):
-        return pd.DataFrame(columns=["area_code", "family", "period_label", "period_end", "source_id", "foi_reference",
-                                     "foi_response_date"])
-    frame = local_data.local_values(con, include_restricted=False)
-    frame = frame.loc[frame["value"].notna() | frame["numerator"].notna(),
-                      ["indicator_id", "area_code", "period_label", "period_end", "source_id", "foi_reference",
-                       "foi_response_date"]]
-    frame = frame.loc[frame["indicator_id"].isin(family_of)].copy()
-    frame["family"] = frame["indicator_id"].map(family_of)
-    return frame
-
-
-def _odn_by_area(con) -> dict[str, tuple[str, str]]:
-    """area_code -> (ODN name, latest period with a figure), from the staged ODN tables when present."""
-    if not (_table_exists(con, "staged", "hcv_odn_values") and _table_exists(con, "staged", "la_odn")):
-        return {}
-    rows = con.execute("""
-        SELECT l.area_code, arg_max(v.odn_name, v.period_end), arg_max(v.period_label, v.period_end)
-        FROM staged.la_odn l JOIN staged.hcv_odn_values v USING (odn_code)
-        WHERE v.value IS NOT NULL GROUP BY l.area_code
-    """).fetchall()
-    return {code: (name, period) for code, name, period in rows}
-
-
-def national_summary(con, matrix: pd.DataFrame | None = None) -> list[str]:
-    """One sentence per family, e.g. "0 of 153 areas have any open naloxone figure; ..."."""
-    matrix = availability_matrix(con) if matrix is None else matrix
+def national_summary(matrix: pd.DataFrame, families: pd.DataFrame) -> list[str]:
+    """One sentence per side-by-side family, e.g. "0 of 153 areas have any open naloxone figure; ..."."""
+    nouns = dict(zip(families["family"], families["noun"]))
     total = matrix["area_code"].nunique()
     sentences = []
-    for family in FAMILIES:
+    for family in side_by_side(families):
         part = matrix.loc[matrix["family"].eq(family)]
         counts = part["status"].value_counts()
         n_open = int(part["has_open_figure"].sum())
-        text = f"{n_open} of {total} areas have any open {FAMILY_NOUNS[family]} figure"
+        text = f"{n_open} of {total} areas have any open {nouns[family]} figure"
         n_foi = int((part["has_open_figure"] & part["figure_status"].eq("foi")).sum())
         details = []
         if n_foi:
@@ -281,29 +249,6 @@ def national_summary(con, matrix: pd.DataFrame | None = None) -> list[str]:
     return sentences
 
 
-def odn_values_for_area(con, area_code: str) -> pd.DataFrame:
-    """HCV figures of the operational delivery network covering `area_code`, with its member areas; empty if not staged."""
-    if not (_table_exists(con, "staged", "hcv_odn_values") and _table_exists(con, "staged", "la_odn")):
-        return pd.DataFrame(columns=ODN_COLUMNS)
-    names = "coalesce(a.area_name, m.area_name)" if _table_exists(con, "published", "areas") else "m.area_name"
-    join = "LEFT JOIN published.areas a USING (area_code)" if _table_exists(con, "published", "areas") else ""
-    return con.execute(f"""
-        WITH members AS (
-            SELECT m.odn_code, count(*) AS n_member_areas,
-                   string_agg(m.area_code, ', ' ORDER BY m.area_code) AS member_area_codes,
-                   string_agg({names}, ', ' ORDER BY {names}) AS member_area_names
-            FROM staged.la_odn m {join} GROUP BY m.odn_code)
-        SELECT v.odn_code, v.odn_name, v.period_label, v.period_start, v.period_end, v.value, v.numerator,
-               v.denominator, v.is_suppressed, v.value_note, v.population, v.source_id, v.source_file,
-               mb.n_member_areas, mb.member_area_codes, mb.member_area_names
-        FROM staged.la_odn l
-        JOIN staged.hcv_odn_values v USING (odn_code)
-        JOIN members mb USING (odn_code)
-        WHERE l.area_code = ?
-        ORDER BY v.period_end, v.period_label
-    """, [area_code]).df()[ODN_COLUMNS]
-
-
 def odn_caption(odn_values: pd.DataFrame) -> str:
     """'HCV treatment in your ODN, <name> (N areas: a, b, c)' for the frame odn_values_for_area returned; '' if empty."""
     if odn_values.empty:
@@ -314,9 +259,9 @@ def odn_caption(odn_values: pd.DataFrame) -> str:
             f"{first['member_area_names']}). A figure for the whole network, not for this area alone.")
 
 
-def family_sources(con, family: str) -> pd.DataFrame:
+def family_sources(catalogue: pd.DataFrame, family: str) -> pd.DataFrame:
     """Where figures for a family exist, per indicator and source: status, geography, URL, note (from the catalogue)."""
-    cat = _catalogue(con)
+    cat = _catalogue(catalogue)
     rows = []
     for rec in cat.loc[cat["family"].eq(family)].sort_values("indicator_id").to_dict("records"):
         for item in rec["_availability"]:
@@ -328,7 +273,7 @@ def family_sources(con, family: str) -> pd.DataFrame:
                                        "url", "note"])
 
 
-def availability_table(matrix: pd.DataFrame) -> pd.DataFrame:
+def availability_table(matrix: pd.DataFrame, families: pd.DataFrame) -> pd.DataFrame:
     """Wide table for display: one row per area, one column per family holding symbol + words + latest period."""
     cell = [f"{STATUS_SYMBOLS[s]} {STATUS_LABELS[s]}" + (f" ({p})" if p else "")
             for s, p in zip(matrix["status"], matrix["latest_open_period"].where(matrix["has_open_figure"],
@@ -336,12 +281,13 @@ def availability_table(matrix: pd.DataFrame) -> pd.DataFrame:
     wide = (matrix.assign(cell=cell)
             .pivot_table(index=["area_name", "area_code", "region_name"], columns="family", values="cell",
                          aggfunc="first", sort=False)
-            .reindex(columns=[f for f in FAMILIES if f in set(matrix["family"])]))
-    wide.columns = [FAMILY_TITLES[f] for f in wide.columns]
+            .reindex(columns=[f for f in side_by_side(families) if f in set(matrix["family"])]))
+    titles = family_titles(families)
+    wide.columns = [titles[f] for f in wide.columns]
     return wide.reset_index().rename(columns={"area_name": "Area", "area_code": "Code", "region_name": "Region"})
 
 
-def availability_map(matrix: pd.DataFrame, geojson: dict, family: str):
+def availability_map(matrix: pd.DataFrame, geojson: dict, family: str, family_title: str):
     """Choropleth of one family's status per area: fixed colours per status, every status in the legend."""
     import plotly.graph_objects as go
 
@@ -371,7 +317,7 @@ def availability_map(matrix: pd.DataFrame, geojson: dict, family: str):
         west, south, east, north = bounds
         fig.update_geos(lonaxis_range=[west, east], lataxis_range=[south, north], projection_type="mercator")
     fig.update_geos(visible=False)
-    fig.update_layout(title=f"{FAMILY_TITLES[family]}: what is published per area",
+    fig.update_layout(title=f"{family_title}: what is published per area",
                       margin=dict(l=0, r=0, t=40, b=0), height=620,
                       legend=dict(title="Status", orientation="v", yanchor="top", y=0.98, xanchor="left", x=0.0))
     return fig
@@ -402,14 +348,9 @@ FETCH_STATUS_WORDS = {"fetched": "Fetched", "unchanged": "Unchanged since the la
                       "skipped": "Nothing to fetch (files are added by hand)", "": "Not recorded"}
 
 
-def fetch_status(con) -> pd.DataFrame:
-    """published.fetch_status, failed sources first (no rows for a warehouse built before the table existed)."""
-    if not _table_exists(con, "published", "fetch_status"):
-        return pd.DataFrame(columns=["source_id", "title", "publisher", "status", "attempted_at", "file", "url",
-                                     "answer", "error", "files_in_build", "retrieved", "indicators_without_figures",
-                                     "indicators_from_other_sources", "provides", "retry"])
-    return con.execute("""SELECT * FROM published.fetch_status
-                          ORDER BY status <> 'failed', source_id""").df()
+FETCH_STATUS_COLUMNS = ["source_id", "title", "publisher", "status", "attempted_at", "file", "url", "answer", "error",
+                        "files_in_build", "retrieved", "indicators_without_figures", "indicators_from_other_sources",
+                        "provides", "retry"]
 
 
 def _when(stamp: object) -> str:
@@ -476,19 +417,9 @@ def fetch_notice_text(failed: pd.DataFrame, titles: dict[str, str]) -> str:
     return "\n\n".join(lines)
 
 
-def fetch_notice(con) -> str:
-    """The notice every page shows when sources could not be fetched for this build ('' when all arrived)."""
-    status = fetch_status(con)
-    failed = status.loc[status["status"].eq("failed")]
-    if failed.empty:
-        return ""
-    titles = dict(con.execute("SELECT indicator_id, short_title FROM published.indicators").fetchall())
-    return fetch_notice_text(failed, titles)
-
-
-def fetch_status_table(con) -> pd.DataFrame:
-    """Every source's last fetch for display: source, status in words, when, files in this build, what happened."""
-    status = fetch_status(con)
+def fetch_status_table(status: pd.DataFrame) -> pd.DataFrame:
+    """Every source's last fetch (indicators.products.queries.fetch_status) for display: source, status in words,
+    when, files in this build, what happened."""
     return pd.DataFrame({
         "Source": status["source_id"],
         "Status": status["status"].map(lambda s: FETCH_STATUS_WORDS.get(s, s)),

@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indicators import config
+from indicators.catalogue import load_methods
 from indicators.errors import IndicatorsError, discard, writing
 from indicators.pipeline import synthetic
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
@@ -122,8 +123,9 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
         "value_type": "Kind of statistic: proportion, crude rate, directly standardised rate, count...",
         "multiplier": "Scale of value: 100 for a percentage, 100000 for a rate per 100,000.",
         "polarity": "high_is_good, low_is_good or no_polarity: which direction is better.",
-        "ci_method": "How the confidence limits were obtained: wilson, byars_rate, byars_count, dobson, "
-                     "published (the publisher's limits) or none.",
+        "ci_method": "How the confidence limits were obtained, and so which statistics the figures support: "
+                     "wilson, byars_rate, byars_count, published_dsr, published_rate, published_proportion (the "
+                     "publisher's limits) or none (data/methods.toml).",
         "period_type": "What a period is (financial year, pooled calendar years...).",
         "suppression": "The publisher's rule for withholding values.",
         "publisher": "Who publishes the underlying figures.",
@@ -191,47 +193,8 @@ POLARITY_TEXT = {
     "no_polarity": "Neither direction is better; comparisons say higher or lower.",
 }
 
-# method: (name, plain description, reference)
-CI_METHOD_TEXT = {
-    "wilson": (
-        "Wilson score interval",
-        "Confidence limits for a proportion computed from the numerator and denominator by the Wilson "
-        "score method, at 95% and 99.8%; they stay between 0% and 100% and behave well for small counts.",
-        "Wilson EB. Probable inference, the law of succession, and statistical inference. J Am Stat Assoc "
-        "1927;22:209-12. Newcombe RG. Two-sided confidence intervals for the single proportion: comparison "
-        "of seven methods. Stat Med 1998;17:857-72."),
-    "byars_rate": (
-        "Byar's method, exact Poisson below 10 events",
-        "Confidence limits for a crude rate: the limits of the event count by Byar's approximation to the "
-        "Poisson distribution when there are at least 10 events, exact Poisson limits (chi-squared) below "
-        "that, divided by the population and put on the rate's scale.",
-        "Breslow NE, Day NE. Statistical methods in cancer research, volume II: the design and analysis of "
-        "cohort studies. Lyon: IARC; 1987 (Byar's method, p. 69). Ulm K. A simple method to calculate the "
-        "confidence interval of a standardized mortality ratio. Am J Epidemiol 1990;131:373-5."),
-    "byars_count": (
-        "Byar's method for a count, exact Poisson below 10 events",
-        "Confidence limits for a count of events by Byar's approximation to the Poisson distribution when "
-        "there are at least 10 events, exact Poisson limits (chi-squared) below that.",
-        "Breslow NE, Day NE. Statistical methods in cancer research, volume II. Lyon: IARC; 1987 (p. 69). "
-        "Ulm K. Am J Epidemiol 1990;131:373-5."),
-    "dobson": (
-        "Dobson's method for a directly standardised rate",
-        "Confidence limits for a directly standardised rate (2013 European Standard Population) by "
-        "Dobson's method, which scales the Poisson limits of the total event count; no rate is given "
-        "below 10 events.",
-        "Dobson AJ, Kuulasmaa K, Eberle E, Scherer J. Confidence intervals for weighted sums of Poisson "
-        "parameters. Stat Med 1991;10:457-62. Eurostat. Revision of the European Standard Population. 2013."),
-    "published": (
-        "Limits as published",
-        "The publisher's own confidence limits, copied unchanged (they cannot be recomputed from the "
-        "published rows, e.g. age-standardised rates without age-specific counts). Where the publisher "
-        "gives no 99.8% limits those columns are empty and the 99.8% comparison is 'not compared'.",
-        "The publisher's methodology; see the sources below."),
-    "none": (
-        "No confidence interval",
-        "This indicator has no confidence interval, so areas are not compared with England.",
-        ""),
-}
+# method: (name, plain description, reference), from data/methods.toml
+CI_METHOD_TEXT = {m.ci_method: (m.name, m.description, m.reference) for m in load_methods().values()}
 
 COMPARISON_NOTES = (
     "similar: England's value lies inside the area's confidence interval.",

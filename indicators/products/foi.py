@@ -188,10 +188,10 @@ def wording(path: Path = FOI_DIR / "request.toml") -> Wording:
 
 def request_families(foi_dir: Path = FOI_DIR) -> tuple[str, ...]:
     """The families a request can be written for (a data/foi/<family>.toml each), in the dashboard's family order."""
-    from indicators.catalogue import FAMILY_TITLES
+    from indicators.catalogue import load_families
 
     names = {p.stem for p in foi_dir.glob("*.toml") if p.stem != "request"}
-    order = list(FAMILY_TITLES)
+    order = list(load_families())
     return tuple(sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n)))
 
 
@@ -217,10 +217,12 @@ def family_request(family: str, foi_dir: Path = FOI_DIR) -> FamilyRequest:
         if unknown:
             raise InputError(path, f"{', '.join(sorted(unknown))} is not a template column a figure fills", where=where,
                              expected=f"name and some of {', '.join(FIGURE_COLUMNS)} (data/local_data/columns.toml)")
-        needed = {"numerator", "denominator"} if ind.value_type == "proportion" else {"value"}
+        # A figure whose method computes its limits from counts needs them (data/methods.toml), others a value.
+        from_counts = ind.rule.limits in ("wilson", "byars_rate")
+        needed = {"numerator", "denominator"} if from_counts else {"value"}
         if not needed <= set(item):
-            raise InputError(path, f"{ind.id} is a {ind.value_type}, so the request must say what goes in "
-                             f"{' and '.join(sorted(needed))}", where=where)
+            raise InputError(path, f"{ind.id}'s limits are {ind.rule.name.lower()}, so the request must say what "
+                             f"goes in {' and '.join(sorted(needed))}", where=where)
         columns = tuple((c, " ".join(str(item[c]).split())) for c in FIGURE_COLUMNS if c in item)
         figures.append(Figure(ind.id, str(item.get("name") or ind.short_title), columns))
     if not figures:
@@ -333,12 +335,12 @@ def areas_to_ask(con, family: str, day: date | None = None) -> pd.DataFrame:
     """Every current upper-tier area with how many of the request's figures (figure x year) it already has
     (published, or a public local or FOI row) and whether anything is missing: area_code, area_name,
     region_name, n_asked, n_held, missing."""
-    from indicators.products.availability import current_areas
+    from indicators.products.queries import upper_tier_areas
 
     spec = family_request(family)
     periods = financial_years(day or date.today(), spec.financial_years)
     ids = [f.indicator_id for f in spec.figures]
-    areas = current_areas(con)
+    areas = upper_tier_areas(con)[["area_code", "area_name", "region_name"]]
     held = con.execute("""
         SELECT DISTINCT area_code, indicator_id, period_label FROM published.indicator_values
         WHERE list_contains(?, indicator_id) AND list_contains(?, period_label)
@@ -449,13 +451,12 @@ def add_cli(subparsers, name: str) -> None:
 
 def cmd_foi_pack(args: argparse.Namespace) -> int:
     from indicators.config import default_db_path
-    from indicators.products.availability import current_areas
-    from indicators.products.queries import connect
+    from indicators.products.queries import connect, upper_tier_areas
 
     day = args.date or date.today()
     con = connect(args.db or default_db_path())
     try:
-        areas = current_areas(con)
+        areas = upper_tier_areas(con)[["area_code", "area_name", "region_name"]]
     finally:
         con.close()
     files = campaign_pack(areas, args.family, day, args.name)

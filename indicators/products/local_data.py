@@ -37,12 +37,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from indicators.config import DATA_DIR
+from indicators.catalogue import method_rule
+from indicators.config import DATA_DIR, ENGLAND_CODE
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing, writing
-from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS, table_exists
 from indicators.present.text import foi_label
-
-ENGLAND_CODE = "E92000001"
 LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
 ACCESS_VALUES = ("public", "restricted")
 TEMPLATE_NAME = "local_data_template.csv"
@@ -516,7 +515,8 @@ def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
     if ind is None:
         return None
     multiplier = ind.multiplier
-    if ind.value_type == "proportion" and num is not None and den is not None and num > den:
+    rule = method_rule(ind.ci_method)
+    if rule.bounded and num is not None and den is not None and num > den:
         row.error("numerator", f"{row.text('numerator')} is more than the denominator {row.text('denominator')}",
                   "a numerator no larger than its denominator (this indicator is a proportion)")
         return None
@@ -527,8 +527,8 @@ def _validate_row(row: _Row, info: dict[str, _IndicatorInfo], areas: dict,
             row.error("value", f"{row.text('value')} does not match numerator / denominator x {multiplier:g} "
                       f"= {computed:.4g}", "the value computed from the counts, or leave value empty")
             return None
-    final = computed if computed is not None and ind.ci_method == "wilson" else (value if value is not None else computed)
-    if (ind.value_type == "proportion" or ind.unit == "%") and final is not None and final > multiplier + 1e-9:
+    final = computed if computed is not None and rule.limits == "wilson" else (value if value is not None else computed)
+    if (rule.bounded or ind.unit == "%") and final is not None and final > multiplier + 1e-9:
         row.error("value", f"{final:g} is more than {multiplier:g}", f"a proportion between 0 and {multiplier:g}")
     if (lower is None) != (upper is None):
         row.error("lower_ci_95" if lower is None else "upper_ci_95", "empty while the other limit is given",
@@ -590,11 +590,12 @@ def _same(a, b) -> bool:
 
 def _interval(intervals, ind: _IndicatorInfo, rec: dict, confidence: float) -> tuple[float | None, float | None]:
     num, den = rec["numerator"], rec["denominator"]
-    if ind.ci_method == "wilson" and num is not None and den is not None:
+    limits = method_rule(ind.ci_method).limits
+    if limits == "wilson" and num is not None and den is not None:
         return intervals.wilson(num, den, confidence, ind.multiplier)
-    if ind.ci_method == "byars_rate" and num is not None and den is not None:
+    if limits == "byars_rate" and num is not None and den is not None:
         return intervals.rate(num, den, ind.multiplier, confidence)
-    if ind.ci_method == "byars_count" and num is not None and rec["value"] == num:
+    if limits == "byars_count" and num is not None and rec["value"] == num:
         return intervals.byars_count(num, confidence)
     if confidence == 0.95:
         return rec["given_lower"], rec["given_upper"]
@@ -602,11 +603,6 @@ def _interval(intervals, ind: _IndicatorInfo, rec: dict, confidence: float) -> t
 
 
 # --------------------------------------------------------------------------- warehouse
-
-def _table_exists(con, schema: str, table: str) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                       [schema, table]).fetchall()[0][0] > 0
-
 
 def _open_for_writing(db_path: Path) -> duckdb.DuckDBPyConnection:
     if not db_path.exists():
@@ -681,12 +677,12 @@ def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> Im
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     con = _open_for_writing(db_path)
     try:
-        if not _table_exists(con, "published", "areas") or not _table_exists(con, "published", "indicators"):
+        if not table_exists(con, "published", "areas") or not table_exists(con, "published", "indicators"):
             raise WarehouseMissing(f"{db_path} is not a warehouse built by `indicators build`")
         areas = con.execute("SELECT area_code, area_name, valid_to FROM published.areas").df()
         catalogue = con.execute("SELECT * FROM published.indicators").df()
         reorganisations = (con.execute("SELECT * FROM staged.reorganisations").df()
-                           if _table_exists(con, "staged", "reorganisations") else None)
+                           if table_exists(con, "staged", "reorganisations") else None)
         frame, errors = validate(path, areas, catalogue, reorganisations)
         if errors:
             raise ImportRejected(path, errors)
@@ -735,7 +731,7 @@ def _empty_local(columns: list[str]) -> pd.DataFrame:
 
 def local_values(con, include_restricted: bool) -> pd.DataFrame:
     """Local rows for views: public ones, and restricted ones only when `include_restricted` (a local session)."""
-    if not _table_exists(con, "local", "values"):
+    if not table_exists(con, "local", "values"):
         return _empty_local(LOCAL_VALUE_COLUMNS)
     columns = _select_list(con, LOCAL_VALUE_COLUMNS)
     return con.execute(f"""
@@ -758,14 +754,14 @@ def _select_list(con, columns: list[str]) -> str:
 
 def has_local_values(con) -> bool:
     """Whether the warehouse holds a local.values table (created by the first `indicators import`)."""
-    return _table_exists(con, "local", "values")
+    return table_exists(con, "local", "values")
 
 
 def foi_responses(con, indicator_id: str | None = None, period_label: str | None = None) -> pd.DataFrame:
     """Public rows loaded from Freedom of Information replies (a `foi_reference`), optionally for one indicator
     and period, with `foi_label` saying so; LOCAL_VALUE_COLUMNS + foi_label. Empty when none were loaded."""
     columns = [*LOCAL_VALUE_COLUMNS, "foi_label"]
-    if not _table_exists(con, "local", "values") or "foi_reference" not in _local_columns(con):
+    if not table_exists(con, "local", "values") or "foi_reference" not in _local_columns(con):
         return _empty_local(columns)
     frame = con.execute(f"""
         SELECT {_select_list(con, LOCAL_VALUE_COLUMNS)} FROM "local"."values"
@@ -779,14 +775,14 @@ def foi_responses(con, indicator_id: str | None = None, period_label: str | None
 
 def restricted_row_count(con) -> int:
     """How many restricted local rows the warehouse holds (0 without a local schema); a file copy must not carry them."""
-    if not _table_exists(con, "local", "values"):
+    if not table_exists(con, "local", "values"):
         return 0
     return con.execute('SELECT count(*) FROM "local"."values" WHERE access <> \'public\'').fetchall()[0][0]
 
 
 def exportable_local_values(con) -> pd.DataFrame:
     """The only local rows any export may contain: public rows, is_official false, value_note flagged as local data."""
-    if not _table_exists(con, "local", "values"):
+    if not table_exists(con, "local", "values"):
         return _empty_local(EXPORT_COLUMNS)
     columns = _select_list(con, EXPORT_COLUMNS)
     frame = con.execute(f"""

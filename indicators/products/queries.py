@@ -15,10 +15,13 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from indicators.config import ENGLAND_CODE
+from indicators.catalogue import method_rule
+from indicators.config import ENGLAND_CODE, REGION_PREFIX, UPPER_TIER_TYPES
 from indicators.errors import WarehouseMissing
+from indicators.pipeline import schema
+from indicators.products import availability, local_data
 
-UPPER_TIER_TYPES = ("county", "unitary", "metropolitan district", "london borough")
+_UPPER_TIER_SQL = "(" + ", ".join(f"'{t}'" for t in UPPER_TIER_TYPES) + ")"
 
 
 def connect(db_path: Path) -> duckdb.DuckDBPyConnection:
@@ -75,18 +78,26 @@ def build_info(con) -> dict:
     return rows.iloc[0].to_dict() if not rows.empty else {}
 
 
+def families(con) -> pd.DataFrame:
+    """The indicator families (data/families.toml as built) in display order: family, title, noun, sort_order,
+    side_by_side, not_published_title, not_published_note."""
+    return _df(con, "SELECT * FROM published.families ORDER BY sort_order")
+
+
 def indicators(con) -> pd.DataFrame:
-    """The catalogue, in display order, with the periods each indicator has."""
+    """The catalogue, in display order (family, then id), with the periods each indicator has and its family's
+    title (`family_title`)."""
     return _df(con, """
-        SELECT i.*, coalesce(p.n_periods, 0) AS n_periods, p.latest_period, p.latest_period_end
+        SELECT i.*, coalesce(p.n_periods, 0) AS n_periods, p.latest_period, p.latest_period_end,
+               coalesce(f.title, i.family) AS family_title
         FROM published.indicators i
+        LEFT JOIN published.families f USING (family)
         LEFT JOIN (
             SELECT indicator_id, count(DISTINCT period_label) AS n_periods,
                    arg_max(period_label, period_end) AS latest_period, max(period_end) AS latest_period_end
             FROM published.indicator_values WHERE value IS NOT NULL OR numerator IS NOT NULL
             GROUP BY ALL) p USING (indicator_id)
-        ORDER BY CASE i.family WHEN 'completions' THEN 1 WHEN 'deaths' THEN 2 WHEN 'hcv' THEN 3
-                 WHEN 'naloxone' THEN 4 WHEN 'need' THEN 5 ELSE 6 END, i.indicator_id
+        ORDER BY f.sort_order NULLS LAST, i.indicator_id
     """)
 
 
@@ -114,9 +125,9 @@ def areas(con, current_only: bool = True) -> pd.DataFrame:
 
 def upper_tier_areas(con) -> pd.DataFrame:
     """Current upper-tier local authorities (the areas a user can pick)."""
-    return _df(con, """
+    return _df(con, f"""
         SELECT area_code, area_name, area_type, region_code, region_name FROM published.areas
-        WHERE valid_to IS NULL AND area_type IN ('county','unitary','metropolitan district','london borough')
+        WHERE valid_to IS NULL AND area_type IN {_UPPER_TIER_SQL}
         ORDER BY area_name
     """)
 
@@ -139,7 +150,7 @@ def area_values(con, indicator_id: str, period_label: str) -> pd.DataFrame:
         FROM published.indicator_values v
         JOIN published.areas a USING (area_code)
         WHERE v.indicator_id = ? AND v.period_label = ? AND a.valid_to IS NULL
-          AND a.area_type IN ('county','unitary','metropolitan district','london borough')
+          AND a.area_type IN {_UPPER_TIER_SQL}
         ORDER BY v.area_name
     """, [indicator_id, period_label])
 
@@ -195,11 +206,11 @@ def indicator_summary(con) -> pd.DataFrame:
                arg_min(v.period_label, v.period_end) AS first_period,
                arg_max(v.period_label, v.period_end) AS latest_period,
                count(DISTINCT CASE WHEN v.period_end = l.period_end AND v.value IS NOT NULL
-                                   AND v.area_code NOT IN ('E92000001') AND NOT starts_with(v.area_code, 'E12')
+                                   AND v.area_code <> ? AND NOT starts_with(v.area_code, ?)
                                    THEN v.area_code END) AS n_areas_with_value
         FROM published.indicators i LEFT JOIN v USING (indicator_id) LEFT JOIN latest l USING (indicator_id)
         GROUP BY i.indicator_id ORDER BY i.indicator_id
-    """)
+    """, [ENGLAND_CODE, REGION_PREFIX])
 
 
 def coverage(con) -> pd.DataFrame:
@@ -214,12 +225,13 @@ def coverage(con) -> pd.DataFrame:
                count(CASE WHEN v.value IS NULL AND v.numerator IS NOT NULL THEN 1 END) AS n_with_count_only,
                (SELECT count(*) FROM ut) AS n_current
         FROM published.indicators i
+        LEFT JOIN published.families f USING (family)
         LEFT JOIN latest l USING (indicator_id)
         LEFT JOIN published.indicator_values v
           ON v.indicator_id = i.indicator_id AND v.period_label = l.latest_period
          AND v.area_code IN (SELECT area_code FROM ut)
-        GROUP BY i.indicator_id, i.family, i.publication_status, l.latest_period
-        ORDER BY {_family_rank_sql('i')}, i.indicator_id
+        GROUP BY i.indicator_id, i.family, f.sort_order, i.publication_status, l.latest_period
+        ORDER BY f.sort_order NULLS LAST, i.indicator_id
     """)
 
 
@@ -234,19 +246,93 @@ def source_summary(con) -> pd.DataFrame:
     return _df(con, "SELECT * FROM published.sources ORDER BY source_id, file")
 
 
+# --------------------------------------------------------------------------- availability, networks, local rows
+
+def availability_matrix(con) -> pd.DataFrame:
+    """indicators.products.availability.availability_matrix over what this warehouse holds (public local rows
+    included: they change without a rebuild)."""
+    figures = _df(con, """
+        SELECT indicator_id, area_code, period_label, period_end, source_id,
+               (value IS NOT NULL OR numerator IS NOT NULL) AS has_figure, coalesce(is_suppressed, false) AS is_suppressed
+        FROM published.indicator_values""")
+    local = local_data.local_values(con, include_restricted=False)
+    local = local.loc[local["value"].notna() | local["numerator"].notna(),
+                      ["indicator_id", "area_code", "period_label", "period_end", "source_id", "foi_reference",
+                       "foi_response_date"]]
+    odn = {}
+    if table_exists(con, "hcv_odn_values") and table_exists(con, "hcv_odn_areas"):
+        rows = con.execute("""
+            SELECT l.area_code, arg_max(v.odn_name, v.period_end), arg_max(v.period_label, v.period_end)
+            FROM published.hcv_odn_areas l JOIN published.hcv_odn_values v USING (odn_code)
+            WHERE v.value IS NOT NULL GROUP BY l.area_code""").fetchall()
+        odn = {code: (name, period) for code, name, period in rows}
+    catalogue = _df(con, "SELECT * FROM published.indicators")
+    areas = upper_tier_areas(con)[["area_code", "area_name", "region_name"]]
+    return availability.availability_matrix(areas, catalogue, figures, local, odn, families(con))
+
+
+def fetch_status(con) -> pd.DataFrame:
+    """published.fetch_status (each source's last fetch), failed sources first; no rows for a warehouse built before
+    the table existed."""
+    if not table_exists(con, "fetch_status"):
+        return pd.DataFrame(columns=availability.FETCH_STATUS_COLUMNS)
+    return _df(con, "SELECT * FROM published.fetch_status ORDER BY status <> 'failed', source_id")
+
+
+def fetch_notice(con) -> str:
+    """The notice every page shows when sources could not be fetched for this build ('' when all arrived):
+    indicators.products.availability.fetch_notice_text."""
+    status = fetch_status(con)
+    failed = status.loc[status["status"].eq("failed")]
+    if failed.empty:
+        return ""
+    titles = dict(con.execute("SELECT indicator_id, short_title FROM published.indicators").fetchall())
+    return availability.fetch_notice_text(failed, titles)
+
+
+def odn_values_for_area(con, area_code: str) -> pd.DataFrame:
+    """HCV figures of the operational delivery network covering `area_code`, with its member areas
+    (availability.ODN_COLUMNS); empty when the build has no ODN tables or the area no network."""
+    if not (table_exists(con, "hcv_odn_values") and table_exists(con, "hcv_odn_areas")):
+        return pd.DataFrame(columns=availability.ODN_COLUMNS)
+    return _df(con, """
+        WITH members AS (
+            SELECT m.odn_code, count(*) AS n_member_areas,
+                   string_agg(m.area_code, ', ' ORDER BY m.area_code) AS member_area_codes,
+                   string_agg(coalesce(a.area_name, m.area_name), ', '
+                              ORDER BY coalesce(a.area_name, m.area_name)) AS member_area_names
+            FROM published.hcv_odn_areas m LEFT JOIN published.areas a USING (area_code) GROUP BY m.odn_code)
+        SELECT v.odn_code, v.odn_name, v.period_label, v.period_start, v.period_end, v.value, v.numerator,
+               v.denominator, v.is_suppressed, v.value_note, v.population, v.source_id, v.source_file,
+               mb.n_member_areas, mb.member_area_codes, mb.member_area_names
+        FROM published.hcv_odn_areas l
+        JOIN published.hcv_odn_values v USING (odn_code)
+        JOIN members mb USING (odn_code)
+        WHERE l.area_code = ?
+        ORDER BY v.period_end, v.period_label""", [area_code])[availability.ODN_COLUMNS]
+
+
+def local_values(con, include_restricted: bool) -> pd.DataFrame:
+    """Local rows (`indicators import`) for views: public ones, and restricted ones only when `include_restricted`
+    (a dashboard session on the computer that imported them). Columns local_data.LOCAL_VALUE_COLUMNS."""
+    return local_data.local_values(con, include_restricted)
+
+
+def areas_to_ask(con, family: str, day=None) -> pd.DataFrame:
+    """indicators.products.foi.areas_to_ask: which areas lack the figures a Freedom of Information request for
+    `family` asks for (published, or a public local or FOI row)."""
+    from indicators.products import foi
+
+    return foi.areas_to_ask(con, family, day)
+
+
 # --------------------------------------------------------------------------- dashboard queries
 # The functions below feed the dashboard pages. They return plain frames and dicts; the
 # statistics come from indicators.stats, the words from indicators.present.text.
 
-FAMILY_ORDER = ("completions", "deaths", "hcv", "naloxone", "need", "treatment")
-_UPPER_TIER_SQL = "('county','unitary','metropolitan district','london borough')"
-
-
 def table_exists(con, name: str) -> bool:
     """Whether published.<name> exists (older warehouses may lack optional tables such as peer_cipfa)."""
-    rows = con.execute("""SELECT count(*) FROM information_schema.tables
-                          WHERE table_schema = 'published' AND table_name = ?""", [name]).fetchall()
-    return bool(rows[0][0])
+    return schema.table_exists(con, "published", name)
 
 
 def indicator_periods(con) -> dict[str, list[str]]:
@@ -360,11 +446,6 @@ def map_geojson(con, simplify: float = MAP_SIMPLIFY_DEGREES, grid: float = MAP_G
     return {"type": "FeatureCollection", "features": features}
 
 
-def _family_rank_sql(alias: str) -> str:
-    cases = " ".join(f"WHEN '{f}' THEN {n}" for n, f in enumerate(FAMILY_ORDER, start=1))
-    return f"CASE {alias}.family {cases} ELSE {len(FAMILY_ORDER) + 1} END"
-
-
 def area_profile(con, area_code: str) -> pd.DataFrame:
     """One row per catalogue indicator for one area at the indicator's latest period (the latest with any
     figure for any area): the area's row (has_row False when it has none), England's and the region's
@@ -401,6 +482,7 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
                r.upper_ci_95 AS region_upper_ci_95,
                coalesce(d.n_areas, 0) AS n_areas, d.area_min, d.area_q25, d.area_median, d.area_q75, d.area_max
         FROM published.indicators i
+        LEFT JOIN published.families f USING (family)
         LEFT JOIN latest l USING (indicator_id)
         LEFT JOIN published.indicator_values a
           ON a.indicator_id = i.indicator_id AND a.period_label = l.period_label AND a.area_code = ?
@@ -409,7 +491,7 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
         LEFT JOIN published.indicator_values r
           ON r.indicator_id = i.indicator_id AND r.period_label = l.period_label AND r.area_code = ?
         LEFT JOIN dist d USING (indicator_id)
-        ORDER BY {_family_rank_sql('i')}, i.indicator_id
+        ORDER BY f.sort_order NULLS LAST, i.indicator_id
     """, [area_code, ENGLAND_CODE, region_code])
     if frame.empty:
         frame["compared_to_region"] = pd.Series(dtype="str")
@@ -493,13 +575,8 @@ def group_members(peers: pd.DataFrame, group: str, family: str | None) -> list[s
     return list(dict.fromkeys(members["area_code"]))
 
 
-def _ranks_kind(value_type: str) -> str:
-    value_type = (value_type or "").lower()
-    if "proportion" in value_type or value_type in ("percentage", "percent"):
-        return "proportion"
-    if "rate" in value_type or "ratio" in value_type:
-        return "rate"
-    return "identity"
+def _ranks_kind(ci_method: str) -> str:
+    return {"logit": "proportion", "log": "rate"}.get(method_rule(ci_method).rank_scale, "identity")
 
 
 def group_value(frame: pd.DataFrame, indicator: dict) -> dict:
@@ -515,7 +592,7 @@ def group_value(frame: pd.DataFrame, indicator: dict) -> dict:
     if present.empty:
         return {"value": float("nan"), "method": "none", "n_areas": 0}
     counts = present[["numerator", "denominator"]].apply(pd.to_numeric, errors="coerce")
-    poolable = (indicator.get("ci_method") in ("wilson", "byars_rate", "byars_count")
+    poolable = (method_rule(indicator.get("ci_method")).poolable
                 and counts.notna().all().all() and (counts["denominator"] > 0).all())
     if poolable:
         value = float(counts["numerator"].sum() / counts["denominator"].sum() * float(indicator["multiplier"]))
@@ -542,7 +619,7 @@ def league_table(con, indicator_id: str, period_label: str | None, area_codes: l
     polarity = meta.get("polarity") or "no_polarity"
     ranks = rank_intervals(frame["value"].astype(float), frame["lower_ci_95"].astype(float),
                            frame["upper_ci_95"].astype(float), polarity, n_sim=n_sim,
-                           kind=_ranks_kind(meta.get("value_type", "")),
+                           kind=_ranks_kind(meta.get("ci_method")),
                            multiplier=float(meta.get("multiplier") or 100))
     frame = pd.concat([frame, ranks.set_index(frame.index)], axis=1)
     benchmark = None
@@ -601,7 +678,7 @@ def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool
     if meta is None or not period_label:
         out["reason"] = "no data in this build"
         return out
-    value_type = (meta.get("value_type") or "").lower()
+    funnel_kind = method_rule(meta.get("ci_method")).funnel
     multiplier = float(meta["multiplier"])
     england = benchmark_value(con, indicator_id, period_label)
     if england is None or pd.isna(england.get("value")):
@@ -609,16 +686,17 @@ def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool
         return out
     frame = map_values(con, indicator_id, period_label)
     frame = frame[frame["value"].notna()].copy()
-    if "proportion" in value_type:
+    if funnel_kind == "proportion":
         kind, x, x_label = "proportion", frame["denominator"], "Denominator (people in the indicator's base)"
-    elif "standardised" in value_type:
+    elif funnel_kind == "dsr":
         kind = "rate"
         x = frame["numerator"] / frame["value"] * multiplier
         x_label = "Effective population (count ÷ rate; rates are age-standardised)"
-    elif "rate" in value_type:
+    elif funnel_kind == "rate":
         kind, x, x_label = "rate", frame["denominator"], "Population (denominator)"
     else:
-        out["reason"] = f"a funnel plot needs a proportion or a rate; this indicator is a {value_type}"
+        out["reason"] = (f"a funnel plot needs a proportion or a rate with counts; this indicator is a "
+                         f"{meta.get('value_type')} with {method_rule(meta.get('ci_method')).name.lower()}")
         return out
     frame["x"] = pd.to_numeric(x, errors="coerce")
     frame = frame[frame["x"].notna() & (frame["x"] > 0)].reset_index(drop=True)
@@ -696,7 +774,7 @@ def trend_series(con, indicator_id: str, area_code: str) -> tuple[pd.DataFrame, 
     meta = indicator(con, indicator_id) or {}
     # The test needs counts and denominators: proportions (Wilson) and crude rates (Byar) only, as the build's
     # published.recent_trends.
-    kind = {"wilson": "proportion", "byars_rate": "rate"}.get(meta.get("ci_method"))
+    kind = {"proportion": "proportion", "rate": "rate"}.get(method_rule(meta.get("ci_method")).trend)
     trends = {}
     for role, code in codes:
         part = frame[frame["area_code"] == code]

@@ -1,11 +1,12 @@
-"""Parser and fetch plan for OHID Fingertips API CSV downloads; depends on pandas and indicators.errors/schema/sources.
+"""Parser and fetch plan for OHID Fingertips API CSV downloads; depends on pandas and indicators.catalogue/errors/schema/sources.
 
 One CSV per indicator from `all_data/csv/by_indicator_id` (the layout changed around
 2022: older files have `Compared to Region value or percentiles`, newer ones `Column not
 used` and `Time period range`), so every column is found by its name. Breakdown rows (a
 non-empty `Category`) are left out; empty values stay null with the publisher's
 `Value note`. The upper-tier area type id changes with each reorganisation (102, 202,
-302, 402, 502, ...), so the fetch plan discovers it from `area_types` by name.
+302, 402, 502, ...), so the fetch plan discovers it from `area_types` by name; the indicator ids
+it downloads are those the catalogue's series name (`fingertips:<id>`), never a list in code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from indicators.catalogue import Indicator, load_catalogue
 from indicators.errors import FetchError, InputError, csv_header, require_unique_columns
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources import Download
@@ -34,13 +36,6 @@ SOURCE_ID = "fingertips"
 API = "https://fingertips.phe.org.uk/api/"
 AREA_TYPES_FILE = "area_types.json"
 PARENT_AREA_TYPE_ENGLAND = 15
-
-# PHOF C19a/b (opiate, non-opiate completions), drug-misuse deaths (DSR), unmet need
-# (OCU, alcohol) and OCU prevalence; the alcohol completion id is looked up by name.
-INDICATOR_IDS_BEFORE_ALCOHOL = (90244, 90245)
-INDICATOR_IDS_AFTER_ALCOHOL = (92432, 93517, 93532, 91117)
-ALCOHOL_COMPLETION_ID = 92447
-ALCOHOL_COMPLETION_NAME = "successful completion of alcohol treatment"
 
 OBSERVATION_KEY = ["series", "area_code", "period_label", "sex", "age"]
 VALUE_COLUMNS = ["value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
@@ -386,37 +381,50 @@ def _metadata_name(metadata: object, indicator_id: int) -> str:
     return str(descriptive.get("Name") or descriptive.get("NameLong") or "")
 
 
-def _is_alcohol_completion(name: str) -> bool:
-    return ALCOHOL_COMPLETION_NAME in " ".join(name.lower().split())
+def _same_name(found: str, wanted: str) -> bool:
+    return " ".join(wanted.lower().split()) in " ".join(found.lower().split())
 
 
-def resolve_alcohol_completion_id(get_json: Callable[[str], object]) -> int:
-    """The id of "Successful completion of alcohol treatment" (PHOF C19c), checked by its name.
+def resolve_id_by_name(get_json: Callable[[str], object], expected_id: int, name: str) -> int:
+    """The Fingertips id of the indicator called `name` (a catalogue entry's `publisher_name`), checked by name.
 
-    Asks the JSON metadata endpoint for the expected id (92447); when that name does not match,
-    searches the indicator names; when the look-up fails, warns and falls back to 92447.
+    Asks the JSON metadata endpoint for `expected_id` (the catalogue's id); when its name does not match,
+    searches the indicator names; when the look-up fails or finds no single match, warns and keeps
+    `expected_id`.
     """
     metadata_url = API + "indicator_metadata/by_indicator_id?indicator_ids="
     try:
-        name = _metadata_name(get_json(metadata_url + str(ALCOHOL_COMPLETION_ID)), ALCOHOL_COMPLETION_ID)
-        if _is_alcohol_completion(name):
-            return ALCOHOL_COMPLETION_ID
-        found = get_json(API + "indicator_search?search_text=" + quote(ALCOHOL_COMPLETION_NAME))
+        found_name = _metadata_name(get_json(metadata_url + str(expected_id)), expected_id)
+        if _same_name(found_name, name):
+            return expected_id
+        found = get_json(API + "indicator_search?search_text=" + quote(name.lower()))
         ids = sorted({int(i) for ids in (found.values() if isinstance(found, dict) else [])
                       if isinstance(ids, list) for i in ids})
         if ids:
             metadata = get_json(metadata_url + ",".join(map(str, ids)))
-            matches = [i for i in ids if _is_alcohol_completion(_metadata_name(metadata, i))]
+            matches = [i for i in ids if _same_name(_metadata_name(metadata, i), name)]
             if len(matches) == 1:
-                log.warning("Fingertips indicator %s is named %r; using %s (%r) for alcohol completions",
-                            ALCOHOL_COMPLETION_ID, name, matches[0], _metadata_name(metadata, matches[0]))
+                log.warning("Fingertips indicator %s is named %r; using %s (%r) for %r",
+                            expected_id, found_name, matches[0], _metadata_name(metadata, matches[0]), name)
                 return matches[0]
-        log.warning("no single Fingertips indicator is named %r (id %s is named %r); falling back to %s",
-                    ALCOHOL_COMPLETION_NAME, ALCOHOL_COMPLETION_ID, name, ALCOHOL_COMPLETION_ID)
+        log.warning("no single Fingertips indicator is named %r (id %s is named %r); keeping %s",
+                    name, expected_id, found_name, expected_id)
     except (FetchError, LookupError, TypeError, ValueError, AttributeError) as exc:
-        log.warning("could not look up the alcohol completion indicator by name (%s); falling back to %s",
-                    exc, ALCOHOL_COMPLETION_ID)
-    return ALCOHOL_COMPLETION_ID
+        log.warning("could not look up the Fingertips indicator %r by name (%s); keeping %s", name, exc, expected_id)
+    return expected_id
+
+
+def catalogue_indicator_ids(catalogue: list[Indicator]) -> list[tuple[int, str]]:
+    """(Fingertips id, publisher_name or '') for every `fingertips:<id>` series a catalogue entry reads, each once."""
+    out: dict[int, str] = {}
+    for ind in catalogue:
+        for text in ind.publisher_ids(SOURCE_ID):
+            if not _INTEGER.match(text):
+                raise InputError(f"data/indicators/{ind.id}.toml", f"series 'fingertips:{text}' is not a Fingertips "
+                                 "indicator id", where="series", expected="'fingertips:' and a whole number, e.g. "
+                                 "'fingertips:90244'")
+            out.setdefault(int(text), ind.publisher_name)
+    return list(out.items())
 
 
 def indicator_csv_url(indicator_id: int, area_type_id: int) -> str:
@@ -424,10 +432,13 @@ def indicator_csv_url(indicator_id: int, area_type_id: int) -> str:
             f"&child_area_type_id={area_type_id}&parent_area_type_id={PARENT_AREA_TYPE_ENGLAND}")
 
 
-def plan_downloads(get_json: Callable[[str], object]) -> list[Download]:
-    """`area_types.json` plus one `indicator-<id>.csv` per indicator at the newest upper-tier area type."""
+def plan_downloads(get_json: Callable[[str], object], catalogue: list[Indicator] | None = None) -> list[Download]:
+    """`area_types.json` plus one `indicator-<id>.csv` per Fingertips id the catalogue's series name (the default
+    catalogue: data/indicators, or INDICATORS_CATALOGUE), at the newest upper-tier area type. An id whose
+    catalogue entry gives a `publisher_name` is checked by that name first (`resolve_id_by_name`)."""
+    wanted = catalogue_indicator_ids(load_catalogue() if catalogue is None else catalogue)
     area_type_id, area_type_name = discover_upper_tier_area_type(get_json)
     log.info("Fingertips upper-tier area type: %s (%s)", area_type_id, area_type_name)
-    ids = [*INDICATOR_IDS_BEFORE_ALCOHOL, resolve_alcohol_completion_id(get_json), *INDICATOR_IDS_AFTER_ALCOHOL]
+    ids = list(dict.fromkeys(resolve_id_by_name(get_json, i, name) if name else i for i, name in wanted))
     return [Download(name=AREA_TYPES_FILE, url=API + "area_types")] + [
         Download(name=f"indicator-{i}.csv", url=indicator_csv_url(i, area_type_id)) for i in ids]

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from indicators.config import ENGLAND_CODE
 from indicators.errors import InputError, csv_header, require_unique_columns
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources.numbers import finite_series
 
 SOURCE_ID = "ndtms"
-ENGLAND_CODE = "E92000001"
 OBSERVATION_KEY = ["series", "area_code", "area_name", "period_label", "sex", "age"]
 ROUNDING_NOTE = "counts rounded to the nearest 5 by NDTMS"
 NULL_NOTE = "not collected for this period (NULL in the NDTMS export)"

@@ -21,7 +21,7 @@ import pandas as pd
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources.numbers import finite
-from indicators.pipeline.sources.workbook import read_sheets
+from indicators.pipeline.sources.workbook import column_letter, read_sheets
 
 SOURCE_ID = "ons_deaths"
 
@@ -386,7 +386,7 @@ def _map_period_blocks(path: Path, table: _Table, rows: list[list]) -> None:
                 continue
             if getattr(block, measure) is not None:
                 raise InputError(path, f"period {label} has two {measure!r} columns",
-                                 where=f"sheet {table.sheet!r}, column {_column_letter(c)}",
+                                 where=f"sheet {table.sheet!r}, column {column_letter(c)}",
                                  expected="one each of Deaths, Rate, Lower and Upper Confidence Limit per period")
             setattr(block, measure, c)
         missing = [m for m in ("deaths", "rate", "lower", "upper") if getattr(block, m) is None]
@@ -400,15 +400,6 @@ def _map_period_blocks(path: Path, table: _Table, rows: list[list]) -> None:
 
 
 # --- reading cells --------------------------------------------------------------------
-
-
-def _column_letter(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _suppression_note(marker: str, key: str, rate_like: bool) -> str:
@@ -432,7 +423,7 @@ def _read_cell(value, *, path: Path, sheet: str, row: int, col: int, rate_like: 
     if value is None or value == "":
         return _BLANK
     kind = type(value)
-    where = f"sheet {sheet!r}, cell {_column_letter(col)}{row + 1}"
+    where = f"sheet {sheet!r}, cell {column_letter(col)}{row + 1}"
     if kind is float:
         return _BLANK if math.isnan(value) else _Cell(number=finite(path, value, value, where))
     if kind is int:
@@ -473,7 +464,7 @@ def _read_text(value: str, rate_like: bool) -> _Cell | None:
 
 def _bad_cell(path: Path, sheet: str, row: int, col: int, value) -> InputError:
     return InputError(path, f"cell holds {value!r}, which is neither a number nor a known marker",
-                      where=f"sheet {sheet!r}, cell {_column_letter(col)}{row + 1}",
+                      where=f"sheet {sheet!r}, cell {column_letter(col)}{row + 1}",
                       expected=f"a number or one of the markers {', '.join(repr(m) for m in _KNOWN_MARKERS)}")
 
 
@@ -604,7 +595,7 @@ def _three_year_records(path: Path, table: _Table, row: list, r: int, code: str,
         for flag, c in zip(flags, block.flags):
             if flag.number is not None:
                 raise InputError(path, f"unlabelled column holds the number {flag.number!r}",
-                                 where=f"sheet {table.sheet!r}, cell {_column_letter(c)}{r + 1}",
+                                 where=f"sheet {table.sheet!r}, cell {column_letter(c)}{r + 1}",
                                  expected="a blank cell or a marker such as 'u' between the labelled columns")
         if all(c.blank for c in (deaths, rate, lower, upper, *flags)):
             continue  # no figures for this area and period: no observation

@@ -15,7 +15,7 @@ import pandas as pd
 
 from indicators.errors import InputError
 from indicators.pipeline.sources.numbers import finite
-from indicators.pipeline.sources.workbook import read_sheets
+from indicators.pipeline.sources.workbook import column_letter, read_sheets
 
 SOURCE_ID = "population"
 
@@ -73,15 +73,6 @@ def _conform(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_sheets(path: Path) -> dict[str, list[list]]:
     return read_sheets(path, "an Excel workbook (.xls or .xlsx) as published by ONS")
-
-
-def _column_letter(col: int) -> str:
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _label(value) -> str:
@@ -168,10 +159,10 @@ def _parse_sheet(path: Path, sheet: str, rows: list[list], header_row: int) -> p
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                     isinstance(value, float) and math.isnan(value)):
                 raise InputError(path, f"cell holds {value!r}, not a number",
-                                 where=f"sheet {sheet!r}, row {r + 1}, cell {_column_letter(c)}{r + 1} (age {age})",
+                                 where=f"sheet {sheet!r}, row {r + 1}, cell {column_letter(c)}{r + 1} (age {age})",
                                  expected="a population count in every age column")
             finite(path, float(value), value,
-                   f"sheet {sheet!r}, row {r + 1}, cell {_column_letter(c)}{r + 1} (age {age})")
+                   f"sheet {sheet!r}, row {r + 1}, cell {column_letter(c)}{r + 1} (age {age})")
             records.append((code, name, geography, year, sex, age, age_from, age_to, float(value)))
     frame = pd.DataFrame.from_records(records, columns=list(POPULATION_COLUMNS))
     frame["age_to"] = frame["age_to"].astype("Int64")

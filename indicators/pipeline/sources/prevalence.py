@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from indicators.config import ENGLAND_CODE
 from indicators.errors import InputError
 from indicators.pipeline.schema import conform_observations, empty_observations
 from indicators.pipeline.sources.numbers import finite
 from indicators.pipeline.sources.workbook import read_sheets
 
 SOURCE_ID = "prevalence"
-ENGLAND_CODE = "E92000001"
 AGE_BAND = "15-64"
 DRUGS = {"ocu": "ocu", "opiates": "opiate", "crack cocaine": "crack"}
 DAT_CODE_COLUMNS = ["dat_code", "area_name"]

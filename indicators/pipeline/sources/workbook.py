@@ -99,6 +99,16 @@ def _check_sheet(path: Path, archive: zipfile.ZipFile, part: zipfile.ZipInfo, ex
                          where=part.filename, expected=expected)
 
 
+def column_letter(col: int) -> str:
+    """Excel's letters for a 0-based column index: 0 -> 'A', 25 -> 'Z', 26 -> 'AA' (for messages naming a cell)."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
 def read_sheets(path: Path, expected: str) -> dict[str, list[list]]:
     """All sheets of the workbook as lists of rows, by sheet name."""
     if not path.is_file():

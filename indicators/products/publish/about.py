@@ -13,7 +13,7 @@ from pathlib import Path
 from indicators.present import about as words
 from indicators.present import text
 from indicators.present.htmltable import Column, html_table
-from indicators.products import downloads
+from indicators.products import downloads, queries
 from indicators.products.publish import site as common
 from indicators.products.publish.layout import Page, e, href
 
@@ -59,7 +59,7 @@ def about(site: common.Site) -> Iterator[Page]:
     for name, description, reference in text.METHODS:
         parts.append(f"<p><strong>{e(name)}.</strong> {e(description)}<br><em>{e(reference)}</em></p>")
     parts.append("<h2>What is not published, and why</h2><ul>")
-    for title, status, why in words.not_published(catalogue):
+    for title, status, why in words.not_published(catalogue, queries.families(site.con)):
         parts.append(f"<li><strong>{e(title)}</strong>" + (f" ({e(status)})" if status else "") + f": {e(why)}</li>")
     parts.append("</ul>" + common.paragraph(words.MISSING_WORDS))
     parts.append("<h2>How to cite</h2>")

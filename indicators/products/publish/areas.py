@@ -15,7 +15,7 @@ import pandas as pd
 from indicators.present import profile as words
 from indicators.present import svgcharts, text
 from indicators.present.state import PEER_GROUP_LABELS
-from indicators.products import availability, downloads, local_data
+from indicators.products import availability, downloads, queries
 from indicators.products.publish import site as common
 from indicators.products.publish.layout import Page, e, href
 
@@ -113,9 +113,9 @@ def _trends(site: common.Site, p: _Profile, page_path: str) -> str:
 
 
 def _other_figures(site: common.Site, p: _Profile) -> str:
-    odn = availability.odn_values_for_area(site.con, p.code)
+    odn = queries.odn_values_for_area(site.con, p.code)
     # A publication: never the restricted rows (a rebuild drops local rows anyway).
-    local = local_data.local_values(site.con, False)
+    local = queries.local_values(site.con, False)
     local = local[local["area_code"] == p.code]
     out = []
     if odn.empty and local.empty:
