@@ -246,9 +246,3 @@ def load_catalogue(catalogue_dir: Path | None = None) -> list[Indicator]:
     families = load_families()
     items = [load_indicator(p) for p in sorted(catalogue_dir.glob("*.toml"))]
     return sorted(items, key=lambda i: (families[i.family].order, i.id))
-
-
-def publisher_ids(catalogue: list[Indicator], source_id: str) -> list[str]:
-    """Every id of `source_id`'s own that some indicator reads (for a source whose fetch list comes from the
-    catalogue, such as the Fingertips API), in catalogue order, each once."""
-    return list(dict.fromkeys(i for ind in catalogue for i in ind.publisher_ids(source_id)))

@@ -18,6 +18,8 @@ REGION_PREFIX = "E12"
 # The current upper-tier local authorities a user can pick, and every area type the warehouse publishes.
 UPPER_TIER_TYPES = ("county", "unitary", "metropolitan district", "london borough")
 PUBLISHED_AREA_TYPES = ("country", "region", *UPPER_TIER_TYPES)
+# The comparator groups an area is compared with (besides England), in the order pages offer them.
+COMPARATOR_GROUPS = ("neighbours", "cipfa", "similar", "region")
 USER_AGENT = "drug-treatment-postcode-lottery/0.1 (+https://github.com/; open-source public-health dashboard)"
 
 

@@ -61,7 +61,7 @@ def render() -> None:
                     for i, table in enumerate(words.peers_tables(members, titles)):
                         markup.show(table, key=f"table_peers_{i}")
                 with right:
-                    comparison = ctx.wh.q("peer_comparison", code, tuple(dict.fromkeys(members["area_code"])), group)
+                    comparison = ctx.wh.q("peer_comparison", code, group)
                     sentences = words.peer_sentences(name, comparison, ctx.indicator)
                     st.markdown(md(words.peer_lead(name) if sentences else text.no_peer_figures(name)))
                     for sentence in sentences:

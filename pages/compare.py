@@ -40,19 +40,28 @@ def render() -> None:
             family = meta.get("family_title") or meta.get("family") or ""
             st.markdown(text.md_escape(text.similar_set_caption(members["similar_variables"].iloc[0],
                                                                 [family.lower()])) + ".")
-        codes = None if members is None else tuple([code] + list(members["area_code"]))
-        table, group = ctx.wh.q("league_table", indicator_id, period, codes)
+        grouped = members is not None
+        table, info = ctx.wh.q("league_table", indicator_id, period, code if grouped else None,
+                               choice if grouped else None)
+        group = info["group"]
         england = ctx.wh.q("benchmark_value", indicator_id, period)
-        if group:
-            st.markdown(f"Group value: **{text.format_value(group['value'], meta['unit'])}** "
-                        f"({'pooled' if group['method'] == 'pooled' else 'average of the areas’ values'}, "
-                        f"{group['n_areas']} areas with a value: {text.md_escape(ctx.area_name(code))} and its peers). "
-                        "Each area is compared with it at 95%.")
+        name = text.md_escape(ctx.area_name(code)) if code else ""
+        if group is not None and not text.is_missing(group["group_value"]):
+            st.markdown(f"The peers' value: **{text.format_value(group['group_value'], meta['unit'])}** "
+                        f"({'pooled' if group['group_method'] == 'pooled' else 'average of their values'}, "
+                        f"{group['n_with_value']} of {group['n_members']} peers with a value; {name} itself is not "
+                        f"part of it). {name} compared with it at 95%: "
+                        f"**{text.md_escape(group['compared_to_group'])}**.")
+        elif group is not None:
+            st.info(f"No value for {name}'s peers, so no comparison with them: {text.md_escape(group['reason'])}.")
+        if not info["ranked"] and info["n_with_value"]:
+            st.info(f"No ranks: {text.md_escape(info['rank_reason'])}. The table is in order of value.")
         ranked = table[table["value"].notna()]
         if ranked.empty:
             st.info("No area in this selection has a value for this period.")
         else:
-            st.plotly_chart(charts.league_figure(table, meta, (england or {}).get("value"), group, code), theme=None,
+            drawn = group if group is not None and not text.is_missing(group["group_value"]) else None
+            st.plotly_chart(charts.league_figure(table, meta, (england or {}).get("value"), drawn, code), theme=None,
                             config=charts.PLOT_CONFIG, key="league")
         reasons = {}
         if members is not None:
@@ -66,8 +75,8 @@ def render() -> None:
         columns = {"rank": "Rank", "rank_interval": "95% rank interval", "area_name": "Area", "region_name": "Region",
                    "value": f"Value, {meta['unit']}", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
                    "numerator": "Count", "denominator": "Denominator", "compared": "Compared with England"}
-        if group:
-            columns["compared_to_group"] = "Compared with group"
+        if grouped:
+            columns["compared_to_group"] = "Compared with its peers"
             columns["why"] = "Why a peer"
         columns["value_note"] = "Note"
         columns = {k: v for k, v in columns.items() if k not in ("numerator", "denominator") or shown[k].notna().any()}

@@ -23,14 +23,11 @@ def render() -> None:
         st.info(text.md_escape(text.no_data_message(meta, "there is no gap to measure")))
     else:
         st.markdown(f"{text.md_escape(meta['title'])}, {text.period_display(period)}; current upper-tier areas.")
-        try:
-            gaps = ctx.wh.q("gap_summary", indicator_id, period)
-        except ImportError:
-            gaps = NOT_IN_BUILD
-        if gaps == NOT_IN_BUILD:
-            st.info(f"Gap measures are {NOT_IN_BUILD}.")
-        elif gaps is None:
+        gaps = ctx.wh.q("gap_summary", indicator_id, period)
+        if gaps is None:
             st.info("No area has a value for this period.")
+        elif not gaps["available"]:
+            st.info(text.gap_sentences(gaps, meta, period)[0])
         else:
             for sentence in text.gap_sentences(gaps, meta, period):
                 st.markdown(f"- {text.md_escape(sentence)}")
@@ -41,13 +38,8 @@ def render() -> None:
                                      help="When areas differ more than chance allows, the plain limits flag too many "
                                           "areas. The adjustment widens them by √φ; the chart title says which is "
                                           "shown.")
-        try:
-            funnel = ctx.wh.q("funnel_data", indicator_id, period, bool(adjusted))
-        except ImportError:
-            funnel = None
-        if funnel is None:
-            st.info(f"Funnel plots are {NOT_IN_BUILD}.")
-        elif not funnel["available"]:
+        funnel = ctx.wh.q("funnel_data", indicator_id, period, bool(adjusted))
+        if not funnel["available"]:
             st.info(f"No funnel plot for this indicator and period: {funnel['reason']}.")
         else:
             st.markdown(text.md_escape(text.overdispersion_sentence(funnel["overdispersion"], funnel["adjusted"])))

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from indicators.pipeline.build import families_frame, methods_frame
+from indicators.pipeline.statistics import publish_statistics
 
 ENGLAND = "E92000001"
 
@@ -268,6 +269,119 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                    lower_ci_95 AS pub_lower_ci_95, upper_ci_95 AS pub_upper_ci_95,
                    lower_ci_998 AS pub_lower_ci_998, upper_ci_998 AS pub_upper_ci_998
             FROM published.indicator_values""")
+        publish_statistics(con)
+    finally:
+        con.close()
+    return path
+
+
+def make_spread_warehouse(path: Path, n_areas: int = 12, *, periods: int = 6, suppressed: tuple[str, ...] = (),
+                          empty_last_period: bool = False, seed: int = 7) -> Path:
+    """An invented warehouse of `n_areas` unitary areas in two invented regions, with `periods` financial years of
+    completion_opiate (counts: Wilson limits) and 3-year periods of deaths_drug_misuse (published limits and
+    death counts), built through the statistics pass, for the statistics that need many areas.
+
+    Areas are E06000901.. named 'Area 01'..; odd-numbered areas are in region E12000901, even in E12000902; each
+    area borders the next. Rows of the areas in `suppressed` are withheld by the publisher in the latest period but
+    keep their count and denominator. With `empty_last_period`, a further completion period has a row for every
+    area with no figure. Every number is made up by a seeded generator.
+    """
+    import numpy as np
+
+    from indicators.stats.sql import apply_statistics
+
+    rng = np.random.default_rng(seed)
+    codes = [f"E06000{901 + i}" for i in range(n_areas)]
+    names = {c: f"Area {i + 1:02d}" for i, c in enumerate(codes)}
+    region = {c: ("E12000901", "Region One") if i % 2 == 0 else ("E12000902", "Region Two")
+              for i, c in enumerate(codes)}
+    areas = [(ENGLAND, "England", "country", None, None, None, None),
+             ("E12000901", "Region One", "region", "E12000901", "Region One", None, None),
+             ("E12000902", "Region Two", "region", "E12000902", "Region Two", None, None)]
+    areas += [(c, names[c], "unitary", *region[c], None, None) for c in codes]
+    rows = []
+    completions = [(f"{2014 + k}/{15 + k:02d}", date(2014 + k, 4, 1), date(2015 + k, 3, 31)) for k in range(periods)]
+    deaths = [(f"{2013 + k}-{15 + k:02d}", date(2013 + k, 1, 1), date(2015 + k, 12, 31)) for k in range(periods)]
+    for k, (label, start, end) in enumerate(completions):
+        total_n = total_d = 0.0
+        for i, code in enumerate(codes):
+            d = float(rng.integers(200, 2000))
+            n = float(rng.binomial(int(d), 0.05 + 0.01 * (i % 5) + 0.003 * k))
+            total_n, total_d = total_n + n, total_d + d
+            withheld = code in suppressed and k == periods - 1
+            rows.append(("completion_opiate", code, label, start, end, None, None, None, n, d, withheld,
+                         "Value suppressed for disclosure control" if withheld else ""))
+        rows.append(("completion_opiate", ENGLAND, label, start, end, None, None, None, total_n, total_d, False, ""))
+    if empty_last_period:
+        label, start, end = (f"{2014 + periods}/{15 + periods:02d}", date(2014 + periods, 4, 1),
+                             date(2015 + periods, 3, 31))
+        for code in [ENGLAND] + codes:
+            rows.append(("completion_opiate", code, label, start, end, None, None, None, None, None, False,
+                         "No figure for this area and period in the source files used for this build."))
+    for k, (label, start, end) in enumerate(deaths):
+        for i, code in enumerate(codes + [ENGLAND]):
+            deaths_n = float(rng.integers(15, 120)) if code != ENGLAND else 4000.0
+            rate = 3.0 + 0.8 * (i % 7) + 0.1 * k if code != ENGLAND else 5.0 + 0.1 * k
+            half = 1.96 * rate / np.sqrt(deaths_n)
+            withheld = code in suppressed and k == periods - 1
+            rows.append(("deaths_drug_misuse", code, label, start, end,
+                         None if withheld else rate, None if withheld else rate - half,
+                         None if withheld else rate + half, deaths_n, None, withheld,
+                         "Rate withheld by the publisher" if withheld else ""))
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("CREATE SCHEMA published; CREATE SCHEMA staged;")
+        frame = pd.DataFrame(rows, columns=["indicator_id", "area_code", "period_label", "period_start", "period_end",
+                                            "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator",
+                                            "is_suppressed", "value_note"])
+        for column in ("value", "lower_ci_95", "upper_ci_95", "numerator", "denominator"):
+            frame[column] = frame[column].astype("float64")
+        frame["lower_ci_998"] = np.nan
+        frame["upper_ci_998"] = np.nan
+        all_names = {a[0]: a[1] for a in areas}
+        frame["area_name"] = frame["area_code"].map(all_names)
+        frame["source_id"] = np.where(frame["indicator_id"].str.startswith("deaths"), "ons_deaths", "fingertips")
+        methods = {"completion_opiate": ("wilson", 100.0, "high_is_good"),
+                   "deaths_drug_misuse": ("published", 100000.0, "low_is_good")}
+        frame["ci_method"] = frame["indicator_id"].map(lambda i: methods[i][0])
+        frame["multiplier"] = frame["indicator_id"].map(lambda i: methods[i][1])
+        frame["polarity"] = frame["indicator_id"].map(lambda i: methods[i][2])
+        con.register("_rows", frame)
+        apply_statistics(con, "_rows", "staged.indicator_values")
+        con.unregister("_rows")
+        from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+
+        con.execute(f"CREATE TABLE published.indicator_values AS SELECT {', '.join(INDICATOR_VALUE_COLUMNS)} "
+                    "FROM staged.indicator_values ORDER BY indicator_id, area_code, period_start")
+        area_frame = pd.DataFrame(areas, columns=["area_code", "area_name", "area_type", "region_code", "region_name",
+                                                  "valid_from", "valid_to"])
+        area_frame["valid_from"] = pd.to_datetime(area_frame["valid_from"]).dt.date
+        area_frame["valid_to"] = pd.to_datetime(area_frame["valid_to"]).dt.date
+        indicators = pd.DataFrame([i for i in INDICATORS if i["indicator_id"] in methods])
+        tables = {
+            "areas": area_frame, "indicators": indicators, "families": families_frame(), "methods": methods_frame(),
+            "sources": pd.DataFrame(columns=["source_id", "title", "publisher", "file", "url", "landing_page",
+                                             "licence", "licence_url", "attribution", "retrieved", "sha256",
+                                             "size_bytes"]),
+            "boundaries": pd.DataFrame([dict(area_code=c, area_name=names[c],
+                                             geometry=json.dumps(_square(-2.0 + 0.06 * i, 52.0)))
+                                        for i, c in enumerate(codes)]),
+            "neighbours": pd.DataFrame([(a, b, 1.0) for a, b in zip(codes, codes[1:])]
+                                       + [(b, a, 1.0) for a, b in zip(codes, codes[1:])],
+                                       columns=["area_code", "neighbour_code", "shared_border_km"]),
+            "build_info": pd.DataFrame([dict(build_id="20261101-spread0001", built_at="2026-11-01T00:00:00+00:00",
+                                             build_date="2026-11-01", raw_dir="tests", warnings="[]")]),
+        }
+        for name, table in tables.items():
+            con.register("_f", table)
+            con.execute(f"CREATE TABLE published.{name} AS SELECT * FROM _f")
+            con.unregister("_f")
+        con.execute("""CREATE TABLE published.value_provenance AS
+            SELECT indicator_id, area_code, period_label, source_id, '' AS source_file, '' AS edition,
+                   '' AS publisher_comparison, '' AS harmonisation, lower_ci_95 AS pub_lower_ci_95,
+                   upper_ci_95 AS pub_upper_ci_95, lower_ci_998 AS pub_lower_ci_998, upper_ci_998 AS pub_upper_ci_998
+            FROM published.indicator_values""")
+        publish_statistics(con)
     finally:
         con.close()
     return path

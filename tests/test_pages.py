@@ -177,27 +177,48 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
     body = texts(at)
     assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher "
             "than England’s 5.1") in body
-    assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher "
-            "than North West’s 8.0: worse than North West, since a lower value is better.") in body
+    # The rest of the North West is Manchester alone: no regional figure, and the page says why.
+    assert ("No comparison with the rest of North West: only 1 of the group's 2 other areas has a value for this "
+            "period; a group figure needs at least 3.") in body
+    assert "North West’s" not in body
     assert at.radio[0].value == "cipfa"
     assert at.query_params["area"] == "E06000009" and at.query_params["peers"] == "cipfa"
-    # Drawn on the server (indicators.present.svgcharts, indicators.present.htmltable): no plotly.js and no data grid for the
-    # page people share.
+    # Drawn on the server (indicators.present.svgcharts, indicators.present.htmltable): no plotly.js and no data grid
+    # for the page people share. No spine chart: no indicator has 10 areas with a value here.
+    assert "no spine chart" in body
     charts = [m for m in markups(at) if m.startswith("<figure")]
-    assert charts[0].startswith('<figure class="ind-chart ind-spine"') and "Blackpool: worse than England" in charts[0]
-    assert all(c.startswith('<figure class="ind-chart ind-trend">') for c in charts[1:]) and len(charts) >= 2
+    assert all(c.startswith('<figure class="ind-chart ind-trend">') for c in charts) and len(charts) >= 1
     assert not at.get("plotly_chart") and not at.dataframe
     spine = [t for t in tables(at) if t.attrs["caption"].startswith("Blackpool, its region and England")][0]
     deaths = spine.set_index("Indicator").loc["Drug-misuse deaths"]
-    assert (deaths["Period"], deaths["Blackpool"], deaths["England"], deaths["Compared with England"]) == (
-        "2019–21", "19.4", "5.1", "Worse than England")
+    assert (deaths["Period"], deaths["Blackpool"], deaths["England"], deaths["Rest of region"],
+            deaths["Compared with England"]) == ("2019–21", "19.4", "5.1", "–", "Worse than England")
     peers = [t for t in tables(at) if list(t.columns) == ["Peer", "Why"]][0]
     assert peers.attrs["caption"] == "1 peer and why each is one"
     assert peers["Why"].tolist() == ["CIPFA nearest neighbour, rank 1 of the 15 most similar"]
+    # One CIPFA peer is not a group: no figure, and the reason.
+    assert ("Drug-misuse deaths: no comparison with the peer group: only 1 of the group's 1 other area has a value "
+            "for this period; a group figure needs at least 3.") in body
+    assert "the peer group’s" not in body
     assert "Completions (alcohol)" in not_possible(at).index
     trend = [t for t in tables(at) if t.attrs["caption"] == "Completions (opiate) over time (%)"][0]
     assert list(trend.columns) == ["Period", "Blackpool", "Blackpool: 95% interval", "Blackpool: count",
                                    "North West", "North West: 95% interval", "England", "England: 95% interval"]
+
+
+def test_area_with_enough_areas_has_its_spine_region_and_peers(monkeypatch, tmp_path):
+    from support import make_spread_warehouse
+
+    db = make_spread_warehouse(tmp_path / "spread.duckdb", n_areas=24)
+    at = run(monkeypatch, db, "pages/area.py", {"area": "E06000905", "peers": "region"})
+    no_exception(at)
+    body = texts(at)
+    charts = [m for m in markups(at) if m.startswith("<figure")]
+    assert charts[0].startswith('<figure class="ind-chart ind-spine"') and "Area 05:" in charts[0]
+    assert "Area 05’s figure for “successful completion of drug treatment: opiate users”" in body
+    assert re.search(r"than (the rest of Region One|the peer group)’s \d", body)
+    spine = [t for t in tables(at) if t.attrs["caption"].startswith("Area 05, its region and England")][0]
+    assert spine.set_index("Indicator").loc["Drug-misuse deaths", "Rest of region"] != "–"
 
 
 def test_area_page_without_an_area_asks_for_one(monkeypatch, warehouse):
@@ -287,8 +308,8 @@ def test_count_only_area_profile(monkeypatch, warehouse):
     assert ("Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate (Cumberland did not exist in this "
             "period; the count is the sum of its 3 former districts).") in body
     assert "2 of 3 indicators have no figure for Cumberland" in body            # opiate and alcohol completions
-    spine = [m for m in markups(at) if m.startswith('<figure class="ind-chart ind-spine"')][0]
-    assert "count only: 60, no rate" in spine and "Count: 60 (no rate)" in spine
+    # No spine chart: this invented warehouse has fewer than 10 areas with a value (the spread's minimum).
+    assert not [m for m in markups(at) if m.startswith('<figure class="ind-chart ind-spine"')]
     table = [t for t in tables(at) if t.attrs["caption"].startswith("Cumberland, its region and England")][0]
     deaths = table.set_index("Indicator").loc["Drug-misuse deaths"]
     assert (deaths["Count"], deaths["Compared with England"]) == ("60", "Count only, no rate (boundary change)")
@@ -305,3 +326,44 @@ def test_cipfa_peers_not_in_the_build_say_how_to_get_them(monkeypatch, warehouse
     info = " ".join(i.value for i in at.info)
     assert "CIPFA nearest neighbours are not in this build" in info
     assert "indicators fetch --source cipfa_neighbours" in info
+
+
+def test_lottery_with_nine_areas_shows_no_gap_statistic_and_says_why(monkeypatch, tmp_path):
+    from support import make_spread_warehouse
+
+    db = make_spread_warehouse(tmp_path / "nine.duckdb", n_areas=9)
+    at = run(monkeypatch, db, "pages/lottery.py", {"indicator": "completion_opiate"})
+    no_exception(at)
+    infos = [i.value for i in at.info]
+    assert "No gap measure for 2019/20: 9 areas have a value for this period; gap measures need at least 10." in infos
+    assert ("No funnel plot for this indicator and period: 9 areas have both a value and a denominator for this "
+            "period; a funnel plot needs at least 10.") in infos
+    body = texts(at)
+    assert "times the value" not in body and "Best fifth" not in body and "I²" not in body
+    assert "it needs at least 10 areas with both figures and this build has 9" in body
+
+
+def test_lottery_with_enough_areas_shows_the_gap(monkeypatch, tmp_path):
+    from support import make_spread_warehouse
+
+    db = make_spread_warehouse(tmp_path / "twelve.duckdb", n_areas=12)
+    at = run(monkeypatch, db, "pages/lottery.py", {"indicator": "deaths_drug_misuse"})
+    no_exception(at)
+    body = texts(at)
+    assert "12 areas have a value for 2018–20." in body and "times the value of the area at the 10th" in body
+    assert "Illustrative only" in body
+    assert len(at.get("plotly_chart")) >= 2   # the funnel plot and the balance view
+
+
+def test_compare_never_compares_an_area_with_a_group_of_itself(monkeypatch, warehouse):
+    """Blackpool's one CIPFA neighbour is not a group: no group value, no comparison, and the reason."""
+    at = run(monkeypatch, warehouse, "pages/compare.py",
+             {"indicator": "deaths_drug_misuse", "area": "E06000009", "peers": "cipfa"})
+    no_exception(at)
+    infos = " ".join(i.value for i in at.info)
+    assert "No value for Blackpool's peers, so no comparison with them" in infos
+    assert "a group figure needs at least 3" in infos
+    table = at.dataframe[0].value.set_index("Area")
+    assert table.loc["Blackpool", "Compared with its peers"] == "not compared"
+    assert table["Compared with its peers"].isna().sum() == 1   # Manchester: never compared with a group
+    assert "No ranks: rank intervals need at least 10 areas with a value; 2 have one here" in infos

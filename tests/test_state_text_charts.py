@@ -23,6 +23,7 @@ from indicators.present.state import (
     to_params,
     with_indicator,
 )
+from indicators.pipeline.statistics import FUNNEL_POSITIONS
 from indicators.products import queries
 
 MAX_MAP_BYTES = 250_000
@@ -284,17 +285,25 @@ def test_map_values_keep_every_current_area(con, tmp_path):
     assert text.category(frame.loc["E06000063"].to_dict()) == "no data"
 
 
-def test_area_profile_against_region_and_spread(con):
+def test_area_profile_against_the_rest_of_the_region_and_the_spread(con):
+    """The invented warehouse is too thin for a regional figure or a spread: the profile says why, not a number.
+    (The statistics themselves, on enough areas: tests/test_published_statistics.py.)"""
     profile = queries.area_profile(con, "E06000009").set_index("indicator_id")
     deaths = profile.loc["deaths_drug_misuse"]
-    assert deaths["england_value"] == 5.1 and deaths["region_value"] == 8.0
-    assert deaths["compared_to_region"] == "worse"  # 8.0 lies below Blackpool's 16.0 to 23.3
-    assert deaths["n_areas"] == 4 and deaths["area_min"] == 3.0 and deaths["area_max"] == 19.4
-    assert deaths["area_median"] == pytest.approx(6.5)  # 3.0, 4.0, 9.0, 19.4
-    assert profile.loc["completion_opiate", "compared_to_region"] == "similar"  # 4.0 inside 2.2 to 4.1
+    assert deaths["england_value"] == 5.1
+    # The rest of the North West is Manchester alone (Cumberland has a count, no rate): no figure from one area.
+    assert np.isnan(deaths["region_value"]) and deaths["region_n_areas"] == 1
+    assert deaths["compared_to_region"] == "not compared"
+    assert deaths["region_reason"] == ("only 1 of the group's 2 other areas has a value for this period; a group "
+                                       "figure needs at least 3")
+    assert deaths["n_areas"] == 4 and np.isnan(deaths["area_median"])
+    assert deaths["spread_reason"] == "4 areas have a value for this period; gap measures need at least 10"
     assert not profile.loc["completion_alcohol", "has_row"]
     reasons = {r["indicator"]: r["reason"] for r in text.not_possible(profile.reset_index())}
     assert reasons["Completions (alcohol)"] == "no data for any area in this build"
+    assert reasons["Drug-misuse deaths"] == ("no comparison with the rest of the region: only 1 of the group's 2 "
+                                             "other areas has a value for this period; a group figure needs at "
+                                             "least 3")
 
 
 def test_peer_groups_and_group_values(con):
@@ -303,14 +312,15 @@ def test_peer_groups_and_group_values(con):
     assert set(peers[peers["peer_group"] == "region"]["area_code"]) == {"E09000033", "E09000012"}
     cipfa = queries.peer_groups(con, "E06000009")
     assert cipfa[cipfa["peer_group"] == "cipfa"]["area_code"].tolist() == ["E08000003"]
-    table, group = queries.league_table(con, "completion_opiate", "2020/21", ["E09000007", "E09000033", "E09000012"])
-    assert group == {"value": pytest.approx((75 + 52) / 2000 * 100), "method": "pooled", "n_areas": 2}
-    assert table["area_code"].tolist() == ["E09000007", "E09000033", "E09000012"]
-    assert table["rank"].tolist()[:2] == [1.0, 2.0] and math.isnan(table["rank"].iloc[2])
-    deaths, group = queries.league_table(con, "deaths_drug_misuse", "2019-21", ["E06000009", "E08000003"])
-    assert group["method"] == "mean" and group["value"] == pytest.approx((19.4 + 9.0) / 2)
-    comparison = queries.peer_comparison(con, "E06000009", ["E08000003"]).set_index("indicator_id")
-    assert comparison.loc["deaths_drug_misuse", "compared_to_group"] == "worse"
+    table, info = queries.league_table(con, "completion_opiate", "2020/21", "E09000007", "neighbours")
+    assert table["area_code"].tolist() == ["E09000007", "E09000033", "E09000012"]   # by value, none withheld first
+    assert table["rank"].isna().all() and not info["ranked"]                         # 2 areas with a value
+    group = info["group"]
+    assert group["member_codes"] == ["E09000033"] and np.isnan(group["group_value"])  # Hackney is withheld
+    assert table.set_index("area_code")["compared_to_group"].tolist() == ["not compared", None, None]
+    comparison = queries.peer_comparison(con, "E06000009", "cipfa").set_index("indicator_id")
+    assert comparison.loc["deaths_drug_misuse", "compared_to_group"] == "not compared"
+    assert comparison.loc["deaths_drug_misuse", "reason"].startswith("only 1 of the group's 1 other area has a value")
 
 
 def test_balance_view_uses_each_latest_period(con):
@@ -328,19 +338,30 @@ def test_balance_view_uses_each_latest_period(con):
         "No England value to compare with")
 
 
-def test_funnel_points_and_note(con):
+def test_funnel_needs_ten_areas_and_says_so(con, tmp_path):
     funnel = queries.funnel_data(con, "completion_opiate", "2020/21")
-    assert funnel["available"] and funnel["kind"] == "proportion" and funnel["benchmark"] == 5.0
-    positions = dict(zip(funnel["points"]["area_code"], funnel["points"]["position"]))
-    assert positions["E08000003"] == "within 95% limits"
-    assert positions["E06000009"].startswith("outside") and positions["E06000009"].endswith("(low)")
-    adjusted = queries.funnel_data(con, "completion_opiate", "2020/21", adjusted=True)
+    assert not funnel["available"] and funnel["kind"] == "proportion" and funnel["benchmark"] == 5.0
+    assert funnel["reason"] == ("4 areas have both a value and a denominator for this period; a funnel plot needs at "
+                                "least 10")
+    empty = queries.funnel_data(con, "completion_alcohol", None)
+    assert not empty["available"] and empty["reason"] == "no data in this build"
+
+
+def test_funnel_points_and_note(tmp_path):
+    from support import make_spread_warehouse
+
+    con = queries.connect(make_spread_warehouse(tmp_path / "spread.duckdb", n_areas=12))
+    try:
+        funnel = queries.funnel_data(con, "completion_opiate", "2019/20")
+        adjusted = queries.funnel_data(con, "completion_opiate", "2019/20", adjusted=True)
+    finally:
+        con.close()
+    assert funnel["available"] and funnel["kind"] == "proportion" and len(funnel["points"]) == 12
+    assert set(funnel["points"]["position"]) <= set(FUNNEL_POSITIONS)
     assert adjusted["adjusted"] and adjusted["phi"] == pytest.approx(funnel["overdispersion"]["phi"])
     figure = charts.funnel_figure(adjusted, COMPLETIONS)
     assert "adjusted for over-dispersion (Spiegelhalter" in figure.layout.title.text
     assert "Unadjusted" in charts.funnel_figure(funnel, COMPLETIONS).layout.title.text
-    empty = queries.funnel_data(con, "completion_alcohol", None)
-    assert not empty["available"] and empty["reason"] == "no data in this build"
 
 
 # --------------------------------------------------------------------------- figures
@@ -483,16 +504,22 @@ def test_spine_positions_put_worst_on_the_left():
 
 
 def test_bivariate_classes_are_thirds():
-    frame = pd.DataFrame({"area_code": list("ABCDEFGHIJ"), "area_name": list("ABCDEFGHIJ"),
-                          "x_value": [1, 2, 3, 4, 5, 6, 7, 8, 9, np.nan],
-                          "y_value": [9, 8, 7, 6, 5, 4, 3, 2, 1, 5]})
+    # Twelve areas with both figures (the thirds' cuts at 4.67 and 8.33 by linear quantiles) and one without.
+    frame = pd.DataFrame({"area_code": list("ABCDEFGHIJKLM"), "area_name": list("ABCDEFGHIJKLM"),
+                          "x_value": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, np.nan],
+                          "y_value": [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 5]})
     classes = charts.bivariate_classes(frame)
-    assert classes["x_class"].tolist()[:9] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
-    assert classes["y_class"].tolist()[:9] == [3, 3, 3, 2, 2, 2, 1, 1, 1]
+    assert classes["x_class"].tolist()[:12] == [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
+    assert classes["y_class"].tolist()[:12] == [3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1]
     assert classes["bivariate_class"].iloc[0] == "low completions, high deaths"
-    assert classes["bivariate_class"].iloc[9] == "Not enough data"
+    assert classes["bivariate_class"].iloc[12] == "Not enough data"
     assert classes["colour"].iloc[0] == charts.BIVARIATE_COLOURS[(1, 3)]
     assert len(set(charts.BIVARIATE_COLOURS.values()) | {charts.BIVARIATE_NO_DATA}) == 10
+    # Nine areas are too few for thirds (the minimum of every spread statistic is 10): no area gets a class.
+    nine = charts.bivariate_classes(frame.iloc[3:])
+    assert charts.BIVARIATE_MIN_AREAS == 10 and nine["x_class"].isna().all()
+    assert set(nine["bivariate_class"]) == {"Not enough data"} and charts.bivariate_cuts(frame.iloc[3:]) == {
+        "x": [], "y": []}
 
 
 def test_geo_plots_make_no_network_request():

@@ -235,7 +235,7 @@ def test_gap_measures_by_hand():
     frame.loc[len(frame)] = {"area_code": "E92000001", "value": 55.0, "numerator": 1, "denominator": 2,
                              "multiplier": 100.0, "ci_method": "wilson", "polarity": "high_is_good",
                              "compared_to_england": None}
-    g = gap_measures(frame)
+    g = gap_measures(frame, poolable=True)
     assert g["n_areas"] == 10                                  # England row ignored
     # Best fifth: the areas at 90 (900/1000) and 100 (100/100): pooled 1000/1100 = 90.909%,
     # worst fifth: 10 and 20 of 100 each: pooled 30/200 = 15%.
@@ -251,7 +251,8 @@ def test_gap_measures_by_hand():
     assert g["p90_p10_ratio"] == pytest.approx(91 / 19, rel=1e-12)
     assert g["n_compared"] == 9 and g["n_worse_than_england"] == 3 and g["n_better_than_england"] == 2
     assert g["share_worse_than_england"] == pytest.approx(3 / 9)
-    low = gap_measures(frame.assign(polarity="low_is_good"))
+    low = gap_measures(frame.assign(polarity="low_is_good"), poolable=True)
+    assert gap_measures(frame)["fifth_method"] == "mean"       # a method that does not pool: the mean
     assert low["best_fifth_value"] == pytest.approx(15.0) and low["fifth_ratio"] == pytest.approx(g["fifth_ratio"])
 
 

@@ -35,7 +35,7 @@ QUERIES = frozenset({
     "balance_values", "balance_view", "peer_comparison", "trend_series", "sources_by_publisher", "source_summary",
     "indicator_summary", "coverage", "build_warnings",
     "build_info", "table_exists", "families", "availability_matrix", "odn_values_for_area", "local_values",
-    "areas_to_ask", "fetch_status", "fetch_notice",
+    "areas_to_ask", "fetch_status", "fetch_notice", "minimums", "group_comparison",
 })
 
 
@@ -197,10 +197,12 @@ class Warehouse:
         return _map_view(self.path, self.mtime_ns, self.build_id, indicator_id, period, colour, highlight, params,
                          self._snapshot)
 
-    def read(self, func, *args):
-        """`func(cursor, *args)` on a cursor of this version of the warehouse (uncached): for library reads
-        outside indicators.products.queries, such as the availability matrix or local rows."""
-        return _read(self._snapshot, func, *args)
+    def metadata(self, indicator_ids: list[str], link: str) -> bytes:
+        """indicators.products.downloads.view_metadata of a view (made when the button is pressed; its reads go
+        through indicators.products.queries)."""
+        from indicators.products import downloads
+
+        return _read(self._snapshot, downloads.view_metadata, indicator_ids, link)
 
     def citation(self, page_title: str, link: str) -> str:
         """indicators.products.downloads.citation of a view, accessed today (cached per build, view and day)."""

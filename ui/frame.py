@@ -310,7 +310,7 @@ def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str]
                                 file_name=downloads.download_name(one, build_date, what, "csv", synthetic_data=mark),
                                 mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
         cols[1].download_button("Download definitions and sources",
-                                lambda: ctx.wh.read(downloads.view_metadata, indicator_ids, link),
+                                lambda: ctx.wh.metadata(indicator_ids, link),
                                 file_name=downloads.download_name(one, build_date, f"{what}-metadata", "md",
                                                                   synthetic_data=mark),
                                 mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")

@@ -1,7 +1,8 @@
 """Build the warehouse: raw cache -> DuckDB `staged` -> `published`, written to a new file and swapped in only after the checks pass.
 
-Depends on duckdb, pandas, the source parsers, indicators.pipeline.geography, indicators.stats and
-indicators.pipeline.checks; never on Streamlit. A failed build leaves the previous warehouse byte-identical.
+Depends on duckdb, pandas, the source parsers, indicators.pipeline.geography/peers/statistics, indicators.stats and
+indicators.pipeline.checks; never on Streamlit. Every statistic the pages show is published here
+(indicators.pipeline.statistics), so the query layer only reads. A failed build leaves the previous warehouse byte-identical.
 """
 
 from __future__ import annotations
@@ -39,9 +40,8 @@ from indicators.pipeline.sources import Source, all_sources
 from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
 from indicators.pipeline.sources.numbers import NOT_FINITE
 from indicators.present import text
+from indicators.pipeline.statistics import publish_statistics
 from indicators.stats.sql import apply_statistics, register_macros
-from indicators.stats.trend import RECENT_POINTS, recent_trend
-
 
 
 @dataclass
@@ -562,7 +562,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         _write(con, "staged.indicator_rows", _for_stats(rows, catalogue))
         apply_statistics(con, "staged.indicator_rows", "staged.indicator_values")
 
-        _publish_peers_and_trends(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
+        _publish_peers(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
         _write(con, "published.areas", areas)
         shapes = geo.boundaries.rename(columns={"geometry_geojson": "geometry"})
         _write(con, "published.boundaries",
@@ -604,6 +604,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         newest = sources_df.groupby("source_id")["retrieved"].max().to_dict() if not sources_df.empty else {}
         _write(con, "published.fetch_status", fetch_status_frame(sources, fetch_status, report.sources_used,
                                                                  newest, catalogue, with_figures))
+        publish_statistics(con)
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
         is_synthetic = bool(report.synthetic_files)
         if is_synthetic:
@@ -637,29 +638,14 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
     con.close()
 
 
-def _publish_peers_and_trends(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator], areas: pd.DataFrame,
-                              population: pd.DataFrame | None, ltla_current_utla: pd.DataFrame) -> None:
-    """published.peer_similar (most similar areas per indicator family, with reasons) and published.recent_trends."""
+def _publish_peers(con: duckdb.DuckDBPyConnection, catalogue: list[Indicator], areas: pd.DataFrame,
+                   population: pd.DataFrame | None, ltla_current_utla: pd.DataFrame) -> None:
+    """published.peer_variables and published.peer_similar (most similar areas per indicator family, with reasons)."""
     values = con.execute("""SELECT indicator_id, area_code, period_label, period_end, value, numerator,
                                    denominator FROM staged.indicator_values""").df()
     profile = peers.similarity_profile(areas, values, population, ltla_current_utla)
     _write(con, "published.peer_variables", profile)
     _write(con, "published.peer_similar", peers.similar_sets(profile, {i.id: i.family for i in catalogue}))
-    kinds = {i.id: (None if i.rule.trend == "none" else i.rule.trend) for i in catalogue}
-    rows = []
-    # Filter, sort and keep each series' last points once for all series (a per-group sort cost ~1 s).
-    usable = values.loc[values["indicator_id"].map(kinds).notna()
-                        & (values["value"].notna() | values["numerator"].notna())]
-    usable = usable.sort_values(["indicator_id", "area_code", "period_end"], kind="stable")
-    tails = usable.groupby(["indicator_id", "area_code"], sort=False).tail(RECENT_POINTS)
-    for (indicator_id, area_code), last in tails.groupby(["indicator_id", "area_code"], sort=True):
-        labels = last["period_label"].tolist()
-        rows.append({"indicator_id": indicator_id, "area_code": area_code,
-                     "trend": recent_trend(last["numerator"], last["denominator"], last["period_label"],
-                                           kind=kinds[indicator_id]),
-                     "first_period": labels[0], "last_period": labels[-1], "n_points": len(labels)})
-    _write(con, "published.recent_trends", pd.DataFrame(rows, columns=[
-        "indicator_id", "area_code", "trend", "first_period", "last_period", "n_points"]))
 
 
 def _fetch_status(raw_dir: Path, report: BuildReport) -> dict[str, dict]:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from indicators.catalogue import load_minimums
 from indicators.present import text
 from indicators.present.text import (
     CATEGORY_LABELS,
@@ -60,7 +61,8 @@ BIVARIATE_COLOURS = {
     (1, 3): "#be64ac", (2, 3): "#8c62aa", (3, 3): "#3b4994",
 }
 TERTILE_WORDS = {1: "low", 2: "middle", 3: "high"}
-BIVARIATE_MIN_AREAS = 9  # thirds of fewer areas than cells in the 3x3 grid say nothing
+# Thirds of fewer areas say nothing: the minimum every spread statistic needs (data/methods.toml).
+BIVARIATE_MIN_AREAS = load_minimums().areas_for_spread
 ROLE_STYLES = {"area": ("#1a64a8", "solid"), "region": ("#6a3d9a", "dash"), "England": ("#222222", "dot")}
 LONDON_PREFIX = "E09"
 # plotly.js fetches a base-map topojson (world_110m) from cdn.plot.ly for every geo plot, even with the
@@ -385,18 +387,17 @@ def balance_figure(frame: pd.DataFrame, x_indicator: Mapping, y_indicator: Mappi
 
 
 def bivariate_classes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tertile classes (1 low .. 3 high) of x and y among areas with both, a colour and words for each area."""
+    """Tertile classes (1 low .. 3 high) of x and y among areas with both, a colour and words for each area; no
+    class for anyone when fewer than BIVARIATE_MIN_AREAS areas have both."""
     out = frame.copy()
     both = out["x_value"].notna() & out["y_value"].notna()
     out["x_class"] = np.nan
     out["y_class"] = np.nan
     for axis in ("x", "y"):
         values = out.loc[both, f"{axis}_value"].astype(float)
-        if len(values) >= 3:
+        if len(values) >= BIVARIATE_MIN_AREAS:
             cuts = np.quantile(values, [1 / 3, 2 / 3])
             out.loc[both, f"{axis}_class"] = np.searchsorted(cuts, values, side="right") + 1
-        elif len(values):
-            out.loc[both, f"{axis}_class"] = 2
     out["bivariate_class"] = [
         f"{TERTILE_WORDS[int(x)]} completions, {TERTILE_WORDS[int(y)]} deaths" if not (is_missing(x) or is_missing(y))
         else "Not enough data" for x, y in zip(out["x_class"], out["y_class"])]
@@ -408,7 +409,7 @@ def bivariate_classes(frame: pd.DataFrame) -> pd.DataFrame:
 def bivariate_cuts(frame: pd.DataFrame) -> dict[str, list[float]]:
     both = frame["x_value"].notna() & frame["y_value"].notna()
     return {axis: (list(np.quantile(frame.loc[both, f"{axis}_value"].astype(float), [1 / 3, 2 / 3]))
-                   if both.sum() >= 3 else []) for axis in ("x", "y")}
+                   if both.sum() >= BIVARIATE_MIN_AREAS else []) for axis in ("x", "y")}
 
 
 def bivariate_map(classes: pd.DataFrame, geojson: Mapping, x_indicator: Mapping, y_indicator: Mapping,
@@ -479,7 +480,8 @@ def spine_positions(profile: pd.DataFrame) -> pd.DataFrame:
 
 def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object = None,
                   group: Mapping | None = None, highlight: str | None = None) -> go.Figure:
-    """Areas in rank order (best at the top) with 95% intervals, coloured and shaped by comparison with England."""
+    """Areas in rank order (best at the top) with 95% intervals, coloured and shaped by comparison with England;
+    `group` is the chosen area's comparison with its peers (queries.group_comparison), drawn as a line."""
     unit = indicator.get("unit")
     data = table[table["value"].notna()].copy()
     data["category"] = [text.category(r, indicator.get("publication_status")) for r in data.to_dict("records")]
@@ -489,9 +491,10 @@ def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object
         if part.empty:
             continue
         hover = [f"<b>{text.hover_escape(r['area_name'])}</b><br>{format_value(r['value'], unit)} "
-                 f"({format_interval(r['lower_ci_95'], r['upper_ci_95'], unit)})<br>Rank {int(r['rank'])}, "
-                 f"95% rank interval {int(r['rank_lower'])} to {int(r['rank_upper'])}<br>"
-                 f"{text.category_label(r, indicator.get('publication_status'))}"
+                 f"({format_interval(r['lower_ci_95'], r['upper_ci_95'], unit)})<br>"
+                 + (f"Rank {int(r['rank'])}, 95% rank interval {int(r['rank_lower'])} to {int(r['rank_upper'])}<br>"
+                    if not is_missing(r.get("rank")) else "")
+                 + text.category_label(r, indicator.get("publication_status"))
                  for r in part.to_dict("records")]
         fig.add_trace(go.Scatter(
             x=part["value"], y=part["area_name"], mode="markers", name=CATEGORY_LABELS[cat],
@@ -504,7 +507,7 @@ def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object
     order = list(data["area_name"])
     lines = [("England", england_value, dict(color="#000000", width=1.5))]
     if group:
-        lines.append(("Group", group.get("value"), dict(color="#6a3d9a", width=1.5, dash="dash")))
+        lines.append(("Peers", group.get("group_value"), dict(color="#6a3d9a", width=1.5, dash="dash")))
     for label, value, style in lines:
         if not is_missing(value):
             fig.add_vline(x=float(value), line=style)

@@ -17,13 +17,15 @@ from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 
-GLANCE_INTRO = "Each indicator at its latest period in this build, against England and the region (95%)."
+GLANCE_INTRO = ("Each indicator at its latest period in this build, against England and against the rest of the "
+                "region (the region's other areas, pooled where counts allow), at 95%.")
 SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of areas (worst on the left); dark "
-                   "bar, the middle half of areas (25th to 75th percentile); the marker is this area, shaped, "
-                   "coloured and labelled by its comparison with England; the open diamond is the region. For "
-                   "indicators without a better or worse direction, lower values are on the left.")
-NO_SPINE = ("No indicator has both a value for England and a spread of areas in this build, so there is no spine "
-            "chart.")
+                   "bar, the middle half of areas (25th to 75th percentile), drawn only where at least 10 areas "
+                   "have a value; the marker is this area, shaped, coloured and labelled by its comparison with "
+                   "England; the open diamond is the rest of the region. For indicators without a better or worse "
+                   "direction, lower values are on the left.")
+NO_SPINE = ("No indicator has both a value for England and a spread of at least 10 areas in this build, so there is "
+            "no spine chart.")
 NO_PEERS = ("No peer group is known for this area in this build (no shared borders, CIPFA neighbours or regional "
             "neighbours).")
 PEER_GROUP_HELP = ("Geographic neighbours share a border, topped up with the nearest areas to at least five; CIPFA "
@@ -40,17 +42,25 @@ def area_line(info: Mapping, code: str) -> str:
     return f"{str(info.get('area_type') or '').capitalize()} in {info.get('region_name') or 'England'} · code {code}"
 
 
+def rest_of_region(region_name: str | None) -> str:
+    """How sentences name the region an area is compared with: the rest of it, never including the area."""
+    return f"the rest of {region_name}" if region_name else "the rest of the region"
+
+
 def glance(name: str, profile: pd.DataFrame, region_name: str | None) -> list[tuple[str, str | None]]:
-    """Each indicator with a figure: the sentence against England and, when both have a value, against the region."""
-    region_name = region_name or "the region"
+    """Each indicator with a figure: the sentence against England and against the rest of its region (the other
+    areas of the region: published.group_comparisons), or why there is no regional comparison."""
+    benchmark = rest_of_region(region_name)
     out = []
     for row in profile.to_dict("records"):
         if not text.has_figure(row):
             continue
         region = None
         if not text.is_missing(row.get("value")) and not text.is_missing(row.get("region_value")):
-            region = text.comparison_sentence(name, row, row, row["region_value"], benchmark_name=region_name,
+            region = text.comparison_sentence(name, row, row, row["region_value"], benchmark_name=benchmark,
                                               compared=row.get("compared_to_region"))
+        elif not text.is_missing(row.get("value")) and row.get("region_reason"):
+            region = f"No comparison with {benchmark}: {row['region_reason']}."
         out.append((text.comparison_sentence(name, row, row, row.get("england_value")), region))
     return out
 
@@ -74,8 +84,8 @@ def spine_table(profile: pd.DataFrame, name: str) -> str:
         Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
         Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
         Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
-        Column("england_value", "England", "number"), Column("region_value", "Region", "number"),
-        Column("category", "Compared with England"), Column("compared_to_region", "Compared with region"),
+        Column("england_value", "England", "number"), Column("region_value", "Rest of region", "number"),
+        Column("category", "Compared with England"), Column("compared_to_region", "Compared with rest of region"),
         Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
         Column("area_median", "Median", "number"), Column("area_q75", "75th percentile", "number"),
         Column("area_max", "Highest area", "number"), Column("unit", "Unit")],
@@ -109,15 +119,23 @@ def peers_tables(members: pd.DataFrame, family_titles: Mapping[str, str] | None 
 
 
 def peer_lead(name: str) -> str:
-    return (f"{name} against the group's value (pooled over the area and its peers where counts allow, otherwise the "
-            "average of their values):")
+    return (f"{name} against its peers' value (pooled over the peers where counts allow, otherwise the average of "
+            f"their values; never including {name} itself):")
 
 
 def peer_sentences(name: str, comparison: pd.DataFrame, indicator: Callable[[str], Mapping]) -> list[str]:
-    """One sentence per indicator with a figure against the group's value; `indicator(id)` is its catalogue row."""
-    return [text.comparison_sentence(name, indicator(row["indicator_id"]), row, row["group_value"],
-                                     benchmark_name="the peer group", compared=row["compared_to_group"])
-            for row in comparison.to_dict("records") if text.has_figure(row)]
+    """One sentence per indicator with a figure against the peers' value, or why there is none;
+    `indicator(id)` is its catalogue row."""
+    out = []
+    for row in comparison.to_dict("records"):
+        if not text.has_figure(row):
+            continue
+        if text.is_missing(row.get("group_value")) and row.get("reason"):
+            out.append(f"{row['short_title']}: no comparison with the peer group: {row['reason']}.")
+            continue
+        out.append(text.comparison_sentence(name, indicator(row["indicator_id"]), row, row["group_value"],
+                                            benchmark_name="the peer group", compared=row["compared_to_group"]))
+    return out
 
 
 def peer_comparison_table(comparison: pd.DataFrame, name: str, group: str) -> str:
@@ -125,8 +143,9 @@ def peer_comparison_table(comparison: pd.DataFrame, name: str, group: str) -> st
         Column("short_title", "Indicator"), Column("period_label", "Period", "period"),
         Column("value", name, "number"), Column("lower_ci_95", "95% lower", "number"),
         Column("upper_ci_95", "95% upper", "number"), Column("group_value", "Group value", "number"),
-        Column("group_method", "Group value method"), Column("group_n_areas", "Areas with a value", "count"),
-        Column("compared_to_group", "Compared with group"), Column("unit", "Unit"), Column("value_note", "Note")],
+        Column("group_method", "Group value method"), Column("group_n_areas", "Peers with a value", "count"),
+        Column("compared_to_group", "Compared with group"), Column("reason", "Why not compared"),
+        Column("unit", "Unit"), Column("value_note", "Note")],
         caption=f"{name} against the peer group ({PEER_GROUP_LABELS.get(group, group)})")
 
 

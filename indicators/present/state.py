@@ -1,4 +1,4 @@
-"""A dashboard view's state and its permalink: parse and validate URL query parameters, choose defaults; standard library and pandas only.
+"""A dashboard view's state and its permalink: parse and validate URL query parameters, choose defaults; standard library, pandas and indicators.config.
 
 Every page writes its state to the URL and restores it from there. Anything a URL can hold is
 untrusted: unknown ids, other areas' codes, SQL fragments, megabyte strings. `parse_params`
@@ -14,9 +14,11 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
+from indicators.config import COMPARATOR_GROUPS
+
 PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted")
 MAX_PARAM_LENGTH = 64
-PEER_GROUPS = ("neighbours", "cipfa", "similar", "region")
+PEER_GROUPS = COMPARATOR_GROUPS
 PEER_GROUP_LABELS = {"neighbours": "Geographic neighbours (bordering, then nearest)",
                      "cipfa": "CIPFA nearest neighbours", "similar": "Most similar areas (open data)",
                      "region": "Same region"}

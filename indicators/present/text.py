@@ -363,8 +363,9 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
         elif note:
             out.append({"indicator": title, "period": period, "reason": f"compared, with a note: {note}"})
         if reason is None and is_missing(row.get("region_value")) and not is_missing(row.get("value")):
+            why = row.get("region_reason") or "no figure for the rest of the region"
             out.append({"indicator": title, "period": period,
-                        "reason": "no regional figure, so no comparison with the region"})
+                        "reason": f"no comparison with the rest of the region: {why}"})
     return out
 
 
@@ -380,15 +381,19 @@ def trend_sentence(role_name: str, trend: str, indicator: Mapping) -> str:
         return (f"{role_name}: no recent-trend test (it needs counts and denominators, which this kind of figure "
                 "does not have)")
     if trend == "no significant change":
-        return f"{role_name}: no significant change over the last 5 periods (99.8%)"
+        return f"{role_name}: no significant change over the 5 most recent periods with counts (99.8%)"
     return f"{role_name}: recent trend cannot be calculated (it needs 5 periods with counts)"
 
 
 def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[str]:
-    """Plain-language gap measures (stats.gaps.gap_measures) for one indicator and period."""
+    """Plain-language gap measures (published.gap_measures, indicators.stats.gaps) for one indicator and period; where
+    the build published none (too few areas with a value), the one sentence that says so."""
     unit = indicator.get("unit")
     period = period_display(period_label)
-    out = [f"{gaps.get('n_areas', 0)} areas have a value for {period}."]
+    if not gaps.get("available", True):
+        return [f"No gap measure for {period}: {gaps.get('reason') or 'too few areas with a value'}."]
+    n = gaps.get("n_areas", 0)
+    out = [f"{n} {'area has' if n == 1 else 'areas have'} a value for {period}."]
     ratio = gaps.get("fifth_ratio")
     if not is_missing(ratio):
         how = "pooled" if gaps.get("fifth_method") == "pooled" else "average of the areas' values"
@@ -447,9 +452,10 @@ METHODS = (
      "rate cannot be recomputed from the published rows, which have no age-specific counts, and the limits of "
      "estimates (unmet need, prevalence) come from the estimation model. ONS gives no rate below 10 deaths.",
      "The publishers' methodology notes (ONS, OHID)."),
-    ("Comparison with a benchmark", "Similar when the benchmark (England, the region, or a peer group's pooled or "
-     "average value) lies inside the area's 95% interval; otherwise better or worse by the indicator's polarity, "
-     "or higher or lower where it has none; not compared without a valid interval.",
+    ("Comparison with a benchmark", "Similar when the benchmark (England, the rest of the region, or a peer group's "
+     "pooled or average value) lies inside the area's 95% interval; otherwise better or worse by the indicator's "
+     "polarity, or higher or lower where it has none; not compared without a valid interval. A group's value never "
+     "includes the area itself and needs at least 3 other areas with a value.",
      "Public Health England. Fingertips technical guidance: comparing with the benchmark."),
     ("Funnel plots", "Control limits at 95% and 99.8% around England's value as a function of the denominator "
      "(Wilson limits for proportions, exact Poisson for rates). Where areas vary more than chance allows, "
@@ -457,14 +463,17 @@ METHODS = (
      "Spiegelhalter DJ. Funnel plots for comparing institutional performance. Stat Med 2005;24:1185-1202; "
      "Spiegelhalter DJ. Handling over-dispersion of performance indicators. Qual Saf Health Care 2005;14:347-51."),
     ("Rank intervals", "Each area's value is simulated 1,000 times from its 95% interval (seeded); the rank "
-     "interval holds the middle 95% of its simulated ranks.",
+     "interval holds the middle 95% of its simulated ranks. Only among at least 10 areas with a value.",
      "Goldstein H, Spiegelhalter DJ. League tables and their limitations. J R Stat Soc A 1996;159:385-443; "
      "Marshall EC, Spiegelhalter DJ. BMJ 1998;316:1701-5."),
-    ("Recent trend", "Chi-squared test for linear trend over the last 5 points, significant at 99.8%.",
+    ("Recent trend", "Chi-squared test for linear trend over the 5 most recent periods that have counts, "
+     "significant at 99.8%.",
      "Armitage P. Tests for linear trends in proportions and frequencies. Biometrics 1955;11:375-86; "
      "Public Health England. Fingertips technical guidance: recent trends."),
     ("Gap measures", "Best and worst fifth of areas (PHE quintile method), their ratio and difference; the "
-     "90th/10th percentile ratio; between-area variance beyond chance (DerSimonian-Laird, I²).",
+     "90th/10th percentile ratio; between-area variance beyond chance (DerSimonian-Laird, I²); for every period, "
+     "only where at least 10 areas have a value (as funnel plots, rank intervals and the bivariate map). Figures "
+     "the publisher withheld are left out of every statistic, even where their counts are published.",
      "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58."),
 )
 

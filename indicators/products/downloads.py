@@ -49,6 +49,7 @@ from indicators.catalogue import load_methods
 from indicators.errors import IndicatorsError, discard, writing
 from indicators.pipeline import synthetic
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+from indicators.products import queries
 from indicators.products.queries import connect
 
 DASHBOARD_NAME = "Drug-treatment postcode lottery dashboard"
@@ -358,36 +359,26 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
-    cursor = con.execute(sql, params or [])
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
 def build_stamp(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
-    """(build_id, build_date) of the warehouse."""
-    rows = con.execute("SELECT build_id, build_date FROM published.build_info").fetchall()
-    if len(rows) != 1 or not rows[0][0]:
+    """(build_id, build_date) of the warehouse (queries.build_info), checked."""
+    info = queries.build_info(con)
+    if not info.get("build_id"):
         raise IndicatorsError("the warehouse has no build id (published.build_info should hold one row); "
                               "rebuild it with `uv run indicators build`")
-    build_id, build_date = str(rows[0][0]), str(rows[0][1])[:10]
+    build_id, build_date = str(info["build_id"]), str(info.get("build_date"))[:10]
     try:
         date.fromisoformat(build_date)
     except ValueError:
-        raise IndicatorsError(f"published.build_info has build_date {rows[0][1]!r}; expected YYYY-MM-DD") from None
+        raise IndicatorsError(f"published.build_info has build_date {info.get('build_date')!r}; expected "
+                              "YYYY-MM-DD") from None
     return build_id, build_date
 
 
 def is_synthetic(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the warehouse was built from synthetic test data (published.build_info.synthetic; older
     warehouses without the column were not). Every download of such a warehouse says so."""
-    columns = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'published' "
-        "AND table_name = 'build_info'").fetchall()}
-    if "synthetic" not in columns:
-        return False
-    rows = con.execute("SELECT bool_or(coalesce(synthetic, false)) FROM published.build_info").fetchall()
-    return bool(rows and rows[0][0])
+    value = queries.build_info(con).get("synthetic")
+    return value is not None and not pd.isna(value) and bool(value)
 
 
 def _synthetic_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -395,7 +386,7 @@ def _synthetic_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def indicator_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("SELECT indicator_id FROM published.indicators ORDER BY indicator_id").fetchall()]
+    return sorted(queries.indicators(con)["indicator_id"])
 
 
 def check_indicator(con: duckdb.DuckDBPyConnection, indicator: str | None) -> None:
@@ -431,20 +422,6 @@ def _select(con: duckdb.DuckDBPyConnection, table: str, where: str = "", params:
     return con.sql(sql, params=params or [])
 
 
-# The source files of the given indicators (two bound parameters, both the list of ids): the files
-# their values came from (published.value_provenance), or, for an indicator with no such files,
-# every file of its declared sources. `t` is published.sources.
-_SOURCES_OF_INDICATORS = """(
-    EXISTS (SELECT 1 FROM published.value_provenance p
-            WHERE list_contains(?, p.indicator_id) AND p.source_id = t.source_id AND p.source_file = t.file)
-    OR t.source_id IN (
-        SELECT trim(unnest(string_split(i.source_ids, ','))) FROM published.indicators i
-        WHERE list_contains(?, i.indicator_id) AND NOT EXISTS (
-            SELECT 1 FROM published.value_provenance p JOIN published.sources s
-              ON s.source_id = p.source_id AND s.file = p.source_file
-            WHERE p.indicator_id = i.indicator_id)))"""
-
-
 def exportable_values(con: duckdb.DuckDBPyConnection, indicator: str | None = None) -> duckdb.DuckDBPyRelation:
     """The published value rows every export offers, in the published column order, sorted; one indicator or all."""
     check_indicator(con, indicator)
@@ -464,7 +441,7 @@ def table_relation(con: duckdb.DuckDBPyConnection, table: str, indicator: str | 
         return _select(con, table)
     if table == "indicators":
         return _select(con, table, "WHERE indicator_id = ?", [indicator])
-    return _select(con, table, f"WHERE {_SOURCES_OF_INDICATORS}", [[indicator], [indicator]])
+    return _select(con, table, f"WHERE {queries.SOURCES_OF_INDICATORS}", [[indicator], [indicator]])
 
 
 def local_frame(con: duckdb.DuckDBPyConnection, indicator: str | None = None) -> pd.DataFrame:
@@ -539,20 +516,6 @@ def _and_join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _publishers(con, indicator_ids: list[str] | None) -> list[str]:
-    if indicator_ids:
-        ids = list(indicator_ids)
-        rows = con.execute(f"SELECT DISTINCT publisher FROM published.sources t WHERE {_SOURCES_OF_INDICATORS} "
-                           "ORDER BY publisher", [ids, ids]).fetchall()
-        if not rows:
-            rows = con.execute("SELECT DISTINCT publisher FROM published.indicators "
-                               "WHERE list_contains(?, indicator_id) ORDER BY publisher",
-                               [list(indicator_ids)]).fetchall()
-    else:
-        rows = con.execute("SELECT DISTINCT publisher FROM published.sources ORDER BY publisher").fetchall()
-    return [r[0] for r in rows if r[0]]
-
-
 def _citation_text(title: str, publishers: list[str], build_id: str, build_date: str,
                    permalink: str | None, accessed: str, synthetic_data: bool = False) -> str:
     data = f" Data: {_and_join(publishers)}." if publishers else ""
@@ -573,7 +536,7 @@ def citation(con: duckdb.DuckDBPyConnection, page_title: str, permalink: str, *,
         raise ValueError("citation needs a page title")
     build_id, build_date = build_stamp(con)
     when = accessed if isinstance(accessed, str) else (accessed or date.today()).isoformat()
-    return _citation_text(page_title, _publishers(con, indicator_ids), build_id, build_date, permalink, when,
+    return _citation_text(page_title, queries.publishers_of(con, indicator_ids), build_id, build_date, permalink, when,
                           is_synthetic(con))
 
 
@@ -636,12 +599,6 @@ def _availability_lines(text: str | None) -> list[str]:
     return lines
 
 
-def _sources_for(con, indicator_ids: list[str]) -> list[dict]:
-    ids = list(indicator_ids)
-    return _records(con, f"SELECT * FROM published.sources t WHERE {_SOURCES_OF_INDICATORS} ORDER BY source_id, file",
-                    [ids, ids])
-
-
 def _markdown(lines: list[str]) -> bytes:
     text = "\n".join(lines).rstrip("\n") + "\n"
     return text.encode("utf-8")
@@ -653,8 +610,7 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
     for indicator_id in ids:
         check_indicator(con, indicator_id)
     build_id, build_date = build_stamp(con)
-    rows = {r["indicator_id"]: r for r in _records(
-        con, "SELECT * FROM published.indicators WHERE list_contains(?, indicator_id)", [ids])}
+    rows = {r["indicator_id"]: r for r in queries.indicator_rows(con, ids)}
     indicators = [rows[i] for i in ids]
     titles = "; ".join(i["title"] for i in indicators) or DASHBOARD_NAME
     lines = [f"# Metadata: {titles}", "", *_synthetic_lines(con),
@@ -679,15 +635,15 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
         lines += ["", "### Caveats", ""]
         lines += _bullets(_caveat_lines(ind.get("caveats"))) or ["- None recorded."]
         lines += ["", "### Sources", ""]
-        lines += _source_lines(_sources_for(con, [ind["indicator_id"]]))
+        lines += _source_lines(queries.sources_of(con, [ind["indicator_id"]]))
         availability = _availability_lines(ind.get("availability"))
         if availability:
             lines += ["", "### Where figures exist", ""] + availability
         lines.append("")
     lines += ["## Comparison with England", ""] + _bullets(COMPARISON_NOTES) + [""]
     lines += ["## What empty values mean", ""] + _bullets(ROW_NOTES) + [""]
-    lines += ["## Licence and attribution", ""] + _attribution_lines(_sources_for(con, ids)) + [""]
-    cite = _citation_text(titles, _publishers(con, ids), build_id, build_date, permalink, ACCESSED_PLACEHOLDER,
+    lines += ["## Licence and attribution", ""] + _attribution_lines(queries.sources_of(con, ids)) + [""]
+    cite = _citation_text(titles, queries.publishers_of(con, ids), build_id, build_date, permalink, ACCESSED_PLACEHOLDER,
                           is_synthetic(con))
     lines += ["## How to cite", "", cite]
     return _markdown(lines)

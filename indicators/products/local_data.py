@@ -42,6 +42,7 @@ from indicators.config import DATA_DIR, ENGLAND_CODE
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing, writing
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS, table_exists
 from indicators.present.text import foi_label
+
 LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
 ACCESS_VALUES = ("public", "restricted")
 TEMPLATE_NAME = "local_data_template.csv"
@@ -378,13 +379,10 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
     codes; `catalogue`: catalogue.Indicator objects or a published.indicators frame;
     `reorganisations`: staged.reorganisations (old_code, old_name, new_code, new_name,
     relation, effective). Each message names the file, the row (the header is row 1), the
-    field and what was expected. Intervals: Wilson 95% and 99.8% limits for indicators whose
-    ci_method is 'wilson' when counts are given (Wilson 1927; Newcombe 1998), Byar/exact
-    Poisson for 'byars_rate' and 'byars_count' (Breslow & Day 1987; Ulm 1990), otherwise the
-    95% limits as given. compared_to_england is left empty (import_file fills it).
+    field and what was expected. The limits are the 95% limits as given; `import_file` runs the rows
+    through the build's statistics pass (indicators.stats.sql.apply_statistics), which computes
+    the limits from the counts where the indicator's method does and compares with England.
     """
-    from indicators.stats import intervals
-
     path = Path(path)
     today = today or date.today()
     errors: list[str] = []
@@ -429,14 +427,10 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
         return empty, errors
 
     frame = pd.DataFrame(records)
-    for level, suffix in ((0.95, "95"), (0.998, "998")):
-        lower, upper = [], []
-        for rec in records:
-            lo, hi = _interval(intervals, info[rec["indicator_id"]], rec, level)
-            lower.append(lo)
-            upper.append(hi)
-        frame[f"lower_ci_{suffix}"] = lower
-        frame[f"upper_ci_{suffix}"] = upper
+    frame["lower_ci_95"] = frame.pop("given_lower")
+    frame["upper_ci_95"] = frame.pop("given_upper")
+    frame["lower_ci_998"] = None
+    frame["upper_ci_998"] = None
     frame["compared_to_england"] = None
     frame["compared_to_england_998"] = None
     frame["comparison_note"] = None
@@ -588,20 +582,6 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _interval(intervals, ind: _IndicatorInfo, rec: dict, confidence: float) -> tuple[float | None, float | None]:
-    num, den = rec["numerator"], rec["denominator"]
-    limits = method_rule(ind.ci_method).limits
-    if limits == "wilson" and num is not None and den is not None:
-        return intervals.wilson(num, den, confidence, ind.multiplier)
-    if limits == "byars_rate" and num is not None and den is not None:
-        return intervals.rate(num, den, ind.multiplier, confidence)
-    if limits == "byars_count" and num is not None and rec["value"] == num:
-        return intervals.byars_count(num, confidence)
-    if confidence == 0.95:
-        return rec["given_lower"], rec["given_upper"]
-    return None, None
-
-
 # --------------------------------------------------------------------------- warehouse
 
 def _open_for_writing(db_path: Path) -> duckdb.DuckDBPyConnection:
@@ -620,50 +600,44 @@ def _open_for_writing(db_path: Path) -> duckdb.DuckDBPyConnection:
         raise IndicatorsError(f"{db_path}: cannot open the warehouse ({exc})") from None
 
 
-def _compare(con, frame: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
-    """compared_to_england(_998) and comparison_note against England's published value for the same indicator
-    and period.
+def _statistics(con, frame: pd.DataFrame, catalogue: pd.DataFrame) -> pd.DataFrame:
+    """Values, limits and England comparisons from the build's statistics pass (apply_statistics).
 
-    The benchmark is only ever the published (official) England figure: a local row for England or a region
-    is kept and shown as local data, but never replaces the official figure a comparison is made against;
-    without a published England value the row is 'not compared' ('no benchmark').
+    Each row goes through with its indicator's `limits` rule (data/methods.toml): computed from the counts for
+    wilson, byars_rate and byars_count, otherwise the limits as given ('published'). The benchmark is only
+    ever the published England figure of the same indicator and period, never a row of the file.
     """
-    from indicators.stats.compare import compare
+    from indicators.stats.sql import apply_statistics   # only an import needs it: views of local rows do not
 
-    england = {}
-    for rec in con.execute("SELECT indicator_id, period_label, value FROM published.indicator_values "
-                           "WHERE area_code = ? AND value IS NOT NULL", [ENGLAND_CODE]).fetchall():
-        england[(rec[0], rec[1])] = rec[2]
-    polarity = dict(zip(catalogue["indicator_id"], catalogue["polarity"]))
+    limits = {i: method_rule(m).limits for i, m in zip(catalogue["indicator_id"], catalogue["ci_method"])}
+    rows = frame.assign(
+        _position=range(len(frame)),
+        ci_method=[limits.get(i, "none") if limits.get(i, "none") != "none" else "published"
+                   for i in frame["indicator_id"]],
+        multiplier=frame["indicator_id"].map(dict(zip(catalogue["indicator_id"], catalogue["multiplier"]))),
+        polarity=frame["indicator_id"].map(dict(zip(catalogue["indicator_id"], catalogue["polarity"]))))
+    rows = rows[["_position", "indicator_id", "area_code", "period_label", "value", "lower_ci_95", "upper_ci_95",
+                 "lower_ci_998", "upper_ci_998", "numerator", "denominator", "is_suppressed", "ci_method",
+                 "multiplier", "polarity"]]
+    for column in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator",
+                   "multiplier"):
+        rows[column] = pd.to_numeric(rows[column]).astype("float64")
+    con.register("_local_rows", rows)
+    try:
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW _local_benchmarks AS
+                        SELECT indicator_id, period_label, value FROM published.indicator_values
+                        WHERE area_code = '{ENGLAND_CODE}' AND NOT coalesce(is_suppressed, false)""")
+        apply_statistics(con, "_local_rows", "_local_statistics", benchmarks="_local_benchmarks")
+        done = con.execute("SELECT * FROM _local_statistics ORDER BY _position").df()
+    finally:
+        con.unregister("_local_rows")
+        con.execute("DROP VIEW IF EXISTS _local_benchmarks")
+        con.execute("DROP TABLE IF EXISTS _local_statistics")
     frame = frame.copy()
-    for suffix, column in (("95", "compared_to_england"), ("998", "compared_to_england_998")):
-        out = []
-        for rec in frame.to_dict("records"):
-            if rec["area_code"] == ENGLAND_CODE:
-                out.append(None)
-                continue
-            bench = england.get((rec["indicator_id"], rec["period_label"]), float("nan"))
-            lower, upper = rec[f"lower_ci_{suffix}"], rec[f"upper_ci_{suffix}"]
-            out.append(compare(_nan(lower), _nan(upper), bench, polarity.get(rec["indicator_id"], "no_polarity")))
-        frame[column] = out
-    notes = []
-    for rec in frame.to_dict("records"):
-        if rec["area_code"] == ENGLAND_CODE:
-            notes.append(None)
-        elif math.isnan(_nan(rec["value"])):
-            notes.append("no value")
-        elif math.isnan(_nan(rec["lower_ci_95"])) or math.isnan(_nan(rec["upper_ci_95"])):
-            notes.append("no interval")
-        elif (rec["indicator_id"], rec["period_label"]) not in england:
-            notes.append("no benchmark")
-        else:
-            notes.append(None)
-    frame["comparison_note"] = notes
+    for column in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "compared_to_england",
+                   "compared_to_england_998", "comparison_note"):
+        frame[column] = done[column].to_numpy()
     return frame
-
-
-def _nan(x) -> float:
-    return float("nan") if x is None or pd.isna(x) else float(x)
 
 
 def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> ImportReport:
@@ -686,7 +660,7 @@ def import_file(db_path: Path, path: Path, *, now: datetime | None = None) -> Im
         frame, errors = validate(path, areas, catalogue, reorganisations)
         if errors:
             raise ImportRejected(path, errors)
-        frame = _compare(con, frame, catalogue)
+        frame = _statistics(con, frame, catalogue)
         frame["imported_at"] = now
         for c in ("period_start", "period_end", "collection_date", "foi_response_date"):
             frame[c] = pd.to_datetime(frame[c]).dt.date

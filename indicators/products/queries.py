@@ -1,7 +1,12 @@
 """Read-only, parameterised queries over the published warehouse: the only way pages and exports read data.
 
-Depends on duckdb, numpy, pandas, shapely and (inside the dashboard functions) indicators.stats; never
-on Streamlit. User input reaches SQL only as bound parameters; identifiers are never built from input.
+Depends on duckdb, pandas, shapely, indicators.config/pipeline.schema and indicators.products.availability/
+local_data (their column lists and the availability rules); never on Streamlit, never on indicators.stats: every
+statistic is computed in the build and only read here. User input reaches SQL only as bound parameters;
+identifiers are never built from input.
+
+Longer than 500 lines on purpose: every read a page makes is in this one module, so a number's path is
+page -> a function here -> a published table -> the catalogue entry -> the source file.
 """
 
 from __future__ import annotations
@@ -10,13 +15,11 @@ import json
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import shapely
 import shapely.geometry
 
-from indicators.catalogue import method_rule
-from indicators.config import ENGLAND_CODE, REGION_PREFIX, UPPER_TIER_TYPES
+from indicators.config import COMPARATOR_GROUPS, ENGLAND_CODE, REGION_PREFIX, UPPER_TIER_TYPES
 from indicators.errors import WarehouseMissing
 from indicators.pipeline import schema
 from indicators.products import availability, local_data
@@ -246,6 +249,53 @@ def source_summary(con) -> pd.DataFrame:
     return _df(con, "SELECT * FROM published.sources ORDER BY source_id, file")
 
 
+# The source files of the given indicators (two bound parameters, both the list of ids): the files
+# their values came from (published.value_provenance), or, for an indicator with no such files,
+# every file of its declared sources. `t` is published.sources.
+SOURCES_OF_INDICATORS = """(
+    EXISTS (SELECT 1 FROM published.value_provenance p
+            WHERE list_contains(?, p.indicator_id) AND p.source_id = t.source_id AND p.source_file = t.file)
+    OR t.source_id IN (
+        SELECT trim(unnest(string_split(i.source_ids, ','))) FROM published.indicators i
+        WHERE list_contains(?, i.indicator_id) AND NOT EXISTS (
+            SELECT 1 FROM published.value_provenance p JOIN published.sources s
+              ON s.source_id = p.source_id AND s.file = p.source_file
+            WHERE p.indicator_id = i.indicator_id)))"""
+
+
+def _records(con, sql: str, params: list | None = None) -> list[dict]:
+    cursor = con.execute(sql, params or [])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def indicator_rows(con, indicator_ids: list[str]) -> list[dict]:
+    """The catalogue rows (published.indicators) of the given indicators, as dicts."""
+    return _records(con, "SELECT * FROM published.indicators WHERE list_contains(?, indicator_id)",
+                    [list(indicator_ids)])
+
+
+def sources_of(con, indicator_ids: list[str]) -> list[dict]:
+    """The published.sources rows (one per file) the given indicators' figures came from (SOURCES_OF_INDICATORS)."""
+    ids = list(indicator_ids)
+    return _records(con, f"SELECT * FROM published.sources t WHERE {SOURCES_OF_INDICATORS} ORDER BY source_id, file",
+                    [ids, ids])
+
+
+def publishers_of(con, indicator_ids: list[str] | None) -> list[str]:
+    """The publishers of the given indicators' sources (else of the indicators themselves), or of every source."""
+    if indicator_ids:
+        ids = list(indicator_ids)
+        rows = con.execute(f"SELECT DISTINCT publisher FROM published.sources t WHERE {SOURCES_OF_INDICATORS} "
+                           "ORDER BY publisher", [ids, ids]).fetchall()
+        if not rows:
+            rows = con.execute("SELECT DISTINCT publisher FROM published.indicators "
+                               "WHERE list_contains(?, indicator_id) ORDER BY publisher", [ids]).fetchall()
+    else:
+        rows = con.execute("SELECT DISTINCT publisher FROM published.sources ORDER BY publisher").fetchall()
+    return [r[0] for r in rows if r[0]]
+
+
 # --------------------------------------------------------------------------- availability, networks, local rows
 
 def availability_matrix(con) -> pd.DataFrame:
@@ -328,7 +378,7 @@ def areas_to_ask(con, family: str, day=None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- dashboard queries
 # The functions below feed the dashboard pages. They return plain frames and dicts; the
-# statistics come from indicators.stats, the words from indicators.present.text.
+# statistics come from the build's published tables, the words from indicators.present.text.
 
 def table_exists(con, name: str) -> bool:
     """Whether published.<name> exists (older warehouses may lack optional tables such as peer_cipfa)."""
@@ -446,30 +496,33 @@ def map_geojson(con, simplify: float = MAP_SIMPLIFY_DEGREES, grid: float = MAP_G
     return {"type": "FeatureCollection", "features": features}
 
 
+# --------------------------------------------------------------------------- statistics (computed in the build)
+# The build's statistics pass (indicators.pipeline.statistics and comparators) publishes every statistic the
+# pages show; the functions below only read those tables and put them in the shapes the pages use.
+
+NOT_TESTED = "not tested"
+ENGLAND_SCOPE = "england"
+
+
+def minimums(con) -> dict[str, int]:
+    """The least data each statistic needs, as the build applied them (published.minimums)."""
+    return dict(con.execute("SELECT minimum, value FROM published.minimums").fetchall())
+
+
 def area_profile(con, area_code: str) -> pd.DataFrame:
     """One row per catalogue indicator for one area at the indicator's latest period (the latest with any
-    figure for any area): the area's row (has_row False when it has none), England's and the region's
-    values and 95% limits, the spread of current upper-tier areas (n_areas, area_min, area_q25,
-    area_median, area_q75, area_max) and `compared_to_region` (stats.compare, 95%).
+    figure for any area): the area's row (has_row False when it has none); England's value and 95% limits;
+    the rest of its region (`region_value`, `region_method`, `region_n_areas`, `compared_to_region`,
+    `region_reason`: published.group_comparisons, the other current areas of the region, never the area itself);
+    and the spread of current upper-tier areas (n_areas, area_min, area_q25, area_median, area_q75, area_max,
+    `spread_reason`: published.gap_measures, empty below the minimum number of areas).
     """
-    from indicators.stats.compare import compare
-
     info = area(con, area_code)
-    region_code = (info or {}).get("region_code") or ""
-    frame = _df(con, f"""
+    frame = _df(con, """
         WITH latest AS (
             SELECT indicator_id, arg_max(period_label, period_end) AS period_label
             FROM published.indicator_values WHERE value IS NOT NULL OR numerator IS NOT NULL
-            GROUP BY ALL),
-        ut AS (SELECT area_code FROM published.areas
-               WHERE valid_to IS NULL AND area_type IN {_UPPER_TIER_SQL}),
-        dist AS (
-            SELECT v.indicator_id, count(v.value) AS n_areas, min(v.value) AS area_min,
-                   quantile_cont(v.value, 0.25) AS area_q25, median(v.value) AS area_median,
-                   quantile_cont(v.value, 0.75) AS area_q75, max(v.value) AS area_max
-            FROM latest l JOIN published.indicator_values v USING (indicator_id, period_label)
-            JOIN ut USING (area_code)
-            WHERE v.value IS NOT NULL GROUP BY ALL)
+            GROUP BY ALL)
         SELECT i.indicator_id, i.family, i.title, i.short_title, i.unit, i.value_type, i.multiplier,
                i.polarity, i.ci_method, i.publication_status, i.status_note, l.period_label,
                a.value, a.lower_ci_95, a.upper_ci_95, a.lower_ci_998, a.upper_ci_998,
@@ -478,9 +531,11 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
                a.comparison_note, a.indicator_id IS NOT NULL AS has_row,
                e.value AS england_value, e.lower_ci_95 AS england_lower_ci_95,
                e.upper_ci_95 AS england_upper_ci_95,
-               r.value AS region_value, r.lower_ci_95 AS region_lower_ci_95,
-               r.upper_ci_95 AS region_upper_ci_95,
-               coalesce(d.n_areas, 0) AS n_areas, d.area_min, d.area_q25, d.area_median, d.area_q75, d.area_max
+               r.group_value AS region_value, r.group_method AS region_method,
+               coalesce(r.n_with_value, 0) AS region_n_areas, r.compared_to_group AS compared_to_region,
+               coalesce(r.reason, '') AS region_reason,
+               coalesce(g.n_areas, 0) AS n_areas, g.area_min, g.area_q25, g.area_median, g.area_q75, g.area_max,
+               coalesce(g.reason, '') AS spread_reason
         FROM published.indicators i
         LEFT JOIN published.families f USING (family)
         LEFT JOIN latest l USING (indicator_id)
@@ -488,82 +543,38 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
           ON a.indicator_id = i.indicator_id AND a.period_label = l.period_label AND a.area_code = ?
         LEFT JOIN published.indicator_values e
           ON e.indicator_id = i.indicator_id AND e.period_label = l.period_label AND e.area_code = ?
-        LEFT JOIN published.indicator_values r
+        LEFT JOIN published.group_comparisons r
           ON r.indicator_id = i.indicator_id AND r.period_label = l.period_label AND r.area_code = ?
-        LEFT JOIN dist d USING (indicator_id)
+         AND r.peer_group = 'region'
+        LEFT JOIN published.gap_measures g
+          ON g.indicator_id = i.indicator_id AND g.period_label = l.period_label
         ORDER BY f.sort_order NULLS LAST, i.indicator_id
-    """, [area_code, ENGLAND_CODE, region_code])
-    if frame.empty:
-        frame["compared_to_region"] = pd.Series(dtype="str")
-        return frame
-    frame["compared_to_region"] = compare(frame["lower_ci_95"].astype(float), frame["upper_ci_95"].astype(float),
-                                          frame["region_value"].astype(float), frame["polarity"].astype(object))
-    frame["region_code"] = region_code
+    """, [area_code, ENGLAND_CODE, area_code])
+    frame["region_code"] = (info or {}).get("region_code") or ""
     frame["region_name"] = (info or {}).get("region_name") or ""
     return frame
 
 
-def peer_groups(con, area_code: str, family: str | None = None) -> pd.DataFrame:
-    """The area's peers with what makes each a peer: one row per (peer_group, area).
+PEER_COLUMNS = ["peer_group", "area_code", "area_name", "relation", "shared_border_km", "distance_km", "cipfa_rank",
+                "similar_rank", "similar_distance", "similar_reasons", "similar_family", "similar_variables",
+                "region_name"]
+_GROUP_ORDER_SQL = "list_position([" + ", ".join(f"'{g}'" for g in COMPARATOR_GROUPS) + "], peer_group)"
 
-    peer_group 'neighbours' (bordering areas, longest border first, topped up with the nearest others to at
-    least five: published.peer_geographic, with relation 'border' or 'nearest', shared_border_km and
-    distance_km; published.neighbours alone in an older warehouse), 'cipfa' (CIPFA nearest neighbours,
-    cipfa_rank; only when published.peer_cipfa exists), 'similar' (most similar areas on open variables,
-    similar_rank, similar_distance and similar_reasons, one set per indicator family chosen without that
-    family's own indicators: similar_family, similar_variables; only `family`'s set when it is given) and
-    'region' (other current upper-tier areas in the same region).
-    """
-    columns = ["peer_group", "area_code", "area_name", "relation", "shared_border_km", "distance_km", "cipfa_rank",
-               "similar_rank", "similar_distance", "similar_reasons", "similar_family", "similar_variables",
-               "region_name"]
-    if table_exists(con, "peer_geographic"):
-        parts = [_df(con, f"""
-            SELECT 'neighbours' AS peer_group, g.neighbour_code AS area_code, a.area_name, g.relation,
-                   g.shared_border_km, g.distance_km, a.region_name
-            FROM published.peer_geographic g JOIN published.areas a ON a.area_code = g.neighbour_code
-            WHERE g.area_code = ? AND a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
-            ORDER BY g.rank""", [area_code])]
-    else:
-        parts = [_df(con, f"""
-            SELECT 'neighbours' AS peer_group, n.neighbour_code AS area_code, a.area_name, 'border' AS relation,
-                   n.shared_border_km, CAST(NULL AS INTEGER) AS cipfa_rank, a.region_name
-            FROM published.neighbours n JOIN published.areas a ON a.area_code = n.neighbour_code
-            WHERE n.area_code = ? AND a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL}
-            ORDER BY n.shared_border_km DESC, a.area_name""", [area_code])]
-    if table_exists(con, "peer_cipfa"):
-        parts.append(_df(con, """
-            SELECT 'cipfa' AS peer_group, c.neighbour_code AS area_code,
-                   coalesce(a.area_name, c.neighbour_name) AS area_name,
-                   CAST(NULL AS DOUBLE) AS shared_border_km, CAST(c.rank AS INTEGER) AS cipfa_rank, a.region_name
-            FROM published.peer_cipfa c LEFT JOIN published.areas a ON a.area_code = c.neighbour_code
-            WHERE c.area_code = ? ORDER BY c.rank""", [area_code]))
-    if table_exists(con, "peer_similar"):
-        has_family = "family" in [r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'published' "
-            "AND table_name = 'peer_similar'").fetchall()]
-        family_sql = ("s.family AS similar_family, s.variables AS similar_variables" if has_family
-                      else "CAST(NULL AS VARCHAR) AS similar_family, CAST(NULL AS VARCHAR) AS similar_variables")
-        where, params = "s.area_code = ?", [area_code]
-        if has_family and family is not None:
-            where, params = where + " AND s.family = ?", params + [family]
-        parts.append(_df(con, f"""
-            SELECT 'similar' AS peer_group, s.peer_code AS area_code, coalesce(a.area_name, s.peer_name) AS area_name,
-                   CAST(s.rank AS INTEGER) AS similar_rank, CAST(s.distance AS DOUBLE) AS similar_distance,
-                   s.reasons AS similar_reasons, {family_sql}, a.region_name
-            FROM published.peer_similar s LEFT JOIN published.areas a ON a.area_code = s.peer_code
-            WHERE {where} ORDER BY {'s.family, ' if has_family else ''}s.rank""", params))
-    parts.append(_df(con, f"""
-        SELECT 'region' AS peer_group, a.area_code, a.area_name, CAST(NULL AS DOUBLE) AS shared_border_km,
-               CAST(NULL AS INTEGER) AS cipfa_rank, a.region_name
-        FROM published.areas a
-        JOIN published.areas me ON me.area_code = ? AND me.region_code = a.region_code
-        WHERE a.valid_to IS NULL AND a.area_type IN {_UPPER_TIER_SQL} AND a.area_code <> me.area_code
-        ORDER BY a.area_name""", [area_code]))
-    frames = [p.reindex(columns=columns) for p in parts if not p.empty]
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    return pd.concat(frames, ignore_index=True)
+
+def peer_groups(con, area_code: str, family: str | None = None) -> pd.DataFrame:
+    """The area's comparator groups and what makes each member one (published.peer_groups, as the build used them):
+    one row per (peer_group, member), area_code being the member, columns PEER_COLUMNS. peer_group 'neighbours'
+    (bordering areas, then the nearest others: relation 'border' or 'nearest', shared_border_km, distance_km),
+    'cipfa' (cipfa_rank), 'similar' (similar_rank, similar_distance, similar_reasons; one set per indicator
+    family chosen without that family's own indicators: similar_family, similar_variables; only `family`'s set
+    when it is given) and 'region' (the other current upper-tier areas of its region)."""
+    return _df(con, f"""
+        SELECT peer_group, member_code AS area_code, member_name AS area_name, relation, shared_border_km, distance_km,
+               cipfa_rank, similar_rank, similar_distance, similar_reasons, similar_family, similar_variables,
+               member_region_name AS region_name
+        FROM published.peer_groups
+        WHERE area_code = ? AND (family = '' OR ? IS NULL OR family = ?)
+        ORDER BY {_GROUP_ORDER_SQL}, family, member_order""", [area_code, family, family])[PEER_COLUMNS]
 
 
 def group_members(peers: pd.DataFrame, group: str, family: str | None) -> list[str]:
@@ -575,157 +586,115 @@ def group_members(peers: pd.DataFrame, group: str, family: str | None) -> list[s
     return list(dict.fromkeys(members["area_code"]))
 
 
-def _ranks_kind(ci_method: str) -> str:
-    return {"logit": "proportion", "log": "rate"}.get(method_rule(ci_method).rank_scale, "identity")
+def group_comparison(con, indicator_id: str, period_label: str, area_code: str, peer_group: str) -> dict | None:
+    """One area's comparison with one of its groups (published.group_comparisons; for 'similar', the set for the
+    indicator's family): group_value, group_method ('pooled' or 'mean'), n_members, n_with_value, member_codes,
+    compared_to_group(_998) and reason; None when the area has no such group."""
+    rows = _df(con, """SELECT * FROM published.group_comparisons
+                       WHERE indicator_id = ? AND period_label = ? AND area_code = ? AND peer_group = ?""",
+               [indicator_id, period_label, area_code, peer_group])
+    return rows.iloc[0].to_dict() if not rows.empty else None
 
 
-def group_value(frame: pd.DataFrame, indicator: dict) -> dict:
-    """A peer group's benchmark value for the areas in `frame` (one indicator and period).
+def league_table(con, indicator_id: str, period_label: str | None, area_code: str | None = None,
+                 peer_group: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """Areas for one indicator and period with their ranks and 95% rank intervals (published.rank_intervals):
+    every current upper-tier area, or, with `area_code` and `peer_group`, the area and that group's members (for
+    'similar', the set chosen for the indicator's family).
 
-    Pooled, sum(numerator) / sum(denominator) * multiplier, when the indicator's limits are
-    computed from counts (ci_method wilson, byars_rate, byars_count) and every area with a value
-    has both counts; otherwise the unweighted mean of the areas' values (always for DSRs and
-    published figures). Returns dict(value, method 'pooled'|'mean'|'none', n_areas). The same rule
-    as `indicators.stats.gaps.gap_measures` uses for its fifths.
+    Returns the frame (map_values columns plus rank, rank_lower, rank_upper and compared_to_group, filled for the
+    chosen area only: an area is never compared with a group it is in), sorted by rank, then by value best first,
+    areas without a value last; and a dict: n_with_value, ranked, rank_reason (why there are no rank intervals)
+    and group (group_comparison of the chosen area, or None for all of England).
     """
-    present = frame[pd.to_numeric(frame["value"], errors="coerce").notna()]
-    if present.empty:
-        return {"value": float("nan"), "method": "none", "n_areas": 0}
-    counts = present[["numerator", "denominator"]].apply(pd.to_numeric, errors="coerce")
-    poolable = (method_rule(indicator.get("ci_method")).poolable
-                and counts.notna().all().all() and (counts["denominator"] > 0).all())
-    if poolable:
-        value = float(counts["numerator"].sum() / counts["denominator"].sum() * float(indicator["multiplier"]))
-        return {"value": value, "method": "pooled", "n_areas": int(len(present))}
-    return {"value": float(present["value"].astype(float).mean()), "method": "mean", "n_areas": int(len(present))}
-
-
-def league_table(con, indicator_id: str, period_label: str | None, area_codes: list[str] | None = None,
-                 n_sim: int = 1000) -> tuple[pd.DataFrame, dict]:
-    """Areas ranked for one indicator and period, with 95% rank intervals (stats.ranks) among the areas shown.
-
-    `area_codes` limits the table to a peer group (None: every current upper-tier area). Returns the
-    frame (map_values columns plus rank, rank_lower, rank_upper and, for a group, compared_to_group)
-    sorted by rank with unranked areas last, and the group benchmark dict from `group_value`
-    (None without a group).
-    """
-    from indicators.stats.compare import compare
-    from indicators.stats.ranks import rank_intervals
-
     frame = map_values(con, indicator_id, period_label)
-    if area_codes is not None:
-        frame = frame[frame["area_code"].isin(list(area_codes))].reset_index(drop=True)
-    meta = indicator(con, indicator_id) or {}
-    polarity = meta.get("polarity") or "no_polarity"
-    ranks = rank_intervals(frame["value"].astype(float), frame["lower_ci_95"].astype(float),
-                           frame["upper_ci_95"].astype(float), polarity, n_sim=n_sim,
-                           kind=_ranks_kind(meta.get("ci_method")),
-                           multiplier=float(meta.get("multiplier") or 100))
-    frame = pd.concat([frame, ranks.set_index(frame.index)], axis=1)
-    benchmark = None
-    if area_codes is not None:
-        benchmark = group_value(frame, meta)
-        frame["compared_to_group"] = compare(frame["lower_ci_95"].astype(float), frame["upper_ci_95"].astype(float),
-                                             benchmark["value"], polarity) if len(frame) else []
-    frame = frame.sort_values(["rank", "area_name"], na_position="last", kind="stable").reset_index(drop=True)
-    return frame, benchmark
+    group = None
+    if area_code and peer_group:
+        family = (indicator(con, indicator_id) or {}).get("family")
+        members = [area_code] + group_members(peer_groups(con, area_code, family), peer_group, family)
+        frame = frame[frame["area_code"].isin(members)].reset_index(drop=True)
+        group = group_comparison(con, indicator_id, period_label, area_code, peer_group) if period_label else None
+    scope, owner = (peer_group, area_code) if group is not None else (ENGLAND_SCOPE, "")
+    ranks = _df(con, """SELECT area_code, rank, rank_lower, rank_upper FROM published.rank_intervals
+                        WHERE indicator_id = ? AND period_label = ? AND peer_group = ? AND group_area_code = ?""",
+                [indicator_id, period_label, scope, owner])
+    frame = frame.merge(ranks, on="area_code", how="left")
+    frame["compared_to_group"] = None
+    if group is not None:
+        frame.loc[frame["area_code"] == area_code, "compared_to_group"] = group["compared_to_group"]
+    low_is_good = (indicator(con, indicator_id) or {}).get("polarity") == "low_is_good"
+    frame["_order"] = frame["value"] if low_is_good else -frame["value"]
+    frame = frame.sort_values(["rank", "_order", "area_name"], na_position="last", kind="stable")
+    frame = frame.drop(columns="_order").reset_index(drop=True)
+    n = int((frame["value"].notna() & ~frame["is_suppressed"].astype(bool)).sum())
+    ranked = bool(frame["rank"].notna().any())
+    needed = minimums(con).get("areas_for_spread", 0)
+    reason = "" if ranked else (
+        f"rank intervals need at least {needed} areas with a value; "
+        + ("none has one" if n == 0 else f"{'only 1 has' if n == 1 else f'{n} have'} one") + " here")
+    return frame, {"n_with_value": n, "ranked": ranked, "rank_reason": reason, "group": group}
 
 
 def gap_summary(con, indicator_id: str, period_label: str | None) -> dict | None:
-    """stats.gaps.gap_measures over the current upper-tier areas (plus, for deaths with counts, the
-    illustrative excess deaths against the best quartile); None when there are no values."""
-    from indicators.stats.gaps import excess_deaths_vs_best_quartile, gap_measures
-
-    meta = indicator(con, indicator_id)
-    frame = map_values(con, indicator_id, period_label)
-    if meta is None or frame["value"].notna().sum() == 0:
+    """The gap measures of one indicator and period (published.gap_measures) as a dict, with `excess_deaths`
+    (published.illustrative_deaths) for deaths indicators with counts; `available` False and `reason` say why
+    there are none (fewer areas with a value than the minimum). None when the period has no row at all."""
+    rows = _df(con, "SELECT * FROM published.gap_measures WHERE indicator_id = ? AND period_label = ?",
+               [indicator_id, period_label])
+    if rows.empty:
         return None
-    frame["multiplier"] = float(meta["multiplier"])
-    frame["ci_method"] = meta["ci_method"]
-    frame["polarity"] = meta["polarity"]
-    result = gap_measures(frame, polarity=meta["polarity"])
-    if meta.get("family") == "deaths" and frame["numerator"].notna().any():
-        excess = excess_deaths_vs_best_quartile(frame["value"].astype(float), frame["numerator"].astype(float))
-        excess.pop("per_area", None)
-        result["excess_deaths"] = excess
-    return result
-
-
-NOT_TESTED = "not tested"
-FUNNEL_POSITIONS = ("within 95% limits", "outside 95% limits (high)", "outside 95% limits (low)",
-                    "outside 99.8% limits (high)", "outside 99.8% limits (low)")
+    out = rows.iloc[0].to_dict()
+    excess = _df(con, "SELECT * FROM published.illustrative_deaths WHERE indicator_id = ? AND period_label = ?",
+                 [indicator_id, period_label])
+    if not excess.empty and bool(excess["available"].iloc[0]):
+        out["excess_deaths"] = excess.iloc[0].to_dict()
+    return out
 
 
 def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool = False) -> dict:
-    """Points and control limits for a funnel plot around England's value (stats.funnel).
+    """A funnel plot around England's value (published.funnels, funnel_points, funnel_limits).
 
-    x is the denominator for proportions and crude rates. For directly standardised rates, which
-    have no single denominator, x is the effective population numerator / value * multiplier (the
-    approach of PHEindicatormethods' funnel functions for rate_type 'dsr'); the chart says so.
-    Returns dict(available, reason, kind, x_label, benchmark, points, limits, overdispersion,
-    adjusted, phi). `points` has area_code, area_name, value, x, numerator, position (FUNNEL_POSITIONS).
+    Returns dict(available, reason, kind, x_label, benchmark, points, limits, overdispersion, adjusted, phi):
+    `points` has area_code, area_name, region_name, value, lower_ci_95, upper_ci_95, x, numerator, denominator
+    and position (against the adjusted limits when `adjusted` and phi could be estimated); `limits` has
+    denominator (the x grid), benchmark and lower/upper_95/998. x is the denominator, or for age-standardised
+    rates the effective population (count ÷ rate × multiplier), which the x label says.
     """
-    from indicators.stats.funnel import (
-        adjusted_funnel_limits,
-        funnel_limits,
-        overdispersion,
-    )
-
-    meta = indicator(con, indicator_id)
     out = {"available": False, "reason": "", "kind": None, "x_label": "", "benchmark": None,
-           "points": pd.DataFrame(), "limits": pd.DataFrame(), "overdispersion": {}, "adjusted": False,
-           "phi": None}
-    if meta is None or not period_label:
-        out["reason"] = "no data in this build"
+           "points": pd.DataFrame(), "limits": pd.DataFrame(), "overdispersion": {}, "adjusted": False, "phi": None}
+    head = _df(con, "SELECT * FROM published.funnels WHERE indicator_id = ? AND period_label = ?",
+               [indicator_id, period_label]) if period_label else pd.DataFrame()
+    if head.empty:
+        meta = indicator(con, indicator_id)
+        out["reason"] = ("no data in this build" if meta is None or not period_label else
+                         f"a funnel plot needs a proportion or a rate with counts; this indicator is a "
+                         f"{meta.get('value_type')} whose limits are {_method_name(con, meta.get('ci_method'))}")
         return out
-    funnel_kind = method_rule(meta.get("ci_method")).funnel
-    multiplier = float(meta["multiplier"])
-    england = benchmark_value(con, indicator_id, period_label)
-    if england is None or pd.isna(england.get("value")):
-        out["reason"] = "England's value for this period is not in this build"
+    row = head.iloc[0].to_dict()
+    out.update(kind=row["kind"], x_label=row["x_label"], benchmark=row["benchmark"], reason=row["reason"] or "")
+    if not row["available"]:
         return out
-    frame = map_values(con, indicator_id, period_label)
-    frame = frame[frame["value"].notna()].copy()
-    if funnel_kind == "proportion":
-        kind, x, x_label = "proportion", frame["denominator"], "Denominator (people in the indicator's base)"
-    elif funnel_kind == "dsr":
-        kind = "rate"
-        x = frame["numerator"] / frame["value"] * multiplier
-        x_label = "Effective population (count ÷ rate; rates are age-standardised)"
-    elif funnel_kind == "rate":
-        kind, x, x_label = "rate", frame["denominator"], "Population (denominator)"
-    else:
-        out["reason"] = (f"a funnel plot needs a proportion or a rate with counts; this indicator is a "
-                         f"{meta.get('value_type')} with {method_rule(meta.get('ci_method')).name.lower()}")
-        return out
-    frame["x"] = pd.to_numeric(x, errors="coerce")
-    frame = frame[frame["x"].notna() & (frame["x"] > 0)].reset_index(drop=True)
-    if len(frame) < 3:
-        out["reason"] = "too few areas with both a value and a count to draw a funnel"
-        return out
-    benchmark = float(england["value"])
-    disp = overdispersion(frame["value"], frame["x"], benchmark, kind=kind, multiplier=multiplier)
-    phi = float(disp["phi"]) if adjusted and np.isfinite(disp.get("phi", np.nan)) else None
-    grid = np.geomspace(frame["x"].min() * 0.8, frame["x"].max() * 1.25, 120)
-
-    def limits(at):
-        if phi is not None:
-            return adjusted_funnel_limits(benchmark, at, kind=kind, multiplier=multiplier, phi=phi)
-        return funnel_limits(benchmark, at, kind=kind, multiplier=multiplier)
-
-    at_points = limits(frame["x"].to_numpy())
-    value = frame["value"].to_numpy(float)
-    position = np.full(len(frame), FUNNEL_POSITIONS[0], dtype=object)
-    position[value > at_points["upper_95"].to_numpy()] = FUNNEL_POSITIONS[1]
-    position[value < at_points["lower_95"].to_numpy()] = FUNNEL_POSITIONS[2]
-    position[value > at_points["upper_998"].to_numpy()] = FUNNEL_POSITIONS[3]
-    position[value < at_points["lower_998"].to_numpy()] = FUNNEL_POSITIONS[4]
-    frame["position"] = position
-    out.update(available=True, kind=kind, x_label=x_label, benchmark=benchmark,
-               points=frame[["area_code", "area_name", "region_name", "value", "lower_ci_95", "upper_ci_95",
-                             "x", "numerator", "denominator", "position"]],
-               limits=limits(grid), overdispersion=disp, adjusted=phi is not None, phi=phi)
+    phi = float(row["phi"]) if adjusted and pd.notna(row["phi"]) else None
+    points = _df(con, f"""
+        SELECT p.area_code, v.area_name, a.region_name, v.value, v.lower_ci_95, v.upper_ci_95, p.x, v.numerator,
+               v.denominator, {'p.position_adjusted' if phi is not None else 'p.position'} AS position
+        FROM published.funnel_points p
+        JOIN published.indicator_values v USING (indicator_id, period_label, area_code)
+        LEFT JOIN published.areas a USING (area_code)
+        WHERE p.indicator_id = ? AND p.period_label = ? ORDER BY v.area_name""", [indicator_id, period_label])
+    limits = _df(con, """
+        SELECT x AS denominator, ? AS benchmark, lower_95, upper_95, lower_998, upper_998
+        FROM published.funnel_limits WHERE indicator_id = ? AND period_label = ? AND adjusted = ? ORDER BY x""",
+                 [row["benchmark"], indicator_id, period_label, phi is not None])
+    out.update(available=True, points=points, limits=limits, adjusted=phi is not None, phi=phi,
+               overdispersion={k: row[k] for k in ("phi", "chi2", "p_value", "overdispersed", "tau2")}
+               | {"n": row["n_areas"]})
     return out
+
+
+def _method_name(con, ci_method: str | None) -> str:
+    rows = con.execute("SELECT name FROM published.methods WHERE ci_method = ?", [ci_method]).fetchall()
+    return rows[0][0].lower() if rows else "not recorded"
 
 
 def balance_values(con, x_indicator: str, y_indicator: str) -> pd.DataFrame:
@@ -760,10 +729,8 @@ def balance_values(con, x_indicator: str, y_indicator: str) -> pd.DataFrame:
 
 def trend_series(con, indicator_id: str, area_code: str) -> tuple[pd.DataFrame, dict]:
     """Every period of one indicator for an area, its region and England (column `role`: area, region,
-    England), oldest first, and each role's recent trend (stats.trend.recent_trend, 99.8%; NOT_TESTED for
-    indicators without counts and denominators, such as age-standardised or published rates)."""
-    from indicators.stats.trend import recent_trend
-
+    England), oldest first, and each role's recent trend (published.recent_trends: the test over the most recent
+    periods with counts; NOT_TESTED for indicators without counts and denominators)."""
     info = area(con, area_code) or {}
     codes = [("area", area_code), ("region", info.get("region_code")), ("England", ENGLAND_CODE)]
     codes = [(role, code) for role, code in codes if code]
@@ -771,16 +738,10 @@ def trend_series(con, indicator_id: str, area_code: str) -> tuple[pd.DataFrame, 
     role_of = {code: role for role, code in codes}
     frame["role"] = frame["area_code"].map(role_of)
     frame = frame.sort_values(["period_end", "area_code"]).reset_index(drop=True)
-    meta = indicator(con, indicator_id) or {}
-    # The test needs counts and denominators: proportions (Wilson) and crude rates (Byar) only, as the build's
-    # published.recent_trends.
-    kind = {"proportion": "proportion", "rate": "rate"}.get(method_rule(meta.get("ci_method")).trend)
-    trends = {}
-    for role, code in codes:
-        part = frame[frame["area_code"] == code]
-        trends[role] = (recent_trend(part["numerator"], part["denominator"], part["period_end"], kind=kind)
-                        if kind else NOT_TESTED)
-    return frame, trends
+    found = dict(con.execute("""SELECT area_code, trend FROM published.recent_trends
+                                WHERE indicator_id = ? AND list_contains(?, area_code)""",
+                             [indicator_id, [code for _, code in codes]]).fetchall())
+    return frame, {role: found.get(code, NOT_TESTED) for role, code in codes}
 
 
 def sources_by_publisher(con) -> pd.DataFrame:
@@ -809,35 +770,29 @@ def balance_view(con, x_indicator: str, y_indicator: str) -> dict:
             "y_periods": sorted(frame["y_period"].dropna().unique().tolist())}
 
 
-def peer_comparison(con, area_code: str, peer_codes: list[str], peer_group: str | None = None) -> pd.DataFrame:
-    """For one area and a peer group: each indicator at its latest period, the group's value (`group_value`
-    over the area and its peers) and the area compared with it (stats.compare, 95%). With `peer_group`
-    'similar', each indicator uses the most similar areas chosen without its own family (`peer_codes` ignored).
+def peer_comparison(con, area_code: str, peer_group: str) -> pd.DataFrame:
+    """For one area and one of its groups: each indicator at its latest period, the group's figure over the
+    members with a value (never the area itself) and the area compared with it at 95%
+    (published.group_comparisons); `reason` says why there is no figure or comparison.
 
     Columns: indicator_id, short_title, unit, period_label, value, lower_ci_95, upper_ci_95, is_suppressed,
-    value_note, group_value, group_method, group_n_areas, compared_to_group.
+    value_note, group_value, group_method, group_n_areas, compared_to_group, reason.
     """
-    from indicators.stats.compare import compare
-
-    profile = area_profile(con, area_code)
-    codes = [area_code] + [c for c in peer_codes if c != area_code]
-    peers = peer_groups(con, area_code) if peer_group == "similar" else None
-    rows = []
-    for row in profile.to_dict("records"):
-        if pd.isna(row.get("period_label")):
-            continue
-        if peers is not None:  # most similar areas: the set chosen without this indicator's family
-            codes = [area_code] + [c for c in group_members(peers, "similar", row.get("family")) if c != area_code]
-        values = map_values(con, row["indicator_id"], row["period_label"])
-        group = group_value(values[values["area_code"].isin(codes)], row)
-        rows.append({"indicator_id": row["indicator_id"], "short_title": row["short_title"], "unit": row["unit"],
-                     "period_label": row["period_label"], "value": row["value"],
-                     "lower_ci_95": row["lower_ci_95"], "upper_ci_95": row["upper_ci_95"],
-                     "is_suppressed": row["is_suppressed"], "value_note": row["value_note"],
-                     "group_value": group["value"], "group_method": group["method"],
-                     "group_n_areas": group["n_areas"],
-                     "compared_to_group": compare(row["lower_ci_95"], row["upper_ci_95"], group["value"],
-                                                  row["polarity"])})
-    columns = ["indicator_id", "short_title", "unit", "period_label", "value", "lower_ci_95", "upper_ci_95",
-               "is_suppressed", "value_note", "group_value", "group_method", "group_n_areas", "compared_to_group"]
-    return pd.DataFrame(rows, columns=columns)
+    return _df(con, """
+        WITH latest AS (
+            SELECT indicator_id, arg_max(period_label, period_end) AS period_label
+            FROM published.indicator_values WHERE value IS NOT NULL OR numerator IS NOT NULL
+            GROUP BY ALL)
+        SELECT i.indicator_id, i.short_title, i.unit, l.period_label, v.value, v.lower_ci_95, v.upper_ci_95,
+               coalesce(v.is_suppressed, false) AS is_suppressed, coalesce(v.value_note, '') AS value_note,
+               g.group_value, g.group_method, coalesce(g.n_with_value, 0) AS group_n_areas,
+               coalesce(g.compared_to_group, 'not compared') AS compared_to_group, coalesce(g.reason, '') AS reason
+        FROM published.indicators i
+        LEFT JOIN published.families f USING (family)
+        JOIN latest l USING (indicator_id)
+        LEFT JOIN published.indicator_values v
+          ON v.indicator_id = i.indicator_id AND v.period_label = l.period_label AND v.area_code = ?
+        LEFT JOIN published.group_comparisons g
+          ON g.indicator_id = i.indicator_id AND g.period_label = l.period_label AND g.area_code = ?
+         AND g.peer_group = ?
+        ORDER BY f.sort_order NULLS LAST, i.indicator_id""", [area_code, area_code, peer_group])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaincinv
+from scipy.special import gammaincinv, gdtrib
 from scipy.special import chdtrc
 
 from indicators.stats.intervals import z_for
@@ -44,36 +44,25 @@ def _proportion_limits(p0: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndar
     return np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
 
 
-def _solve_increasing(func, target: np.ndarray, low: np.ndarray, high: np.ndarray,
-                      iterations: int = 200) -> np.ndarray:
-    """Vectorised bisection for x in [low, high] with func(x) = target, func increasing."""
-    lo, hi = low.astype(float).copy(), high.astype(float).copy()
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        below = func(mid) < target
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
-    return (lo + hi) / 2
-
-
 def _rate_limits(expected: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
-    # Lower control count: the count O whose exact upper limit, gammaincinv(O+1, 1-alpha/2),
-    # equals the expected count (0 when even O = 0 has an upper limit above it).
-    # Upper control count: the count O whose exact lower limit, gammaincinv(O, alpha/2),
-    # equals the expected count. Both are monotone in O; solved on the continuous scale.
+    # Lower control count: the count O whose exact upper limit, gammaincinv(O+1, 1-alpha/2), equals the
+    # expected count E, i.e. P(O+1, E) = 1-alpha/2 with P the regularised lower incomplete gamma function
+    # (0 when even O = 0 has an upper limit above E). Upper control count: the O whose exact lower limit,
+    # gammaincinv(O, alpha/2), equals E, i.e. P(O, E) = alpha/2. Both are solved for the shape on the
+    # continuous scale by scipy.special.gdtrib (the gamma CDF inverted in its shape parameter, rate 1).
     alpha = 1 - confidence
-    span = expected + 20 * np.sqrt(expected) + 50
-    zero = np.zeros_like(expected)
-    lower = _solve_increasing(lambda o: gammaincinv(o + 1, 1 - alpha / 2), expected, zero, span)
+    with np.errstate(invalid="ignore"):
+        lower = np.maximum(gdtrib(1.0, 1 - alpha / 2, expected) - 1, 0.0)
+        upper = gdtrib(1.0, alpha / 2, expected)
     lower = np.where(expected <= gammaincinv(1.0, 1 - alpha / 2), 0.0, lower)
-    upper = _solve_increasing(lambda o: gammaincinv(np.maximum(o, 1e-300), alpha / 2),
-                              expected, zero, span)
     return lower, upper
 
 
-def funnel_limits(benchmark: float, denominators, kind: str = "proportion", multiplier: float = 100,
+def funnel_limits(benchmark, denominators, kind: str = "proportion", multiplier: float = 100,
                   levels=(0.95, 0.998)) -> pd.DataFrame:
     """Control limits around `benchmark` at each denominator, on the multiplier scale.
+
+    `benchmark` is one value, or one per denominator (several funnels in one call, as the build does).
 
     Returns one row per denominator with columns denominator, benchmark and
     lower_<level>, upper_<level> for each level (lower_95, upper_95, lower_998,
@@ -99,23 +88,25 @@ def funnel_limits(benchmark: float, denominators, kind: str = "proportion", mult
     """
     _check_kind(kind)
     n = np.atleast_1d(np.asarray(denominators, dtype=float))
+    bench = np.broadcast_to(np.asarray(benchmark, dtype=float), n.shape)
     ok = np.isfinite(n) & (n > 0)
     ns = np.where(ok, n, 1.0)
-    out = pd.DataFrame({"denominator": n, "benchmark": float(benchmark)})
+    good_bench = np.isfinite(bench) & (bench >= 0)
+    if kind == "proportion":
+        good_bench &= bench <= multiplier
+    safe = np.where(good_bench, bench, 0.0)
+    out = pd.DataFrame({"denominator": n, "benchmark": bench})
     for level in levels:
         z = z_for(level)
         if kind == "proportion":
-            p0 = float(benchmark) / multiplier
-            lower, upper = _proportion_limits(np.full_like(ns, p0), ns, z)
+            lower, upper = _proportion_limits(safe / multiplier, ns, z)
             lower, upper = lower * multiplier, upper * multiplier
         else:
-            expected = float(benchmark) / multiplier * ns
+            expected = safe / multiplier * ns
             lower_count, upper_count = _rate_limits(expected, level)
             lower, upper = lower_count / ns * multiplier, upper_count / ns * multiplier
         label = level_label(level)
-        valid = ok & np.isfinite(float(benchmark)) & (float(benchmark) >= 0)
-        if kind == "proportion":
-            valid &= float(benchmark) <= multiplier
+        valid = ok & good_bench
         out[f"lower_{label}"] = np.where(valid, lower, np.nan)
         out[f"upper_{label}"] = np.where(valid, upper, np.nan)
     return out
@@ -186,11 +177,23 @@ def adjusted_funnel_limits(benchmark: float, denominators, kind: str = "proporti
     Stat Med 2005;24:1185-1202 (section 6, multiplicative over-dispersion);
     Spiegelhalter DJ. Qual Saf Health Care 2005;14:347-51.
     """
-    out = funnel_limits(benchmark, denominators, kind, multiplier, levels)
-    factor = np.sqrt(max(float(phi), 1.0)) if np.isfinite(phi) else 1.0
+    return widen_limits(funnel_limits(benchmark, denominators, kind, multiplier, levels), benchmark, phi, kind,
+                        multiplier)
+
+
+def widen_limits(limits: pd.DataFrame, benchmark: float, phi: float, kind: str = "proportion",
+                 multiplier: float = 100) -> pd.DataFrame:
+    """`funnel_limits`' output widened by sqrt(phi) around the benchmark, as `adjusted_funnel_limits` (which calls
+    it): for a build that already has the plain limits. `benchmark` and `phi` may be one value or one per row.
+    References: as `adjusted_funnel_limits`."""
+    _check_kind(kind)
+    out = limits.copy()
+    factor = np.sqrt(np.maximum(np.asarray(phi, dtype=float), 1.0))
+    factor = np.where(np.isfinite(factor), factor, 1.0)
     top = multiplier if kind == "proportion" else np.inf
+    bench = np.asarray(benchmark, dtype=float)
     for column in out.columns:
         if column.startswith(("lower_", "upper_")):
-            out[column] = np.clip(benchmark + factor * (out[column] - benchmark), 0.0, top)
-    out["phi"] = float(phi)
+            out[column] = np.clip(bench + factor * (out[column].to_numpy(float) - bench), 0.0, top)
+    out["phi"] = phi
     return out

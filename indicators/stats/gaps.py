@@ -13,7 +13,6 @@ from indicators.config import ENGLAND_CODE
 from indicators.stats.compare import BETTER, NOT_COMPARED, WORSE
 from indicators.stats.intervals import Z95
 
-POOLABLE_METHODS = ("wilson", "byars_rate")
 # Normal quantile at 0.9: the 90th/10th percentile ratio of a log-normal with sd tau is exp(2 * 1.2816 * tau).
 _Z90 = 1.2815515655446004
 
@@ -39,10 +38,25 @@ def quantile_groups(values, n_groups: int, ascending: bool = True) -> np.ndarray
     return out
 
 
-def _group_value(part: pd.DataFrame, pooled: bool) -> float:
+def can_pool(part: pd.DataFrame, poolable: bool) -> bool:
+    """Whether a group of areas' figure may be pooled: the indicator's method allows it (`poolable`, the
+    method's rule in data/methods.toml) and every area has a numerator and a positive denominator."""
+    if not poolable or part.empty or not {"numerator", "denominator"} <= set(part.columns):
+        return False
+    counts = part[["numerator", "denominator"]].apply(pd.to_numeric, errors="coerce")
+    return bool(counts.notna().all().all() and (counts["denominator"] > 0).all())
+
+
+def group_value(part: pd.DataFrame, pooled: bool, multiplier: float) -> float:
+    """The figure of a group of areas: pooled, sum(numerator) / sum(denominator) * multiplier (the group's actual
+    proportion or rate: areas weighted by size), or the unweighted mean of the areas' values. The one rule for
+    every group figure (fifths, regions, peer groups); `can_pool` says which applies.
+
+    Reference: Public Health England. Fingertips technical guidance (aggregating areas from counts).
+    """
     if pooled:
-        return float(part["numerator"].sum() / part["denominator"].sum() * part["multiplier"].iloc[0])
-    return float(part["value"].mean())
+        return float(part["numerator"].astype(float).sum() / part["denominator"].astype(float).sum() * multiplier)
+    return float(part["value"].astype(float).mean())
 
 
 def _dersimonian_laird_log(value, lower, upper) -> dict:
@@ -63,7 +77,8 @@ def _dersimonian_laird_log(value, lower, upper) -> dict:
             "tau_p90_p10_ratio": float(np.exp(2 * _Z90 * np.sqrt(tau2)))}
 
 
-def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | None = None) -> dict:
+def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | None = None,
+                 poolable: bool = False) -> dict:
     """Gap measures across the areas of ONE indicator and period.
 
     `df` has one row per area with `value` and, where available, lower_ci_95,
@@ -74,9 +89,9 @@ def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | N
     - best_fifth_value, worst_fifth_value: the value of the best and the worst fifth
       of areas (PHE quintile groups by value, `quantile_groups`; best = highest values
       for 'high_is_good' and 'no_polarity', lowest for 'low_is_good'). A group's value
-      is POOLED, sum(numerator) / sum(denominator) * multiplier, when `pooled` is True
-      or (None) when the rows are proportions or crude rates (ci_method wilson or
-      byars_rate) and every area in both groups has its counts: pooling
+      is POOLED (`group_value`), sum(numerator) / sum(denominator) * multiplier, when
+      `pooled` is True or (None) when the indicator's method pools (`poolable`: proportions
+      and crude rates from counts) and every area in both groups has its counts: pooling
       weights areas by size, so the figure is the group's actual rate. Otherwise it is
       the unweighted mean of the areas' values (always for DSRs and published
       figures, where counts do not reproduce the value). `fifth_method` says which.
@@ -116,15 +131,12 @@ def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | N
     best_group, worst_group = (1, 5) if polarity == "low_is_good" else (5, 1)
     best = frame[groups == best_group]
     worst = frame[groups == worst_group]
-    has_counts = all(c in frame.columns for c in ("numerator", "denominator", "multiplier"))
     if pooled is None:
-        methods_ok = "ci_method" in frame.columns and frame["ci_method"].isin(POOLABLE_METHODS).all()
-        both = pd.concat([best, worst])
-        pooled = bool(has_counts and methods_ok and len(both)
-                      and both[["numerator", "denominator", "multiplier"]].notna().all().all()
-                      and (both["denominator"] > 0).all())
+        pooled = "multiplier" in frame.columns and can_pool(pd.concat([best, worst]), poolable)
+    multiplier = float(frame["multiplier"].iloc[0]) if "multiplier" in frame.columns and len(frame) else 1.0
     if len(best) and len(worst):
-        best_value, worst_value = _group_value(best, pooled), _group_value(worst, pooled)
+        best_value = group_value(best, pooled, multiplier)
+        worst_value = group_value(worst, pooled, multiplier)
         high, low = max(best_value, worst_value), min(best_value, worst_value)
         ratio = high / low if low > 0 else np.nan
         result.update(best_fifth_value=best_value, worst_fifth_value=worst_value,
@@ -153,14 +165,15 @@ def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | N
     return result
 
 
-def gap_table(df: pd.DataFrame) -> pd.DataFrame:
+def gap_table(df: pd.DataFrame, poolable: bool = False) -> pd.DataFrame:
     """`gap_measures` for every indicator_id and period_label in `df`, one row each.
 
     References: as `gap_measures`.
     """
     rows = []
     for (indicator_id, period_label), part in df.groupby(["indicator_id", "period_label"], sort=True):
-        rows.append({"indicator_id": indicator_id, "period_label": period_label, **gap_measures(part)})
+        rows.append({"indicator_id": indicator_id, "period_label": period_label,
+                     **gap_measures(part, poolable=poolable)})
     return pd.DataFrame(rows)
 
 

@@ -135,7 +135,7 @@ def _columns(con, relation: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
 
 
-def apply_statistics(con, source: str, target: str) -> None:
+def apply_statistics(con, source: str, target: str, benchmarks: str | None = None) -> None:
     """Create `target` from `source` with values, 95% and 99.8% limits and England comparisons filled in.
 
     `source` is a table or view with at least REQUIRED_COLUMNS; every other column is
@@ -166,6 +166,9 @@ def apply_statistics(con, source: str, target: str) -> None:
     'not calculated' (the indicator's ci_method gives no interval), 'no interval' (missing,
     not finite or not containing the value) or 'no benchmark' (no single England value for
     that indicator and period); NULL where the row is compared and on England's own rows.
+    With `benchmarks` (a table or view of indicator_id, period_label, value), England's values
+    come from it instead of from `source` (the local-data import compares with the published
+    England figure, never with a row of the file).
     Existing comparison columns in `source` are replaced.
 
     One SQL statement (after adding any fractional counts below 10 to the exact table).
@@ -237,6 +240,16 @@ def apply_statistics(con, source: str, target: str) -> None:
     select_list = ",\n    ".join(
         f'{replaced[c]} AS "{c}"' if c in replaced else f'"{c}"' for c in out_columns
     )
+    england_sql = (f"""
+    SELECT indicator_id, period_label,
+        CASE WHEN count(DISTINCT _value) = 1 THEN min(_value) END AS _england
+    FROM stats_checked
+    WHERE area_code = '{ENGLAND_CODE}' AND _value IS NOT NULL
+    GROUP BY indicator_id, period_label""" if benchmarks is None else f"""
+    SELECT indicator_id, period_label,
+        CASE WHEN count(DISTINCT CAST(value AS DOUBLE)) = 1 THEN min(CAST(value AS DOUBLE)) END AS _england
+    FROM {_relation_name(benchmarks)} WHERE value IS NOT NULL
+    GROUP BY indicator_id, period_label""")
     sql = f"""
 CREATE OR REPLACE TABLE {dst} AS
 WITH stats_source AS (
@@ -279,13 +292,7 @@ stats_checked AS (
         coalesce({valid('_l998', '_u998')}, FALSE) AS _ok998
     FROM stats_computed
 ),
-stats_england AS (
-    SELECT indicator_id, period_label,
-        CASE WHEN count(DISTINCT _value) = 1 THEN min(_value) END AS _england
-    FROM stats_checked
-    WHERE area_code = '{ENGLAND_CODE}' AND _value IS NOT NULL
-    GROUP BY indicator_id, period_label
-)
+stats_england AS ({england_sql})
 SELECT
     {select_list}
 FROM stats_checked

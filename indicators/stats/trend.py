@@ -56,11 +56,11 @@ def trend_test(numerators, denominators, kind: str = "proportion") -> dict:
 
 
 def recent_trend(numerators, denominators, periods, kind: str = "proportion",
-                 confidence: float = 0.998) -> str:
+                 confidence: float = 0.998, points: int = RECENT_POINTS) -> str:
     """'increasing', 'decreasing', 'no significant change' or 'cannot be calculated'.
 
     Sorts the points by `periods` (any sortable labels, e.g. '2019/20' or
-    period_start dates), keeps the last 5 and runs `trend_test` on them with equally
+    period_start dates), keeps the last `points` (5, as Fingertips) and runs `trend_test` on them with equally
     spaced scores 0..4 (the points are consecutive publications, gaps in the calendar
     are not weighted). Significant at `confidence` (99.8%, as Fingertips) means
     p < 1 - confidence. 'cannot be calculated' with fewer than 5 points or when any of
@@ -74,9 +74,9 @@ def recent_trend(numerators, denominators, periods, kind: str = "proportion",
     frame = pd.DataFrame({"o": pd.to_numeric(pd.Series(list(np.atleast_1d(numerators))), errors="coerce"),
                           "n": pd.to_numeric(pd.Series(list(np.atleast_1d(denominators))), errors="coerce"),
                           "period": list(np.atleast_1d(periods))})
-    if len(frame) < RECENT_POINTS or frame["period"].isna().any():
+    if len(frame) < points or frame["period"].isna().any():
         return CANNOT
-    last = frame.sort_values("period", kind="stable").tail(RECENT_POINTS)
+    last = frame.sort_values("period", kind="stable").tail(points)
     o, n = last["o"].to_numpy(float), last["n"].to_numpy(float)
     usable = np.isfinite(o) & np.isfinite(n) & (o >= 0) & (n > 0)
     if kind == "proportion":

@@ -77,7 +77,7 @@ def _peers(site: common.Site, p: _Profile) -> str:
             out.append(f'<details class="peer-group"><summary>{e(label)}</summary>'
                        f"{common.paragraph(text.peer_group_missing(group))}</details>")
         elif group == default:
-            comparison = site.q("peer_comparison", p.code, tuple(dict.fromkeys(members["area_code"])), group)
+            comparison = site.q("peer_comparison", p.code, group)
             sentences = words.peer_sentences(p.name, comparison, lambda i: site.meta.get(i, {}))
             lead = words.peer_lead(p.name) if sentences else text.no_peer_figures(p.name)
             out.append(f"<h3>{e(label)}</h3>"

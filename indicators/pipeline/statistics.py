@@ -1,0 +1,331 @@
+"""The build's statistics pass over the published values: recent trends, gap measures, the illustrative deaths
+figure and funnel plots, each into its own `published` table, so the query layer only reads.
+
+Depends on numpy, pandas, duckdb, indicators.catalogue (method rules, minimums), indicators.config and
+indicators.stats (the methods, each cited there); comparator groups and rank intervals are in
+indicators.pipeline.comparators. Every statistic uses only usable rows: a value the publisher withheld
+(`is_suppressed`) is never used, even where its row carries a count and denominator; below a statistic's minimum
+(data/methods.toml) the row says what is missing instead of holding a number.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from indicators.catalogue import Minimums, load_minimums, method_rule
+from indicators.config import ENGLAND_CODE, UPPER_TIER_TYPES
+from indicators.pipeline import comparators
+from indicators.stats.funnel import funnel_limits, overdispersion, widen_limits
+from indicators.stats.gaps import excess_deaths_vs_best_quartile, gap_measures
+from indicators.stats.trend import CANNOT, recent_trend
+
+NOT_TESTED = "not tested"
+FUNNEL_POSITIONS = ("within 95% limits", "outside 95% limits (high)", "outside 95% limits (low)",
+                    "outside 99.8% limits (high)", "outside 99.8% limits (low)")
+FUNNEL_GRID_POINTS = 120
+ILLUSTRATED_FAMILY = "deaths"   # the family whose counts the illustrative excess-deaths figure scales
+FUNNEL_X_LABELS = {"proportion": "Denominator (people in the indicator's base)",
+                   "rate": "Population (denominator)",
+                   "dsr": "Effective population (count ÷ rate; rates are age-standardised)"}
+GAP_COLUMNS = ["indicator_id", "period_label", "period_end", "available", "reason", "n_areas", "area_codes",
+               "polarity", "best_fifth_value", "worst_fifth_value", "fifth_ratio", "fifth_difference", "fifth_method",
+               "p90_p10_ratio", "n_compared", "n_worse_than_england", "n_better_than_england",
+               "share_worse_than_england", "tau2_log", "i2", "q", "n_with_interval", "tau_p90_p10_ratio",
+               "area_min", "area_q25", "area_median", "area_q75", "area_max"]
+TREND_COLUMNS = ["indicator_id", "area_code", "trend", "first_period", "last_period", "n_points",
+                 "periods_with_counts", "reason"]
+ILLUSTRATIVE_COLUMNS = ["indicator_id", "period_label", "available", "reason", "best_quartile_rate",
+                        "excess_deaths", "total_deaths", "excess_share", "areas_above", "n_areas"]
+FUNNEL_COLUMNS = ["indicator_id", "period_label", "available", "reason", "funnel", "kind", "x_label", "benchmark",
+                  "n_areas", "phi", "chi2", "p_value", "overdispersed", "tau2"]
+FUNNEL_POINT_COLUMNS = ["indicator_id", "period_label", "area_code", "x", "position", "position_adjusted"]
+FUNNEL_LIMIT_COLUMNS = ["indicator_id", "period_label", "adjusted", "x", "lower_95", "upper_95", "lower_998",
+                        "upper_998"]
+
+
+def publish_statistics(con: duckdb.DuckDBPyConnection, n_sim: int = 1000) -> None:
+    """Every published statistic from published.indicator_values, .areas, .indicators and the peer tables.
+
+    Writes published.minimums, recent_trends, gap_measures, illustrative_deaths, funnels, funnel_points,
+    funnel_limits (here) and peer_groups, group_comparisons, rank_intervals (indicators.pipeline.comparators).
+    The build calls it once the values are published; tests call it on a warehouse they write.
+    """
+    minimums = load_minimums()
+    catalogue = con.execute("SELECT indicator_id, family, ci_method, polarity, multiplier FROM published.indicators"
+                            ).df().set_index("indicator_id")
+    values = usable_values(con)
+    write(con, "published.minimums", minimums_frame(minimums))
+    write(con, "published.recent_trends", recent_trends(values, catalogue, minimums))
+    current = values.loc[values["is_current"]]
+    write(con, "published.gap_measures", gap_table(current, catalogue, minimums))
+    write(con, "published.illustrative_deaths", illustrative_deaths(current, catalogue, minimums))
+    funnels, points, limits = funnel_tables(values, catalogue, minimums)
+    write(con, "published.funnels", funnels)
+    write(con, "published.funnel_points", points)
+    write(con, "published.funnel_limits", limits)
+    comparators.publish(con, values, catalogue, minimums, n_sim=n_sim)
+
+
+def write(con: duckdb.DuckDBPyConnection, qualified: str, frame: pd.DataFrame) -> None:
+    con.register("_statistics_frame", frame)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {qualified} AS SELECT * FROM _statistics_frame")
+    finally:
+        con.unregister("_statistics_frame")
+
+
+def usable_values(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every published value row with `usable` (a finite value the publisher did not withhold), `counts_usable`
+    (a count and a positive denominator, not withheld), `is_current` (a current upper-tier area) and the area's
+    region, in the order the pages list areas (by name)."""
+    types = list(UPPER_TIER_TYPES)
+    frame = con.execute("""
+        SELECT v.indicator_id, v.area_code, v.area_name, v.period_label, v.period_end, v.value,
+               v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998, v.numerator, v.denominator,
+               coalesce(v.is_suppressed, false) AS is_suppressed, v.compared_to_england,
+               coalesce(a.valid_to IS NULL AND list_contains(?, a.area_type), false) AS is_current,
+               a.region_code, a.region_name
+        FROM published.indicator_values v LEFT JOIN published.areas a USING (area_code)
+        ORDER BY v.indicator_id, v.period_end, v.period_label, v.area_name, v.area_code""", [types]).df()
+    for column in ("value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["is_suppressed"] = frame["is_suppressed"].astype(bool)
+    withheld = frame["is_suppressed"]
+    frame["usable"] = ~withheld & np.isfinite(frame["value"])
+    frame["counts_usable"] = (~withheld & np.isfinite(frame["numerator"]) & np.isfinite(frame["denominator"])
+                              & (frame["numerator"] >= 0) & (frame["denominator"] > 0))
+    return frame
+
+
+def minimums_frame(minimums: Minimums) -> pd.DataFrame:
+    """published.minimums: the least data each statistic needs (data/methods.toml), one row each."""
+    meaning = {
+        "areas_for_spread": "areas with a value: gap measures, funnel plots, percentile ratios and spread, rank "
+                            "intervals, bivariate classes",
+        "others_in_group": "areas with a value other than the area itself: a peer, region or group figure",
+        "periods_for_trend": "the most recent periods with counts: the recent-trend test",
+    }
+    return pd.DataFrame([{"minimum": name, "value": getattr(minimums, name), "applies_to": meaning[name]}
+                         for name in Minimums.__dataclass_fields__])
+
+
+def _periods(frame: pd.DataFrame):
+    """(indicator_id, period_label, period_end, rows) for every period of every indicator, in order."""
+    for (indicator_id, period_label), part in frame.groupby(["indicator_id", "period_label"], sort=False):
+        yield indicator_id, period_label, part["period_end"].iloc[0], part
+
+
+# --------------------------------------------------------------------------- recent trends
+
+def recent_trends(values: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums) -> pd.DataFrame:
+    """published.recent_trends: one row per indicator and area (England and regions included).
+
+    The chi-squared test for linear trend (indicators.stats.trend, 99.8%) over the most recent
+    `periods_for_trend` periods that have counts: a period without usable counts (empty, withheld) is skipped,
+    so an empty latest period does not block the test. `not tested` for methods without a trend test (their
+    figures have no counts behind them), `cannot be calculated` with fewer periods, and `reason` says why.
+    """
+    points = minimums.periods_for_trend
+    kinds = {i: method_rule(m).trend for i, m in catalogue["ci_method"].items()}
+    rows = []
+    usable = values.loc[values["counts_usable"]]
+    usable = usable.loc[[kinds.get(i) != "proportion" or n <= d for i, n, d in
+                         zip(usable["indicator_id"], usable["numerator"], usable["denominator"])]]
+    usable = usable.sort_values(["indicator_id", "area_code", "period_end"], kind="stable")
+    by_key = {key: part for key, part in usable.groupby(["indicator_id", "area_code"], sort=False)}
+    for indicator_id, area_code in values[["indicator_id", "area_code"]].drop_duplicates().itertuples(index=False):
+        kind = kinds.get(indicator_id, "none")
+        part = by_key.get((indicator_id, area_code))
+        n = 0 if part is None else len(part)
+        if kind == "none":
+            rows.append([indicator_id, area_code, NOT_TESTED, None, None, 0, n,
+                         "the recent-trend test needs counts and denominators, which this kind of figure does not "
+                         "have"])
+            continue
+        if n < points:
+            rows.append([indicator_id, area_code, CANNOT, None, None, n, n,
+                         f"needs {points} periods with counts; {n} {'has' if n == 1 else 'have'} them"])
+            continue
+        last = part.tail(points)
+        labels = last["period_label"].tolist()
+        trend = recent_trend(last["numerator"], last["denominator"], np.arange(points), kind=kind, points=points)
+        rows.append([indicator_id, area_code, trend, labels[0], labels[-1], points, n, ""])
+    return pd.DataFrame(rows, columns=TREND_COLUMNS)
+
+
+# --------------------------------------------------------------------------- gap measures
+
+def gap_table(current: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums) -> pd.DataFrame:
+    """published.gap_measures: one row per indicator and period (every period), over the current upper-tier areas
+    with a usable value; `area_codes` lists them, so a later comparison of periods can keep to the areas both
+    used. Below `areas_for_spread` areas every measure is empty and `reason` says how many there are.
+    Measures: indicators.stats.gaps.gap_measures (fifths pooled where the method pools), and the spread of the
+    areas' values (minimum, quartiles by linear interpolation, median, maximum) for the spine chart.
+    """
+    rows = []
+    for indicator_id, period_label, period_end, part in _periods(current):
+        meta = catalogue.loc[indicator_id]
+        used = part.loc[part["usable"]]
+        row = dict.fromkeys(GAP_COLUMNS)
+        row.update(indicator_id=indicator_id, period_label=period_label, period_end=period_end,
+                   n_areas=len(used), area_codes=sorted(used["area_code"]), polarity=meta["polarity"])
+        if len(used) < minimums.areas_for_spread:
+            row.update(available=False, reason=_too_few(len(used), minimums.areas_for_spread, "gap measures"))
+        else:
+            frame = used.assign(multiplier=float(meta["multiplier"]))
+            measures = gap_measures(frame, polarity=meta["polarity"], poolable=method_rule(meta["ci_method"]).poolable)
+            row.update({k: v for k, v in measures.items() if k in row and k not in ("n_areas", "polarity")})
+            spread = np.percentile(used["value"].to_numpy(float), [0, 25, 50, 75, 100])
+            row.update(available=True, reason="", area_min=spread[0], area_q25=spread[1], area_median=spread[2],
+                       area_q75=spread[3], area_max=spread[4])
+        rows.append(row)
+    return _frame(rows, GAP_COLUMNS)
+
+
+def _too_few(n: int, minimum: int, what: str) -> str:
+    have = "no area has" if n == 0 else ("1 area has" if n == 1 else f"{n} areas have")
+    return f"{have} a value for this period; {what} need at least {minimum}"
+
+
+_TEXT = {"indicator_id", "period_label", "reason", "polarity", "fifth_method", "funnel", "kind", "x_label"}
+_FLAGS = {"available", "overdispersed"}
+_WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_with_interval", "areas_above"}
+
+
+def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
+    """Rows as a frame with the same column types whatever the rows hold (a table of periods below the minimum is
+    all empty numbers, still DOUBLE in the warehouse)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in columns:
+        if column in _TEXT:
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        elif column in _FLAGS:
+            frame[column] = frame[column].fillna(False).astype(bool)
+        elif column in _WHOLE:
+            frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+        elif column not in ("area_codes", "period_end"):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return frame
+
+
+# --------------------------------------------------------------------------- the illustrative deaths figure
+
+def illustrative_deaths(current: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums) -> pd.DataFrame:
+    """published.illustrative_deaths: for each period of a deaths-family indicator with death counts, the deaths
+    above the best quarter of areas' rate (indicators.stats.gaps.excess_deaths_vs_best_quartile, whose caveats
+    the pages repeat), over the current areas with a usable rate and count; empty below `areas_for_spread`.
+    The one place this figure is made (issue 19 will reword and rework it)."""
+    rows = []
+    for indicator_id, period_label, _, part in _periods(current):
+        if catalogue.loc[indicator_id, "family"] != ILLUSTRATED_FAMILY or not part["numerator"].notna().any():
+            continue
+        used = part.loc[part["usable"] & part["numerator"].notna()]
+        row = dict.fromkeys(ILLUSTRATIVE_COLUMNS)
+        row.update(indicator_id=indicator_id, period_label=period_label, n_areas=len(used))
+        if len(used) < minimums.areas_for_spread:
+            row.update(available=False, reason=_too_few(len(used), minimums.areas_for_spread, "the illustration"
+                                                        " and the gap measures"))
+        else:
+            result = excess_deaths_vs_best_quartile(used["value"], used["numerator"])
+            result.pop("per_area")
+            row.update(result, available=bool(np.isfinite(result["excess_deaths"])), reason="")
+        rows.append(row)
+    return _frame(rows, ILLUSTRATIVE_COLUMNS)
+
+
+# --------------------------------------------------------------------------- funnel plots
+
+def funnel_tables(values: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """published.funnels (one row per indicator and period: whether there is a funnel and why not, its kind,
+    England's value as the benchmark and Spiegelhalter's over-dispersion estimate), published.funnel_points
+    (each current area's x and its position against the plain and the adjusted limits) and published.funnel_limits
+    (the limits on a grid of FUNNEL_GRID_POINTS x values, plain and, where phi could be estimated, adjusted).
+
+    x is the denominator for proportions and crude rates; for age-standardised rates (funnel 'dsr'), which have no
+    single denominator, the effective population count / rate x multiplier (PHEindicatormethods' approach for
+    rate_type 'dsr'). Limits: indicators.stats.funnel, at 95% and 99.8% around England's value.
+    """
+    heads, point_rows, grids = [], [], []
+    for indicator_id, period_label, _, part in _periods(values):
+        meta = catalogue.loc[indicator_id]
+        funnel = method_rule(meta["ci_method"]).funnel
+        if funnel == "none":
+            continue
+        head = dict.fromkeys(FUNNEL_COLUMNS)
+        head.update(indicator_id=indicator_id, period_label=period_label, available=False, funnel=funnel,
+                    kind="proportion" if funnel == "proportion" else "rate", x_label=FUNNEL_X_LABELS[funnel])
+        heads.append(head)
+        multiplier = float(meta["multiplier"])
+        england = part.loc[(part["area_code"] == ENGLAND_CODE) & part["usable"], "value"]
+        if england.empty:
+            head["reason"] = "England's value for this period is not in this build"
+            continue
+        frame = part.loc[part["is_current"] & part["usable"]].copy()
+        x = frame["numerator"] / frame["value"] * multiplier if funnel == "dsr" else frame["denominator"]
+        frame["x"] = pd.to_numeric(x, errors="coerce")
+        frame = frame.loc[np.isfinite(frame["x"]) & (frame["x"] > 0)]
+        head.update(benchmark=float(england.iloc[0]), n_areas=len(frame))
+        if len(frame) < minimums.areas_for_spread:
+            n = len(frame)
+            have = "no area has" if n == 0 else ("1 area has" if n == 1 else f"{n} areas have")
+            head["reason"] = (f"{have} both a value and a {'count' if funnel == 'dsr' else 'denominator'} for this "
+                              f"period; a funnel plot needs at least {minimums.areas_for_spread}")
+            continue
+        disp = overdispersion(frame["value"], frame["x"], head["benchmark"], kind=head["kind"], multiplier=multiplier)
+        head.update(available=True, reason="", phi=disp["phi"], chi2=disp["chi2"], p_value=disp["p_value"],
+                    overdispersed=disp["overdispersed"], tau2=disp["tau2"])
+        grid = np.geomspace(frame["x"].min() * 0.8, frame["x"].max() * 1.25, FUNNEL_GRID_POINTS)
+        point_rows.append(frame[["indicator_id", "period_label", "area_code", "x", "value"]]
+                          .assign(benchmark=head["benchmark"], phi=head["phi"], _kind=head["kind"], _mult=multiplier))
+        grids.append(pd.DataFrame({"indicator_id": indicator_id, "period_label": period_label, "x": grid,
+                                   "value": np.nan, "benchmark": head["benchmark"], "phi": head["phi"],
+                                   "_kind": head["kind"], "_mult": multiplier}))
+    funnels = _frame(heads, FUNNEL_COLUMNS)
+    if not point_rows:
+        return (funnels, pd.DataFrame(columns=FUNNEL_POINT_COLUMNS), pd.DataFrame(columns=FUNNEL_LIMIT_COLUMNS))
+    points, limits = _limits(pd.concat(point_rows, ignore_index=True), pd.concat(grids, ignore_index=True))
+    return funnels, points, limits
+
+
+def _limits(points: pd.DataFrame, grid: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Limits at every point and grid x in one call per kind and multiplier (the exact Poisson limits are the
+    costly part of the build's funnels), then each point's position."""
+    both = pd.concat([points.assign(_point=True), grid.assign(_point=False)], ignore_index=True)
+    plain_parts, adjusted_parts = [], []
+    for (kind, multiplier), part in both.groupby(["_kind", "_mult"], sort=False):
+        plain = funnel_limits(part["benchmark"].to_numpy(float), part["x"].to_numpy(float), kind=kind,
+                              multiplier=multiplier).set_index(part.index)
+        adjusted = widen_limits(plain, part["benchmark"].to_numpy(float), part["phi"].to_numpy(float), kind,
+                                multiplier)
+        adjusted.loc[~np.isfinite(part["phi"].to_numpy(float)), ["lower_95", "upper_95", "lower_998",
+                                                                  "upper_998"]] = np.nan
+        plain_parts.append(plain)
+        adjusted_parts.append(adjusted)
+    plain = pd.concat(plain_parts).loc[both.index]
+    adjusted = pd.concat(adjusted_parts).loc[both.index]
+    columns = ["lower_95", "upper_95", "lower_998", "upper_998"]
+    is_point = both["_point"].to_numpy()
+    out_points = both.loc[is_point, ["indicator_id", "period_label", "area_code", "x"]].copy()
+    out_points["position"] = _positions(both.loc[is_point, "value"], plain.loc[is_point])
+    out_points["position_adjusted"] = _positions(both.loc[is_point, "value"], adjusted.loc[is_point])
+    grid_rows = both.loc[~is_point, ["indicator_id", "period_label", "x"]]
+    limits = pd.concat([
+        pd.concat([grid_rows, plain.loc[~is_point, columns]], axis=1).assign(adjusted=False),
+        pd.concat([grid_rows, adjusted.loc[~is_point, columns]], axis=1).assign(adjusted=True)
+        .dropna(subset=["lower_95"])], ignore_index=True)
+    return out_points.reset_index(drop=True)[FUNNEL_POINT_COLUMNS], limits[FUNNEL_LIMIT_COLUMNS]
+
+
+def _positions(value: pd.Series, limits: pd.DataFrame) -> np.ndarray:
+    v = value.to_numpy(float)
+    out = np.full(len(v), FUNNEL_POSITIONS[0], dtype=object)
+    out[v > limits["upper_95"].to_numpy(float)] = FUNNEL_POSITIONS[1]
+    out[v < limits["lower_95"].to_numpy(float)] = FUNNEL_POSITIONS[2]
+    out[v > limits["upper_998"].to_numpy(float)] = FUNNEL_POSITIONS[3]
+    out[v < limits["lower_998"].to_numpy(float)] = FUNNEL_POSITIONS[4]
+    none = ~np.isfinite(limits["lower_95"].to_numpy(float))
+    out[none] = None
+    return out
