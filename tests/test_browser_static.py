@@ -1,7 +1,8 @@
 """The static site (`indicators publish`) in Debian's Chromium: axe-core on every kind of page, the map's links by
 keyboard, nothing loaded from elsewhere, and screenshots at desktop and phone size for a person to look at.
 
-The site of the invented warehouse (tests/support.py) is served from 127.0.0.1 by Python's http.server in a thread
+The site of the invented warehouse (tests/support.py), with that of a 12-area invented warehouse under spread/ for
+the spine embed (the first has too few areas for a spine chart), is served from 127.0.0.1 by Python's http.server in a thread
 (enough for one browser; the speed of a real server is measured in benchmarks/bench_static.py).
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS
-from support import make_warehouse
+from support import make_spread_warehouse, make_warehouse
 from test_browser import AXE_TAGS, _axe_source
 
 from indicators.products import publish
@@ -23,10 +24,11 @@ from indicators.products import publish
 pytestmark = pytest.mark.browser
 
 APP = "http://127.0.0.1:9/"  # a port nothing listens on: the app's links are followed by no test here
+SPREAD = "spread"  # a second site, of an invented warehouse with enough areas for a spine chart (10 with a value)
 PAGES = {"home": "", "map": "map/completion_opiate/", "map-period": "map/completion_opiate/2019-20/",
          "map-not-published": "map/naloxone_opiate_clients_issued/", "area": "area/E06000009/",
          "area-suppressed": "area/E09000012/", "areas": "areas/", "about": "about/", "downloads": "downloads/",
-         "embed-map": "embed/map/deaths_drug_misuse/", "embed-spine": "embed/area/E06000009/spine/",
+         "embed-map": "embed/map/deaths_drug_misuse/", "embed-spine": f"{SPREAD}/embed/area/E06000901/spine/",
          "embed-trend": "embed/area/E06000009/trend/completion_opiate/"}
 
 SERVED: dict[str, Path] = {}
@@ -46,6 +48,7 @@ def base(tmp_path_factory):
     db = make_warehouse(work / "fixture.duckdb", harm_families=True)
     site = work / "site"
     publish.publish(db, site, app_url=APP, all_periods=True)
+    publish.publish(make_spread_warehouse(work / "spread.duckdb", n_areas=12), site / SPREAD, app_url=APP)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -51,8 +51,9 @@ def test_a_new_run_reads_the_rebuilt_file_and_the_old_one_is_closed_when_unused(
     assert new.q("build_info")["build_id"] == "20261101-bbbbbbbbbb"
     # The run that began before the swap still reads the build it started with, query caches included.
     assert old.q("build_info")["build_id"] == "20261101-aaaaaaaaaa"
-    assert old.read(lambda cursor: cursor.execute("SELECT build_id FROM published.build_info").fetchall()) == [
-        ("20261101-aaaaaaaaaa",)]
+    # and so does a read that no cache answers, on the old run's own snapshot
+    assert data._read(old._snapshot, lambda cursor: cursor.execute("SELECT build_id FROM published.build_info")
+                      .fetchall()) == [("20261101-aaaaaaaaaa",)]
     assert any(str(db) in t for t in _open_deleted_files())
 
     snapshot = old._snapshot

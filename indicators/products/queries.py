@@ -1,8 +1,8 @@
 """Read-only, parameterised queries over the published warehouse: the only way pages and exports read data.
 
 Depends on duckdb, pandas, shapely, indicators.config/pipeline.schema and indicators.products.availability/
-local_data (their column lists and the availability rules); never on Streamlit, never on indicators.stats: every
-statistic is computed in the build and only read here. User input reaches SQL only as bound parameters;
+local_data (their column lists and the availability rules); never on Streamlit, never on the statistics package:
+every statistic is computed in the build and only read here. User input reaches SQL only as bound parameters;
 identifiers are never built from input.
 
 Longer than 500 lines on purpose: every read a page makes is in this one module, so a number's path is
