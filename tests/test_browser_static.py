@@ -2,8 +2,8 @@
 keyboard, nothing loaded from elsewhere, and screenshots at desktop and phone size for a person to look at.
 
 The site of the invented warehouse (tests/support.py), with that of a 12-area invented warehouse under spread/ for
-the spine embed (the first has too few areas for a spine chart), is served from 127.0.0.1 by Python's http.server in a thread
-(enough for one browser; the speed of a real server is measured in benchmarks/bench_static.py).
+the spine embed (the first has too few areas for a spine chart), is served from 127.0.0.1 by Python's http.server
+in a thread (enough for one browser; the speed of a real server is measured in benchmarks/bench_static.py).
 """
 
 from __future__ import annotations
