@@ -98,3 +98,14 @@ def synthetic_warehouse(tmp_path_factory) -> SyntheticWarehouse:
     data = synthetic_data.generate(root / "raw", SHARED_RAW if has_shared_raw() else real_cuts_folder())
     report = build(root / "raw", root / "warehouse.duckdb")
     return SyntheticWarehouse(db=root / "warehouse.duckdb", raw=root / "raw", data=data, report=report)
+
+
+@pytest.fixture(scope="session")
+def real_warehouse(real_raw, tmp_path_factory) -> Path:
+    """A warehouse built once per session from `real_raw` (the whole real files, or the vendored cuts); open it
+    read-only."""
+    from indicators.pipeline.build import build
+
+    db = tmp_path_factory.mktemp("real_warehouse") / "warehouse.duckdb"
+    build(real_raw, db)
+    return db

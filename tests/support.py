@@ -81,7 +81,7 @@ VALUES = [
     ("deaths_drug_misuse", "E12000002", "2019-21", 8.0, 7.6, 8.4, None, None, 1500.0, None, False, "", "worse", "not compared"),
     ("deaths_drug_misuse", "E09000007", "2019-21", 4.0, 2.9, 5.4, None, None, 40.0, None, False, "", "similar", "not compared"),
     ("deaths_drug_misuse", "E09000033", "2019-21", 3.0, 2.0, 4.3, None, None, 28.0, None, False, "", "better", "not compared"),
-    ("deaths_drug_misuse", "E09000012", "2019-21", None, None, None, None, None, 8.0, None, True, "Rate not calculated: fewer than 10 deaths", "not compared", "not compared"),
+    ("deaths_drug_misuse", "E09000012", "2019-21", None, None, None, None, None, 8.0, None, True, "Value suppressed for disclosure control", "not compared", "not compared"),
     ("deaths_drug_misuse", "E06000009", "2019-21", 19.4, 16.0, 23.3, None, None, 110.0, None, False, "", "worse", "not compared"),
     ("deaths_drug_misuse", "E08000003", "2019-21", 9.0, 7.9, 10.2, None, None, 230.0, None, False, "", "worse", "not compared"),
     ("deaths_drug_misuse", "E06000063", "2019-21", None, None, None, None, None, 60.0, None, False, "Cumberland did not exist in this period; the count is the sum of its 3 former districts.", "not compared", "not compared"),
@@ -215,14 +215,15 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                              lower_ci_998=l998, upper_ci_998=u998, numerator=num, denominator=den,
                              is_suppressed=sup, value_note=note, compared_to_england=c95,
                              compared_to_england_998=c998, source_id=source,
-                             comparison_note=_comparison_note(code, value, sup, c95)))
+                             comparison_note=_comparison_note(code, value, sup, c95),
+                             value_status=_value_status(value, num, sup, note)))
         frames = {
             "areas": areas,
             "indicator_values": pd.DataFrame(rows, columns=[
                 "indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end", "value",
                 "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator", "denominator",
                 "is_suppressed", "value_note", "compared_to_england", "compared_to_england_998", "source_id",
-                "comparison_note"]),
+                "comparison_note", "value_status"]),
             "indicators": pd.DataFrame(INDICATORS),
             "families": families_frame(),
             "methods": methods_frame(),
@@ -387,6 +388,18 @@ def make_spread_warehouse(path: Path, n_areas: int = 12, *, periods: int = 6, su
     return path
 
 
+def _value_status(value, numerator, suppressed: bool, note: str) -> str:
+    """The build's value_status (indicators.pipeline.schema.value_status_sql) of an invented row: a count with the
+    boundary-change note is re-aggregated ('count only'); any other count without a value 'not calculated'."""
+    if value is not None:
+        return "value"
+    if suppressed:
+        return "suppressed"
+    if numerator is not None:
+        return "count only" if "did not exist in this period" in note else "not calculated"
+    return "no data"
+
+
 def _comparison_note(code: str, value, suppressed: bool, compared: str | None) -> str | None:
     """The stats pass's reason for 'not compared' (indicators.stats.sql), from an invented row."""
     if code == ENGLAND:
@@ -411,7 +424,8 @@ def _add_harm_families(frames: dict[str, pd.DataFrame]) -> None:
                  denominator=den, is_suppressed=False, value_note=note,
                  compared_to_england=None if code == ENGLAND else "not compared",
                  compared_to_england_998=None if code == ENGLAND else "not compared", source_id="release_foi",
-                 comparison_note=None if code == ENGLAND else "no value" if value is None else "not calculated")
+                 comparison_note=None if code == ENGLAND else "no value" if value is None else "not calculated",
+                 value_status=_value_status(value, num, False, note))
             for ind, code, period, value, num, den, note in HARM_VALUES]
     frames["indicator_values"] = pd.concat(
         [frames["indicator_values"], pd.DataFrame(rows, columns=list(frames["indicator_values"].columns))],

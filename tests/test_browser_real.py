@@ -188,7 +188,7 @@ def test_thin_edges_on_the_real_build(real, browser):
         page.wait_for_function("() => document.querySelector('h1')?.innerText === 'Cumberland'", timeout=TIMEOUT)
         _settled(page)
         body = page.inner_text("body")
-        assert "Cumberland: 91 drug-misuse deaths in 2019–21, a count with no rate" in body
+        assert "Cumberland: 91 drug-misuse deaths in 2019–21, a count with no rate." in body
         assert "12 of 12 indicators have no figure" not in body
         assert "count only: 91, no rate" in page.locator("figure.ind-spine").inner_text()
         row = page.locator("table", has_text="Cumberland, its region and England").locator(

@@ -165,11 +165,12 @@ def test_indicator_values_csv_matches_golden_file(con):
     assert lines[0] == ",".join(INDICATOR_VALUE_COLUMNS + ["build_id"])
     assert len(lines) == len(VALUES) + 2 and lines[-1] == ""
     assert ("completion_opiate,E09000012,Hackney,2020/21,2020-04-01,2021-03-31,,,,,,,,true,"
-            "Value suppressed: small numbers,not compared,not compared,fingertips,suppressed,20261101-fixture0001") in lines
+            "Value suppressed: small numbers,not compared,not compared,fingertips,suppressed,suppressed,"
+            "20261101-fixture0001") in lines
     assert ("deaths_drug_misuse,E92000001,England,2019-21,2019-01-01,2021-12-31,5.1,5.0,5.2,,,8361.0,,false,"
-            ",,,ons_deaths,,20261101-fixture0001") in lines
+            ",,,ons_deaths,,value,20261101-fixture0001") in lines
     assert lines.index("completion_opiate,E06000009,Blackpool,2019/20,2019-04-01,2020-03-31,3.5,2.6,4.7,2.2,5.4,"
-                       "42.0,1200.0,false,,worse,worse,fingertips,,20261101-fixture0001") == 1
+                       "42.0,1200.0,false,,worse,worse,fingertips,,value,20261101-fixture0001") == 1
 
 
 def test_exportable_values_one_indicator_and_unknown_id(con):

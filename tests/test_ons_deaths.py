@@ -103,24 +103,32 @@ def test_real_2021_areas(ed2021):
 
 
 def test_real_2021_markers(ed2021):
-    # Table 6 row 40: Eden (district) 5 deaths, rate ':' -> null, suppressed, deaths kept
+    # Table 6 row 40: Eden (district) 5 deaths, rate ':' -> null and not suppressed (ONS did not calculate a rate
+    # from 5 deaths; nothing was withheld), deaths kept, the reason in words
     eden = one(ed2021, MISUSE_3YR, "E07000030", "2019-21")
     assert math.isnan(eden.value) and math.isnan(eden.lower_ci_95) and math.isnan(eden.upper_ci_95)
-    assert eden.is_suppressed and eden.numerator == 5
-    assert eden.value_note == ": = rate not calculated (ONS does not calculate rates from fewer than 10 deaths)"
+    assert not eden.is_suppressed and eden.numerator == 5
+    assert eden.value_note == "ONS does not calculate a rate from fewer than 10 deaths"
+    # Table 6: the Isles of Scilly, 0 deaths in 2019-21, rate ':' -> not calculated, not suppressed
+    scilly = one(ed2021, MISUSE_3YR, "E06000053", "2019-21")
+    assert scilly.numerator == 0 and math.isnan(scilly.value) and not scilly.is_suppressed
+    assert scilly.value_note == "ONS does not calculate a rate from fewer than 10 deaths"
     # Table 6 row 56: Burnley 16 deaths, 6.3 with 'U' in the unlabelled column -> kept with a note
     burnley = one(ed2021, MISUSE_3YR, "E07000117", "2019-21")
     assert (burnley.numerator, burnley.value, burnley.lower_ci_95, burnley.upper_ci_95) == (16, 6.3, 3.6, 10.3)
     assert not burnley.is_suppressed
-    assert burnley.value_note == "U = low reliability: ONS considers rates based on 10 to 19 deaths unreliable"
+    assert burnley.value_note == "Low reliability: ONS considers a rate from 10 to 19 deaths unreliable"
     # Table 6 row 190, 2003–05: Wyre Forest 10 deaths, rate cell blank, 'U', limits blank
     wyre = one(ed2021, MISUSE_3YR, "E07000239", "2003-05")
     assert wyre.numerator == 10 and math.isnan(wyre.value) and not wyre.is_suppressed
-    assert "rate blank in the published table" in wyre.value_note and "U = low reliability" in wyre.value_note
-    # No marker anywhere is read as a number: every null rate has a reason
+    assert wyre.value_note == ("The rate is blank in the ONS table; low reliability: ONS considers a rate from 10 to "
+                               "19 deaths unreliable")
+    # No marker anywhere is read as a number: every null rate has a reason; no raw marker reaches a note
     rates = ed2021[ed2021.series.isin([MISUSE_3YR, POISONING_3YR])]
     assert (rates[rates.value.isna()].value_note != "").all()
-    assert rates.is_suppressed.sum() > 1000
+    assert not rates.value_note.str.contains(r"^\W|= ", regex=True).any()
+    # the 2021 edition withholds nothing: every missing rate has its deaths, so none is suppressed
+    assert rates.value.isna().sum() > 1000 and not rates.is_suppressed.any()
 
 
 def test_real_2021_single_year_counts(ed2021):
@@ -158,7 +166,7 @@ def test_real_2019_edition(ed2019):
     # Table 8: Camden females 2017–19 14 deaths, 4.1 'U' (2.2-6.9)
     camden = one(ed2019, MISUSE_3YR, "E09000007", "2017-19", sex="Females")
     assert (camden.numerator, camden.value, camden.lower_ci_95, camden.upper_ci_95) == (14, 4.1, 2.2, 6.9)
-    assert "low reliability" in camden.value_note
+    assert "Low reliability" in camden.value_note
     assert max(ed2019[ed2019.series == MISUSE_3YR].period_label) == "2017-19"
     counts = ed2019[ed2019.series == MISUSE_COUNTS].groupby(ed2019.area_code.str[:3]).area_code.nunique()
     assert (counts["E06"], counts["E08"], counts["E09"], counts["E10"]) == (57, 36, 33, 25)
@@ -214,27 +222,25 @@ def test_fixture_layout_found_by_content(fixture_2022):
                                     "E07000123", "E09000007"}
 
 
-RATE_RULE = "rate not calculated (ONS does not calculate rates from fewer than 10 deaths)"
+RATE_RULE = "ONS does not calculate a rate from fewer than 10 deaths"
+LOW = "low reliability: ONS considers a rate from 10 to 19 deaths unreliable"
 
 
 @pytest.mark.parametrize(("area", "period", "numerator", "value", "suppressed", "note"), [
-    ("E07000117", "2020-22", 15, 12.5, False,
-     "u = low reliability: ONS considers rates based on 10 to 19 deaths unreliable"),
-    ("E07000117", "2019-21", 14, 11.9, False,
-     "[u] = low reliability: ONS considers rates based on 10 to 19 deaths unreliable"),
-    ("E07000119", "2020-22", 6, None, True, f": = {RATE_RULE}"),
-    ("E07000119", "2019-21", 4, None, True, f"[x] = {RATE_RULE}"),
+    ("E07000117", "2020-22", 15, 12.5, False, "L" + LOW[1:]),
+    ("E07000117", "2019-21", 14, 11.9, False, "L" + LOW[1:]),
+    # a rate ONS did not calculate, with the deaths given: not suppressed (nothing withheld)
+    ("E07000119", "2020-22", 6, None, False, RATE_RULE),
+    ("E07000119", "2019-21", 4, None, False, RATE_RULE),
+    # withheld for confidentiality, deaths too: suppressed
     ("E07000120", "2020-22", None, None, True,
-     "[c] = confidential: withheld by ONS to protect confidentiality; "
-     "deaths: [c] = confidential: withheld by ONS to protect confidentiality"),
-    ("E07000120", "2019-21", 9, None, True, f".. = {RATE_RULE}"),
-    ("E07000121", "2020-22", 3, None, True, f"* = {RATE_RULE}"),
-    ("E07000121", "2019-21", 2, None, True, f"- = {RATE_RULE}"),
-    ("E07000122", "2020-22", 11, None, True,
-     "[z] = not applicable; [u] = low reliability: ONS considers rates based on 10 to 19 deaths unreliable"),
-    ("E07000123", "2020-22", 30, None, False,
-     "rate blank in the published table; U = low reliability: ONS considers rates based on 10 to 19 deaths "
-     "unreliable"),
+     "The rate is withheld by ONS to protect confidentiality in the ONS table; "
+     "the number of deaths is withheld by ONS to protect confidentiality in the ONS table"),
+    ("E07000120", "2019-21", 9, None, False, RATE_RULE),
+    ("E07000121", "2020-22", 3, None, False, RATE_RULE),
+    ("E07000121", "2019-21", 2, None, False, RATE_RULE),
+    ("E07000122", "2020-22", 11, None, False, f"The rate is not applicable in the ONS table; {LOW}"),
+    ("E07000123", "2020-22", 30, None, False, f"The rate is blank in the ONS table; {LOW}"),
 ])
 def test_fixture_rate_markers(fixture_2022, area, period, numerator, value, suppressed, note):
     row = one(fixture_2022, MISUSE_3YR, area, period)
@@ -252,10 +258,10 @@ def test_fixture_all_blank_period_is_no_observation(fixture_2022):
 @pytest.mark.parametrize(("area", "year", "value", "suppressed", "note"), [
     ("E06000009", "2022", 1234.0, False, ""),
     ("E06000009", "2021", 33.0, False, ""),
-    ("E07000117", "2022", 5.0, False, "u = low reliability (ONS marker)"),
-    ("E07000119", "2022", None, True, "- = not available or nil (not read as zero)"),
+    ("E07000117", "2022", 5.0, False, "ONS marks this figure as of low reliability"),
+    ("E07000119", "2022", None, True, "The number is not available or nil (not read as zero) in the ONS table"),
     ("E07000119", "2021", 0.0, False, ""),
-    ("E07000120", "2022", None, True, "[x] = not available"),
+    ("E07000120", "2022", None, True, "The number is not available in the ONS table"),
     ("K04000001", "2022", 4900.0, False, ""),
 ])
 def test_fixture_count_markers(fixture_2022, area, year, value, suppressed, note):
@@ -294,7 +300,9 @@ def test_fixture_combined_header_layout(tmp_path):
     england = one(frame, POISONING_3YR, "E92000001", "2020-22", sex="Males")
     assert (england.numerator, england.value, england.lower_ci_95, england.upper_ci_95) == (8800, 10.9, 10.7, 11.1)
     hartlepool = one(frame, POISONING_3YR, "E06000001", "2020-22", sex="Males")
-    assert hartlepool.area_name == "Hartlepool" and hartlepool.is_suppressed and math.isnan(hartlepool.value)
+    # 8 deaths, rate '[x]': ONS did not calculate a rate; nothing withheld
+    assert hartlepool.area_name == "Hartlepool" and not hartlepool.is_suppressed and math.isnan(hartlepool.value)
+    assert hartlepool.numerator == 8 and hartlepool.value_note == "ONS does not calculate a rate from fewer than 10 deaths"
     assert one(frame, POISONING_3YR, "E06000001", "2021-23", sex="Males").value == 31.5
 
 

@@ -233,9 +233,9 @@ def test_area_whose_figures_are_all_suppressed_or_missing(monkeypatch, suppresse
         no_exception(at)
     at = run(monkeypatch, suppressed_warehouse, "pages/area.py", {"area": "E09000007"})
     body = texts(at)
-    assert "Camden’s drug-misuse death rate for 2019–21 is suppressed by the publisher" in body
+    assert "Camden’s drug-misuse death rate for 2019–21 was withheld by the publisher" in body
     assert "No indicator has a value for Camden in this build" in body
-    assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("suppressed by the publisher")
+    assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("withheld by the publisher")
 
 
 @pytest.mark.parametrize("page", ["pages/map.py", "pages/lottery.py", "pages/compare.py", "pages/area.py"])
@@ -305,8 +305,8 @@ def test_count_only_area_profile(monkeypatch, warehouse):
     at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E06000063"})
     no_exception(at)
     body = texts(at)
-    assert ("Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate (Cumberland did not exist in this "
-            "period; the count is the sum of its 3 former districts).") in body
+    assert ("Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate. Cumberland did not exist in this "
+            "period; the count is the sum of its 3 former districts.") in body
     assert "2 of 3 indicators have no figure for Cumberland" in body            # opiate and alcohol completions
     # No spine chart: this invented warehouse has fewer than 10 areas with a value (the spread's minimum).
     assert not [m for m in markups(at) if m.startswith('<figure class="ind-chart ind-spine"')]

@@ -186,12 +186,12 @@ def test_similar_not_compared_and_missing_sentences():
         "cannot be compared with England’s 5.1: it has no valid 95% interval.")
     suppressed = _row("deaths_drug_misuse", "E09000012", "2019-21")
     assert text.comparison_sentence("Hackney", DEATHS, suppressed, 5.1) == (
-        "Hackney’s drug-misuse death rate for 2019–21 is suppressed by the publisher "
-        "(Rate not calculated: fewer than 10 deaths).")
+        "Hackney’s drug-misuse death rate for 2019–21 was withheld by the publisher. "
+        "Value suppressed for disclosure control.")
     boundary = _row("deaths_drug_misuse", "E06000063", "2019-21")
     assert text.comparison_sentence("Cumberland", DEATHS, boundary, 5.1) == (
-        "Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate (Cumberland did not exist in this "
-        "period; the count is the sum of its 3 former districts).")
+        "Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate. Cumberland did not exist in this "
+        "period; the count is the sum of its 3 former districts.")
     assert text.comparison_sentence("Blackpool", DEATHS, _row("deaths_drug_misuse", "E06000009", "2019-21"),
                                     None).endswith("has no England figure to compare with in this build.")
     not_published = dict(DEATHS, title="Take-home naloxone kits", publication_status="foi",
@@ -392,7 +392,7 @@ def test_map_frame_and_figures(con):
     figure = charts.choropleth(frame, legend, geojson, highlight="E06000009")
     names = [trace.name for trace in figure.data]
     assert names == ["Better than England (1)", "Similar to England (1)", "Worse than England (2)",
-                     "Suppressed by the publisher (1)", "Count only, no rate (boundary change) (1)",
+                     "Withheld by the publisher (1)", "Count only, no rate (boundary change) (1)",
                      "Chosen area: Blackpool"]
     assert sum(len(t.locations) for t in figure.data[:-1]) == 6  # every area with a shape, once
     assert charts.figure_size(figure) < MAX_MAP_BYTES

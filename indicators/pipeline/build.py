@@ -35,6 +35,7 @@ from indicators.pipeline.schema import (
     INDICATOR_VALUE_COLUMNS,
     OBSERVATION_COLUMNS,
     conform_observations,
+    value_status_sql,
 )
 from indicators.pipeline.sources import Source, all_sources
 from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
@@ -583,9 +584,11 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         sources_df = sources_frame(raw_dir, sources, report.sources_used, report, fetch_status)
         _write(con, "published.sources", sources_df)
         # A row with no figure (no value, no count, nothing withheld) names no source: its note says why it is empty.
-        columns = ", ".join("CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
-                            "ELSE source_id END AS source_id" if c == "source_id" else c
-                            for c in INDICATOR_VALUE_COLUMNS)
+        # value_status names each row's state (schema.VALUE_STATUSES).
+        derived = {"source_id": "CASE WHEN value IS NULL AND numerator IS NULL AND NOT is_suppressed THEN NULL "
+                                "ELSE source_id END AS source_id",
+                   "value_status": f"{value_status_sql()} AS value_status"}
+        columns = ", ".join(derived.get(c, c) for c in INDICATOR_VALUE_COLUMNS)
         con.execute(f"""
             CREATE TABLE published.indicator_values AS
             SELECT {columns} FROM staged.indicator_values

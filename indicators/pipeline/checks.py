@@ -90,6 +90,17 @@ CHECKS: tuple[Check, ...] = (
                                  OR lower_ci_998 IS NOT NULL OR upper_ci_998 IS NOT NULL
                                  OR coalesce(compared_to_england, 'not compared') <> 'not compared')""",
         "a value the publisher withheld stays withheld: no value, no limits, not compared"),
+    Check("each row's state is one of the known states and fits its figures", "fail", f"""
+        SELECT v.indicator_id, v.area_code, v.period_label, v.value_status, v.value, v.numerator, v.is_suppressed
+        FROM {V} v
+        WHERE v.value_status IS NULL
+           OR v.value_status NOT IN ('value', 'suppressed', 'not calculated', 'count only', 'no data')
+           OR (v.value_status = 'value') <> (v.value IS NOT NULL)
+           OR (v.value_status = 'suppressed') <> (v.value IS NULL AND coalesce(v.is_suppressed, false))
+           OR (v.value_status IN ('not calculated', 'count only') AND v.numerator IS NULL)
+           OR (v.value_status = 'no data' AND v.numerator IS NOT NULL)""",
+        "value_status: value (a value), suppressed (withheld), not calculated or count only (a count, no value), "
+        "no data"),
     Check("empty rows name no source", "fail", f"""
         SELECT v.indicator_id, v.area_code, v.period_label, v.source_id, p.source_file FROM {V} v
         LEFT JOIN {P} p USING (indicator_id, area_code, period_label)

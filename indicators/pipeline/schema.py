@@ -39,8 +39,34 @@ INDICATOR_VALUE_COLUMNS: list[str] = [
     "indicator_id", "area_code", "area_name", "period_label", "period_start", "period_end",
     "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998",
     "numerator", "denominator", "is_suppressed", "value_note",
-    "compared_to_england", "compared_to_england_998", "source_id", "comparison_note",
+    "compared_to_england", "compared_to_england_998", "source_id", "comparison_note", "value_status",
 ]
+
+# What a row of published.indicator_values holds (its `value_status`), one word each; the words on pages come
+# from indicators.present.text. A row of an indicator that is not published for areas has no row at all
+# (published.indicators.publication_status says so).
+VALUE_STATUSES: dict[str, str] = {
+    "value": "a value",
+    "suppressed": "the publisher withheld the value (is_suppressed)",
+    "not calculated": "the publisher gives the count but calculated no value from it (ONS calculates no rate from "
+                      "fewer than 10 deaths); value_note says why",
+    "count only": "a count re-aggregated to boundaries the publisher's rate does not cover (an area created after "
+                  "the period), so no rate",
+    "no data": "no figure in the source files used for the build (value_note says which files lacked it)",
+}
+
+
+def value_status_sql(harmonisation: str | None = "harmonisation") -> str:
+    """The SQL expression of `value_status` over a row with value, is_suppressed, numerator and, when named, the
+    build's harmonisation column (a count re-aggregated from districts is 'count only'; any other count without a
+    value came from the publisher without one: 'not calculated')."""
+    count_only = (f"WHEN numerator IS NOT NULL AND starts_with(coalesce({harmonisation}, ''), 're-aggregated') "
+                  "THEN 'count only' " if harmonisation else "")
+    return ("CASE WHEN value IS NOT NULL THEN 'value' "
+            "WHEN coalesce(is_suppressed, false) THEN 'suppressed' "
+            f"{count_only}"
+            "WHEN numerator IS NOT NULL THEN 'not calculated' "
+            "ELSE 'no data' END")
 
 
 def empty_observations() -> pd.DataFrame:

@@ -38,14 +38,15 @@ CATEGORY_COLOURS = {
     "lower": "#1b9e9e",
     "not compared": "#9a9a9a",
     "suppressed": "#4d4d4d",
+    "not calculated": "#d4b9a7",
     "not published": "#f1b6da",
     "count only": "#b8c4c9",
     "no data": "#eeeeee",
 }
 CATEGORY_SYMBOLS = {
     "better": "circle", "similar": "diamond", "worse": "square", "higher": "triangle-up",
-    "lower": "triangle-down", "not compared": "x", "suppressed": "x", "not published": "x", "count only": "x",
-    "no data": "x",
+    "lower": "triangle-down", "not compared": "x", "suppressed": "x", "not calculated": "x", "not published": "x",
+    "count only": "x", "no data": "x",
 }
 # Viridis, five classes from its light end to indigo (its near-black end is left out so that no class
 # looks like the dark grey of 'suppressed'): colour-blind-safe and ordered in lightness.

@@ -167,7 +167,7 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
             # The word above the marker, clear of the bars and the region's diamond, with a white halo.
             parts.append(f'<text x="{_num(mx)}" y="{_num(y - 11)}" font-size="11" text-anchor="middle" '
                          f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_e(cat)}</text>')
-        elif cat in ("count only", "suppressed"):
+        elif cat in ("count only", "not calculated", "suppressed"):
             # No marker, but the row says what the area has: its count without a rate, or that it was withheld.
             said = text.spine_missing_label(r)
             parts.append(f'<text x="{_num(centre + 8)}" y="{_num(y - 11)}" font-size="11" '

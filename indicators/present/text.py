@@ -14,9 +14,13 @@ from collections.abc import Mapping
 import pandas as pd
 
 # Map and table categories, in legend order. Comparison words come from the published
-# compared_to_england column (indicators.stats.compare); the last four are states without one.
+# compared_to_england column (indicators.stats.compare); the rest are states without one, each a
+# different thing (published value_status, indicators.pipeline.schema.VALUE_STATUSES): withheld by the
+# publisher, not calculated by the publisher, a count without a rate for new boundaries, no open
+# per-area series, nothing in the files used.
 COMPARISON_CATEGORIES = ("better", "similar", "worse", "higher", "lower")
-CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not published", "count only", "no data")
+CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not calculated", "not published", "count only",
+                                      "no data")
 CATEGORY_LABELS = {
     "better": "Better than England",
     "similar": "Similar to England",
@@ -24,7 +28,8 @@ CATEGORY_LABELS = {
     "higher": "Higher than England",
     "lower": "Lower than England",
     "not compared": "Not compared",
-    "suppressed": "Suppressed by the publisher",
+    "suppressed": "Withheld by the publisher",
+    "not calculated": "Not calculated by the publisher",
     "not published": "Not published for areas",
     "count only": "Count only, no rate (boundary change)",
     "no data": "No data in this build",
@@ -37,12 +42,18 @@ CATEGORY_MEANINGS = {
     "lower": "The area's 95% interval lies below England's value (no better or worse for this indicator).",
     "not compared": ("There is a value but no comparison: it has no valid 95% interval, or there is no England "
                      "figure for that period. Each area's label says which."),
-    "suppressed": "The publisher withheld the figure, usually because the numbers are small.",
+    "suppressed": "The publisher has the figure but withheld it, usually because the numbers are small.",
+    "not calculated": ("Nothing was withheld: the publisher gives the count but calculated no rate from it, "
+                       "usually because the count is too small (ONS calculates no rate from fewer than 10 deaths). "
+                       "Each area's label gives its count and the reason."),
     "not published": "No open figure is published for individual areas.",
     "count only": ("A count is published but no rate for these boundaries: the area was created after the "
                    "period, so the publisher's rate covers the old areas only."),
     "no data": "The source files used for this build have no figure for this area and period.",
 }
+# published.indicator_values.value_status -> the category of a row without a value.
+_STATUS_CATEGORIES = {"suppressed": "suppressed", "not calculated": "not calculated", "count only": "count only",
+                      "no data": "no data"}
 OPEN_STATUS = "open"
 NO_FIGURE_NOTE = "No figure for this area and period"
 
@@ -126,19 +137,26 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
 
     Order matters: an indicator that is not published for areas is 'not published' whatever the
     row says, unless the row is a council's reply to a Freedom of Information request (a `foi_reference`,
-    queries.map_values); a withheld figure is 'suppressed'; a count without a value (an area re-aggregated across a
-    boundary change) is 'count only'; no row or no value is 'no data'; a value whose
-    comparison is missing or 'not compared' is 'not compared'.
+    queries.map_values); no row is 'no data'; a row without a value takes its state from the build's
+    `value_status` (withheld 'suppressed', 'not calculated' by the publisher, 'count only' for an area created
+    after the period, 'no data'), or, from a frame without that column, 'suppressed' when withheld, 'count only'
+    with a count and 'no data' without one; a value whose comparison is missing or 'not compared' is 'not
+    compared'.
     """
     if (not is_missing(publication_status) and str(publication_status) != OPEN_STATUS
             and is_missing(row.get("foi_reference"))):
         return "not published"
-    if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
-        return "suppressed"
     if not row.get("has_row", True):
         return "no data"
+    status = row.get("value_status")
     if is_missing(row.get("value")):
+        if not is_missing(status) and str(status) in _STATUS_CATEGORIES:
+            return _STATUS_CATEGORIES[str(status)]
+        if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
+            return "suppressed"
         return "no data" if is_missing(row.get("numerator")) else "count only"
+    if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
+        return "suppressed"
     word = row.get("compared_to_england")
     if is_missing(word) or str(word) not in COMPARISON_CATEGORIES:
         return "not compared"
@@ -228,19 +246,23 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     if not period:
         return f"There is no {noun} for any area in this build."
     note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip()
-    if bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
-        return f"{_possessive(area_name)} {noun} for {period} is suppressed by the publisher" + (
-            f" ({note.rstrip('.')})." if note else ".")
-    if row.get("has_row", True) and is_missing(row.get("value")) and not is_missing(row.get("numerator")):
+    cat = category(row)
+    if cat == "suppressed":
+        why = _as_sentences(note)
+        return f"{_possessive(area_name)} {noun} for {period} was withheld by the publisher." + (
+            f" {why}" if why else "")
+    if cat == "not calculated":
+        return not_calculated_sentence(area_name, indicator, row)
+    if cat == "count only":
         return count_only_sentence(area_name, indicator, row)
-    if not row.get("has_row", True) or is_missing(row.get("value")):
+    if is_missing(row.get("value")):
         count = row.get("numerator")
         extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
         if note.startswith(NOT_IN_BUILD_NOTE):
             return (f"There is no {noun} for {area_name} in {period} in this build{extra}: "
                     f"{_missing_reason(note)} {how_to_get_figure()}")
-        reason = "" if not note or note.startswith(NO_FIGURE_NOTE) else f": {note.rstrip('.')}"
-        return f"There is no {noun} for {area_name} in {period} in this build{extra}{reason}."
+        why = "" if not note or note.startswith(NO_FIGURE_NOTE) else f" {_as_sentences(note)}"
+        return f"There is no {noun} for {area_name} in {period} in this build{extra}.{why}"
     value = float(row["value"])
     head = f"{_possessive(area_name)} {noun}, {format_value(value, unit)} in {period},"
     if is_missing(benchmark_value):
@@ -265,19 +287,48 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
 
 
 def spine_missing_label(row: Mapping) -> str:
-    """The spine chart's words on a row with no marker: 'count only: 91, no rate' or 'suppressed'."""
-    if category(row) == "count only":
+    """The spine chart's words on a row with no marker: 'count only: 91, no rate', 'not calculated: 0, no rate' or
+    'withheld by the publisher'."""
+    cat = category(row)
+    if cat == "count only":
         return f"count only: {format_count(row.get('numerator'))}, no rate"
-    return "suppressed by the publisher"
+    if cat == "not calculated":
+        return f"not calculated: count {format_count(row.get('numerator'))}, no {_rate_word(row)}"
+    return "withheld by the publisher"
+
+
+def _rate_word(indicator: Mapping) -> str:
+    return "percentage" if unit_short(indicator.get("unit")) == "%" else "rate"
+
+
+def _counted(area_name: str, indicator: Mapping, row: Mapping) -> str:
+    """'Cumberland: 91 drug-misuse deaths in 2019–21'."""
+    what = _lower_first(str(indicator.get("short_title") or indicator.get("title") or "count"))
+    return f"{area_name}: {format_count(row['numerator'])} {what} in {period_display(row.get('period_label'))}"
+
+
+def _as_sentences(note: object) -> str:
+    """A value note as one or more sentences, capitalised and ending in a full stop ('' when empty)."""
+    text = "" if is_missing(note) else str(note).strip()
+    if not text:
+        return ""
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def count_only_sentence(area_name: str, indicator: Mapping, row: Mapping) -> str:
     """A count published without a rate (an area created after the period, counts re-aggregated from its
     districts): the count, and why there is no rate."""
-    what = _lower_first(str(indicator.get("short_title") or indicator.get("title") or "count"))
-    note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip().rstrip(".")
-    return (f"{area_name}: {format_count(row['numerator'])} {what} in {period_display(row.get('period_label'))}, "
-            "a count with no rate" + (f" ({note})." if note else "."))
+    why = _as_sentences(row.get("value_note"))
+    return f"{_counted(area_name, indicator, row)}, a count with no rate." + (f" {why}" if why else "")
+
+
+def not_calculated_sentence(area_name: str, indicator: Mapping, row: Mapping) -> str:
+    """A count the publisher gives without calculating a rate from it (ONS: fewer than 10 deaths): the count, and
+    the publisher's reason. 'Isles of Scilly: 0 drug-misuse deaths in 2019–21, and no rate: ONS does not calculate
+    a rate from fewer than 10 deaths.'"""
+    why = _as_sentences(row.get("value_note")) or "The publisher calculated none from this count."
+    return f"{_counted(area_name, indicator, row)}, and no {_rate_word(indicator)}. {why}"
 
 
 def no_data_message(indicator: Mapping, consequence: str) -> str:
@@ -345,8 +396,11 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
                 f" ({row.get('status_note')})" if row.get("status_note") else "")
         elif not period:
             reason = "no data for any area in this build"
-        elif bool(row.get("is_suppressed")) and not is_missing(row.get("is_suppressed")):
-            reason = "suppressed by the publisher" + (f": {note}" if note else "")
+        elif category(row) == "suppressed":
+            reason = "withheld by the publisher" + (f": {note}" if note else "")
+        elif category(row) == "not calculated":
+            reason = (f"a count ({format_count(row['numerator'])}) but no {_rate_word(row)}, so no comparison"
+                      + (f": {note}" if note else ""))
         elif row.get("has_row") and is_missing(row.get("value")) and not is_missing(row.get("numerator")):
             reason = (f"a count ({format_count(row['numerator'])}) but no rate, so no comparison"
                       + (f": {note}" if note else ""))

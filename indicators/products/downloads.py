@@ -112,6 +112,11 @@ COLUMN_DOCS: dict[str, dict[str, str]] = {
                            "value), no value, not calculated (no interval for this kind of figure), no interval, "
                            "or no benchmark (no England figure for that period); empty where the row is compared "
                            "and on England's own rows.",
+        "value_status": "What the row holds: value; suppressed (the publisher withheld the value); not calculated "
+                        "(the publisher gives the count but calculated no value from it, e.g. ONS calculates no "
+                        "rate from fewer than 10 deaths; value_note says why); count only (a count added up for an "
+                        "area created after the period, for which the publisher's rate cannot be re-derived); no "
+                        "data (no figure in the source files used; value_note says which).",
     },
     "indicators": {
         "indicator_id": "Stable id of the indicator; never reused.",
@@ -213,7 +218,13 @@ ROW_NOTES = (
     "Suppressed (is_suppressed is true): the publisher withheld the value, usually because the count is "
     "small enough to identify people or to be unreliable. value and its limits are empty; a count may "
     "still be given; value_note says why.",
-    "No data (value empty, is_suppressed false): there is no figure for that area and period in the "
+    "Not calculated (value_status 'not calculated'): nothing was withheld; the publisher gives the count "
+    "(numerator) but calculated no value from it, usually because the count is too small (ONS calculates no "
+    "rate from fewer than 10 deaths: the Isles of Scilly's 0 deaths in 2019-21 have no rate). value_note says "
+    "why.",
+    "Count only (value_status 'count only'): the area was created after the period; its count is the sum of "
+    "its former districts, and the publisher's rate for the old areas cannot be re-derived for it.",
+    "No data (value_status 'no data'): there is no figure for that area and period in the "
     "source files used for this build, or the area did not exist then and the figure cannot be "
     "re-derived for its boundaries; value_note says which. No data is not zero.",
     "Not compared (compared_to_england is 'not compared'): see the comparison categories above.",

@@ -35,12 +35,13 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from indicators.catalogue import method_rule
 from indicators.config import DATA_DIR, ENGLAND_CODE
 from indicators.errors import IndicatorsError, InputError, WarehouseMissing, writing
-from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS, table_exists
+from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS, table_exists, value_status_sql
 from indicators.present.text import foi_label
 
 LOCAL_NOTE_PREFIX = "Local data, not official statistics: "
@@ -90,13 +91,14 @@ CREATE TABLE IF NOT EXISTS "local"."values" (
     value DOUBLE, lower_ci_95 DOUBLE, upper_ci_95 DOUBLE, lower_ci_998 DOUBLE, upper_ci_998 DOUBLE,
     numerator DOUBLE, denominator DOUBLE, is_suppressed BOOLEAN, value_note VARCHAR,
     compared_to_england VARCHAR, compared_to_england_998 VARCHAR, source_id VARCHAR NOT NULL,
-    comparison_note VARCHAR, source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
+    comparison_note VARCHAR, value_status VARCHAR, source VARCHAR, collected_by VARCHAR, collection_date DATE, method VARCHAR, licence VARCHAR,
     access VARCHAR NOT NULL CHECK (access IN ('public', 'restricted')),
     is_official BOOLEAN NOT NULL CHECK (NOT is_official), imported_at TIMESTAMP,
     foi_reference VARCHAR, foi_response_date DATE
 );
 ALTER TABLE "local"."values" ADD COLUMN IF NOT EXISTS foi_reference VARCHAR;
 ALTER TABLE "local"."values" ADD COLUMN IF NOT EXISTS foi_response_date DATE;
+ALTER TABLE "local"."values" ADD COLUMN IF NOT EXISTS value_status VARCHAR;
 """
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -434,6 +436,8 @@ def validate(path: Path, known_areas, catalogue, reorganisations: pd.DataFrame |
     frame["compared_to_england"] = None
     frame["compared_to_england_998"] = None
     frame["comparison_note"] = None
+    frame["value_status"] = np.where(frame["value"].notna(), "value",
+                                     np.where(frame["numerator"].notna(), "not calculated", "no data"))
     frame["imported_at"] = pd.NaT
     return frame[LOCAL_VALUE_COLUMNS].reset_index(drop=True), errors
 
@@ -723,7 +727,9 @@ def _local_columns(con) -> set[str]:
 def _select_list(con, columns: list[str]) -> str:
     """`columns` for a SELECT from local.values; NULL for the FOI columns of a table loaded before they existed."""
     have = _local_columns(con)
-    return ", ".join(c if c in have or c not in FOI_COLUMNS else f"NULL AS {c}" for c in columns)
+    missing = {c: f"NULL AS {c}" for c in FOI_COLUMNS}
+    missing["value_status"] = f"{value_status_sql(None)} AS value_status"  # a table imported before the column
+    return ", ".join(c if c in have or c not in missing else missing[c] for c in columns)
 
 
 def has_local_values(con) -> bool:

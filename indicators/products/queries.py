@@ -143,7 +143,7 @@ def area(con, area_code: str) -> dict | None:
 VALUE_COLUMNS = """v.indicator_id, v.area_code, v.area_name, v.period_label, v.period_start, v.period_end,
        v.value, v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998, v.numerator,
        v.denominator, v.is_suppressed, v.value_note, v.compared_to_england,
-       v.compared_to_england_998, v.source_id"""
+       v.compared_to_england_998, v.source_id, v.value_status"""
 
 
 def area_values(con, indicator_id: str, period_label: str) -> pd.DataFrame:
@@ -422,7 +422,8 @@ def map_values(con, indicator_id: str, period_label: str | None) -> pd.DataFrame
                v.period_label, v.value, v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998,
                v.numerator, v.denominator, coalesce(v.is_suppressed, false) AS is_suppressed,
                coalesce(v.value_note, '') AS value_note, v.compared_to_england, v.compared_to_england_998,
-               v.comparison_note, v.indicator_id IS NOT NULL AS has_row
+               v.comparison_note, coalesce(v.value_status, 'no data') AS value_status,
+               v.indicator_id IS NOT NULL AS has_row
         FROM published.areas a
         LEFT JOIN published.indicator_values v
           ON v.area_code = a.area_code AND v.indicator_id = ? AND v.period_label = ?
@@ -433,7 +434,8 @@ def map_values(con, indicator_id: str, period_label: str | None) -> pd.DataFrame
 
 
 _FOI_OVERLAY = ["period_label", "value", "lower_ci_95", "upper_ci_95", "lower_ci_998", "upper_ci_998", "numerator",
-                "denominator", "value_note", "compared_to_england", "compared_to_england_998", "foi_reference"]
+                "denominator", "value_note", "compared_to_england", "compared_to_england_998", "foi_reference",
+                "value_status"]
 
 
 def _with_foi_responses(con, frame: pd.DataFrame, indicator_id: str, period_label: str | None) -> pd.DataFrame:
@@ -528,7 +530,8 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
                a.value, a.lower_ci_95, a.upper_ci_95, a.lower_ci_998, a.upper_ci_998,
                a.numerator, a.denominator, coalesce(a.is_suppressed, false) AS is_suppressed,
                coalesce(a.value_note, '') AS value_note, a.compared_to_england, a.compared_to_england_998,
-               a.comparison_note, a.indicator_id IS NOT NULL AS has_row,
+               a.comparison_note, coalesce(a.value_status, 'no data') AS value_status,
+               a.indicator_id IS NOT NULL AS has_row,
                e.value AS england_value, e.lower_ci_95 AS england_lower_ci_95,
                e.upper_ci_95 AS england_upper_ci_95,
                r.group_value AS region_value, r.group_method AS region_method,

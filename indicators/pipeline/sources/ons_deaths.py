@@ -33,12 +33,17 @@ OBSERVATION_KEY = ["series", "area_code", "period_label", "sex", "age"]
 
 # Wording from the workbooks' own footnotes: "Rates are not calculated when the number of
 # deaths are fewer than ten. Rates when deaths are between 10 and 19 are considered
-# unreliable as the number of deaths are small."
-_RATE_RULE = "ONS does not calculate rates from fewer than 10 deaths"
-_LOW_RELIABILITY_RATE = "low reliability: ONS considers rates based on 10 to 19 deaths unreliable"
-_LOW_RELIABILITY = "low reliability (ONS marker)"
+# unreliable as the number of deaths are small." Notes are plain words: the marker itself is
+# not repeated (a reader does not know what ':' means), only what it says.
+_RATE_RULE = "ONS does not calculate a rate from fewer than 10 deaths"
+_LOW_RELIABILITY_RATE = "low reliability: ONS considers a rate from 10 to 19 deaths unreliable"
+_LOW_RELIABILITY = "ONS marks this figure as of low reliability"
+_UNRELIABLE_FLAG = "ONS flags this figure as unreliable (small numbers)"
 
-# Markers that replace a figure: the figure is withheld (null, is_suppressed).
+# Markers that replace a figure, with what they say (after "is"). In a count column the figure is
+# withheld (null, is_suppressed). In a rate column, with the deaths published, a marker other than
+# a confidentiality one means ONS did not calculate the rate (null, not suppressed: nothing was
+# withheld, the count is there); see `_three_year_records`.
 _SUPPRESSION_MARKERS: dict[str, str] = {
     ":": "not available",
     "..": "not available",
@@ -47,15 +52,17 @@ _SUPPRESSION_MARKERS: dict[str, str] = {
     "\u2013": "not available or nil (not read as zero)",
     "x": "not available",
     "[x]": "not available",
-    "c": "confidential: withheld by ONS to protect confidentiality",
-    "[c]": "confidential: withheld by ONS to protect confidentiality",
+    "c": "withheld by ONS to protect confidentiality",
+    "[c]": "withheld by ONS to protect confidentiality",
     "z": "not applicable",
     "[z]": "not applicable",
-    "[w]": "no or negligible value",
-    "[low]": "less than half the final digit shown",
+    "[w]": "nil or negligible",
+    "[low]": "less than half the last digit shown",
 }
 # In a rate or confidence-limit column these markers mean the rate was not calculated.
 _RATE_RULE_MARKERS = {":", "..", "*", "-", "\u2013", "x", "[x]"}
+# Markers that withhold a figure ONS has (confidentiality), as opposed to one it did not calculate.
+_WITHHELD_MARKERS = {"c", "[c]"}
 # Markers that qualify a figure which is still published (kept, with a note); also
 # accepted written after the number ("12 u", "5.1 [u]", "7.2*").
 _QUALIFYING_MARKERS = {"u", "[u]"}
@@ -86,6 +93,7 @@ class _Cell:
     note: str = ""
     suppressed: bool = False
     blank: bool = False
+    withheld: bool = False  # a confidentiality marker: ONS has the figure and withheld it
 
 
 @dataclass
@@ -402,17 +410,19 @@ def _map_period_blocks(path: Path, table: _Table, rows: list[list]) -> None:
 # --- reading cells --------------------------------------------------------------------
 
 
-def _suppression_note(marker: str, key: str, rate_like: bool) -> str:
-    meaning = _SUPPRESSION_MARKERS[key]
+def _suppression_note(key: str, rate_like: bool) -> str:
+    """What a marker that replaces a figure says, in words: 'ONS does not calculate a rate from fewer than 10
+    deaths' for a rate, 'the number is not available in the ONS table' for a count."""
     if rate_like and key in _RATE_RULE_MARKERS:
-        meaning = f"rate not calculated ({_RATE_RULE})"
-    return f"{marker} = {meaning}"
+        return _RATE_RULE
+    what = "the rate" if rate_like else "the number"
+    return f"{what} is {_SUPPRESSION_MARKERS[key]} in the ONS table"
 
 
 def _qualifying_note(marker: str, rate_like: bool) -> str:
     if marker == "*":
-        return "* = flagged by ONS as unreliable (small numbers)"
-    return f"{marker} = {_LOW_RELIABILITY_RATE if rate_like else _LOW_RELIABILITY}"
+        return _UNRELIABLE_FLAG
+    return _LOW_RELIABILITY_RATE if rate_like else _LOW_RELIABILITY
 
 
 _BLANK = _Cell(blank=True)
@@ -445,7 +455,7 @@ def _read_text(value: str, rate_like: bool) -> _Cell | None:
         return _BLANK
     key = re.sub(r"\s+", " ", text).lower()
     if key in _SUPPRESSION_MARKERS:
-        return _Cell(note=_suppression_note(text, key, rate_like), suppressed=True)
+        return _Cell(note=_suppression_note(key, rate_like), suppressed=True, withheld=key in _WITHHELD_MARKERS)
     if key in _QUALIFYING_MARKERS:
         return _Cell(note=_qualifying_note(text, rate_like))
     if _NUMBER.match(text):
@@ -457,8 +467,9 @@ def _read_text(value: str, rate_like: bool) -> _Cell | None:
         if marker in _SUFFIX_QUALIFYING_MARKERS:
             return _Cell(number=number, note=_qualifying_note(marker, rate_like))
         if marker in _SUPPRESSION_MARKERS:
-            note = _suppression_note(marker, marker, rate_like)
-            return _Cell(note=f"{note} (published as {text!r})", suppressed=True)
+            note = _suppression_note(marker, rate_like)
+            return _Cell(note=f"{note} (the table shows ‘{text}’)", suppressed=True,
+                         withheld=marker in _WITHHELD_MARKERS)
     return None
 
 
@@ -502,11 +513,13 @@ def _cell(row: list, col: int | None):
 
 
 def _join_notes(notes: list[str]) -> str:
+    """The notes of one row as one plain sentence without its full stop: 'Low reliability: ...; the rate is ...'."""
     seen: list[str] = []
     for note in notes:
         if note and note not in seen:
             seen.append(note)
-    return "; ".join(seen)
+    joined = "; ".join(seen)
+    return joined[:1].upper() + joined[1:]
 
 
 def _table_records(path: Path, table: _Table, rows: list[list]) -> list[dict]:
@@ -568,7 +581,7 @@ def _registration_records(path: Path, table: _Table, row: list, r: int, code: st
             "value": cell.number,
             "numerator": cell.number,
             "is_suppressed": cell.suppressed,
-            "value_note": cell.note,
+            "value_note": _join_notes([cell.note]),
         })
     return out
 
@@ -601,17 +614,21 @@ def _three_year_records(path: Path, table: _Table, row: list, r: int, code: str,
             continue  # no figures for this area and period: no observation
         notes = [rate.note]
         if rate.blank:
-            notes.append("rate blank in the published table")
+            notes.append("the rate is blank in the ONS table")
         notes += [f.note for f in flags if f.note]
         if deaths.note:
-            notes.append(f"deaths: {deaths.note}")
+            notes.append(deaths.note.replace("the number", "the number of deaths", 1))
         elif deaths.blank:
-            notes.append("deaths blank in the published table")
+            notes.append("the number of deaths is blank in the ONS table")
         for limit in (lower, upper):
             if limit.note and limit.note != rate.note:
-                notes.append(f"confidence limits: {limit.note}")
+                notes.append(limit.note.replace("the rate", "the confidence limits", 1).replace(" is ", " are ", 1))
         if rate.number is not None and (lower.blank or upper.blank):
-            notes.append("confidence limits blank in the published table")
+            notes.append("the confidence limits are blank in the ONS table")
+        # Nothing withheld when ONS gives the deaths and only the rate is missing: it did not calculate one
+        # (fewer than 10 deaths, or a rate it does not give); the row is then not suppressed, and the build
+        # calls it 'not calculated'. A confidentiality marker, or no published count, is withheld.
+        suppressed = rate.suppressed and (rate.withheld or deaths.number is None)
         out.append({
             "series": SERIES_3YR[table.cause],
             "area_code": code,
@@ -624,7 +641,7 @@ def _three_year_records(path: Path, table: _Table, row: list, r: int, code: str,
             "lower_ci_95": lower.number,
             "upper_ci_95": upper.number,
             "numerator": deaths.number,
-            "is_suppressed": rate.suppressed,
+            "is_suppressed": suppressed,
             "value_note": _join_notes(notes),
         })
     return out
