@@ -43,6 +43,12 @@ def render() -> None:
         st.markdown(f"- **{md(title)}**" + (f" ({md(status)})" if status else "") + f": {md(why)}")
     st.markdown(md(words.MISSING_WORDS))
 
+    st.header(words.GLOSSARY_HEAD, anchor=words.GLOSSARY_ANCHOR)
+    st.markdown(md(words.GLOSSARY_INTRO))
+    for anchor, term, definition in words.glossary_entries():
+        st.subheader(md(term), anchor=anchor)
+        st.markdown(md(definition))
+
     st.header("How to cite")
     st.code(frame.citation(ctx, "About the data"), language=None, wrap_lines=True)
     st.markdown(md(words.build_line(ctx.wh.build_id, ctx.wh.build)))

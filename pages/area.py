@@ -2,8 +2,8 @@
 
 import streamlit as st
 
+from indicators.present import glossary, svgcharts, text
 from indicators.present import profile as words
-from indicators.present import svgcharts, text
 from indicators.present.state import PEER_GROUP_LABELS
 from indicators.products import availability
 from ui import foi, frame, markup
@@ -13,30 +13,34 @@ def render() -> None:
     ctx = frame.context(("area", "indicator", "period", "peers"))
     code = ctx.state.area
     md = text.md_escape
+    say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use
 
     if not code:
         st.title("Area profile")
-        st.info("Choose an area: type its name in the **Area** box in the sidebar, or click it on the map.")
+        st.info(say(words.CHOOSE_AREA))
     else:
         info = ctx.wh.q("area", code) or {}
         name = ctx.area_name(code)
         st.title(md(name))
-        st.markdown(md(words.area_line(info, code)))
+        st.markdown(say(words.area_line(info, code)))
         profile = ctx.wh.q("area_profile", code)
 
         st.header("At a glance")
-        st.markdown(md(words.GLANCE_INTRO))
+        st.markdown(say(words.GLANCE_INTRO))
         for england, region in words.glance(name, profile, info.get("region_name")):
-            st.markdown(f"- {md(england)}" + (f"\n    - {md(region)}" if region else ""))
+            st.markdown(f"- {say(england)}" + (f"\n    - {say(region)}" if region else ""))
+        caveat = words.deaths_caveat(name, profile)
+        if caveat:
+            st.markdown(say(caveat))
         missing = words.missing_sentence(name, profile)
         if missing:
-            st.markdown(md(missing))
+            st.markdown(say(missing))
 
         st.header("Against England and the region")
         spine = svgcharts.spine_svg(profile, name)
         if spine is not None:
             markup.show(spine, key="spine")  # SVG from indicators.present.svgcharts: data escaped, no script
-            st.markdown(md(words.SPINE_EXPLAINED))
+            st.markdown(say(words.SPINE_EXPLAINED))
         else:
             st.info(words.NO_SPINE)
         with frame.table_expander("Table: this area, its region and England"):
@@ -53,7 +57,7 @@ def render() -> None:
                                       default=with_members[0], page="area", help=words.PEER_GROUP_HELP)
             members = peers[peers["peer_group"] == group]
             if members.empty:
-                st.info(text.peer_group_missing(group))
+                st.info(say(text.peer_group_missing(group)))
             else:
                 left, right = st.columns([2, 3])
                 with left:
@@ -63,9 +67,9 @@ def render() -> None:
                 with right:
                     comparison = ctx.wh.q("peer_comparison", code, group)
                     sentences = words.peer_sentences(name, comparison, ctx.indicator)
-                    st.markdown(md(words.peer_lead(name) if sentences else text.no_peer_figures(name)))
+                    st.markdown(say(words.peer_lead(name) if sentences else text.no_peer_figures(name)))
                     for sentence in sentences:
-                        st.markdown(f"- {md(sentence)}")
+                        st.markdown(f"- {say(sentence)}")
                     with frame.table_expander("Table: against the peer group"):
                         markup.show(words.peer_comparison_table(comparison, name, group),
                                     key="table_peer_comparison")
@@ -77,25 +81,25 @@ def render() -> None:
         for n, chart in enumerate(charts):
             with columns[n % 2]:
                 markup.show(chart.svg, key=f"trend_{chart.indicator_id}")
-                st.markdown(md(chart.caption))
+                st.markdown(say(chart.caption))
                 with frame.table_expander():
                     markup.show(chart.table, key=f"table_trend_{chart.indicator_id}")
         if single:
-            st.markdown(md(words.single_period_sentence(single)))
+            st.markdown(say(words.single_period_sentence(single)))
         if not charts and not single:
-            st.info(md(words.no_trends_sentence(name)))
+            st.info(say(words.no_trends_sentence(name)))
 
         st.header("Other figures: networks and local data")
         odn = ctx.wh.q("odn_values_for_area", code)
         local = ctx.wh.q("local_values", True)  # this local session may show its restricted rows
         local = local[local["area_code"] == code]
         if odn.empty and local.empty:
-            st.markdown(md(words.no_other_figures(name)))
+            st.markdown(say(words.no_other_figures(name)))
         if not odn.empty:
             st.markdown(f"**{md(availability.odn_caption(odn))}**")
             markup.show(words.odn_table(odn), key="table_odn")
         if not local.empty:
-            st.markdown(f"**{md(words.LOCAL_HEAD)}** {md(words.local_sentence(local))}")
+            st.markdown(f"**{md(words.LOCAL_HEAD)}** {say(words.local_sentence(local))}")
             titles = {r["indicator_id"]: r.get("short_title") or r["title"] for r in ctx.catalogue.to_dict("records")}
             markup.show(words.local_table(local, titles, name), key="table_local")
 

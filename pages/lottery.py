@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from indicators.present import charts, text
+from indicators.present import charts, glossary, text
+from indicators.present import lottery as words
 from indicators.present.state import BALANCE_DEATHS
 from ui import frame
 
@@ -12,10 +13,10 @@ NOT_IN_BUILD = "not available in this build"
 def render() -> None:
     ctx = frame.context(("indicator", "period", "area", "completion", "adjusted"))
     meta = ctx.indicator(ctx.state.indicator)
+    say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use
 
-    st.title("The postcode lottery")
-    st.markdown("How far apart are areas, is the gap more than chance, and do high completion rates go with "
-                "high death rates?")
+    st.title(words.TITLE)
+    st.markdown(say(words.INTRO))
 
     indicator_id, period = ctx.state.indicator, ctx.state.period
     st.header(f"How big is the gap: {text.md_escape(meta.get('short_title', 'no indicator'))}")
@@ -53,37 +54,27 @@ def render() -> None:
                     "area_code": "Code"})
                 st.dataframe(points, hide_index=True, width="stretch")
 
-    st.header("The balance view: completions against deaths")
+    st.header(words.BALANCE_HEAD)
     deaths = ctx.indicator(BALANCE_DEATHS)
     completions = list(ctx.choices.completions)
     if not deaths or not completions:
-        st.info(f"The balance view needs a completions indicator and drug-misuse deaths; {NOT_IN_BUILD}.")
+        st.info(say(words.balance_needs()))
     else:
-        completion = frame.page_choice(ctx, "completion", "Completions indicator", completions,
+        completion = frame.page_choice(ctx, "completion", words.COMPLETION_LABEL, completions,
                                        lambda c: ctx.indicator(c).get("short_title", c), default=ctx.state.completion,
                                        page="lottery")
         x_meta = ctx.indicator(completion)
         view = ctx.wh.q("balance_view", completion, BALANCE_DEATHS)
         balance = view["frame"]
         both = balance.dropna(subset=["x_value", "y_value"])
-        st.markdown(
-            "Critics of completion targets warn that a service can *complete* people quickly while deaths rise. "
-            "Each area's latest figure of each indicator is shown, so the periods can differ: "
-            f"{text.md_escape(x_meta.get('short_title'))} from "
-            f"{text.md_escape(', '.join(text.period_display(p) for p in view['x_periods']) or 'no period')}, "
-            f"{text.md_escape(deaths.get('short_title'))} from "
-            f"{text.md_escape(', '.join(text.period_display(p) for p in view['y_periods']) or 'no period')}. "
-            "Quadrant lines are at England's values for the latest periods; each area's quadrant uses England's "
-            "value in that area's own periods.")
+        st.markdown(say(words.BALANCE_WHY))
+        st.markdown(say(words.balance_periods(x_meta, deaths, view)))
+        st.markdown(say(words.balance_lines(x_meta, deaths, view["england"])))
         if both.empty:
-            st.info(f"No area has both {text.md_escape(x_meta.get('short_title'))} and "
-                    f"{text.md_escape(deaths.get('short_title'))} in this build "
-                    "(no data, not zeros), so there is nothing to plot.")
+            st.info(say(words.balance_nothing(x_meta, deaths)))
         else:
             if len(both) < charts.BIVARIATE_MIN_AREAS:
-                st.warning(f"Only {len(both)} {'area has' if len(both) == 1 else 'areas have'} both figures in this "
-                           "build: too few to say anything about the pattern across England. The other areas have no "
-                           "completions figure in the files used for this build (no data, not zeros).")
+                st.warning(say(words.balance_too_few(len(both))))
             st.plotly_chart(charts.balance_figure(balance, x_meta, deaths, view["england"], ctx.state.area), theme=None,
                             config=charts.PLOT_CONFIG, key="balance")
             quadrants = charts.balance_quadrants(both).value_counts()
@@ -98,10 +89,9 @@ def render() -> None:
                     "y_compared_to_england": "Deaths vs England", "y_england": "England deaths",
                     "quadrant": "Quadrant", "area_code": "Code"}), hide_index=True, width="stretch")
 
-            st.subheader("The same as a map")
+            st.subheader(words.BIVARIATE_HEAD)
             if len(both) < charts.BIVARIATE_MIN_AREAS:
-                st.info(f"The bivariate map divides areas into thirds on each measure; it needs at least "
-                        f"{charts.BIVARIATE_MIN_AREAS} areas with both figures and this build has {len(both)}.")
+                st.info(say(words.bivariate_too_few(charts.BIVARIATE_MIN_AREAS, len(both))))
             else:
                 classes = charts.bivariate_classes(balance)
                 left, right = st.columns([3, 1])
@@ -111,9 +101,7 @@ def render() -> None:
                 with right:
                     st.plotly_chart(charts.bivariate_legend(x_meta, deaths, charts.bivariate_cuts(balance)),
                                     theme=None, config=charts.PLOT_CONFIG, key="bivariate_legend")
-                    st.markdown("Thirds of the areas that have both figures: across, completions (low to high); up, "
-                               "deaths (low to high). Top right (H/H, dark blue) is high completions with high "
-                               "deaths. Mid grey: not enough data.")
+                    st.markdown(say(words.BIVARIATE_KEY))
                 with frame.table_expander():
                     st.dataframe(classes[["area_name", "x_value", "y_value", "bivariate_class"]].rename(columns={
                         "area_name": "Area", "x_value": "Completions", "y_value": "Deaths",

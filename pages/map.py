@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from indicators.present import mapview, text
+from indicators.present import glossary, mapview, text
 from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES
 from ui import frame, markup, nav
 
@@ -10,55 +10,54 @@ from ui import frame, markup, nav
 def render() -> None:
     ctx = frame.context(("indicator", "period", "area", "colour"))
     meta = ctx.indicator(ctx.state.indicator)
+    say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use
 
     if not meta:
         st.title("Map")
-        st.info("This build has no indicators to map.")
+        st.info(mapview.NO_INDICATORS)
     else:
         indicator_id, period, area = ctx.state.indicator, ctx.state.period, ctx.state.area
         st.title(text.md_escape(meta["title"]))
         england = ctx.wh.q("benchmark_value", indicator_id, period) if period else None
-        notice = mapview.map_notice(england, meta, period, "colour by value instead, or see the table")
+        notice = mapview.map_notice(england, meta, period, mapview.OTHER_COLOURING)
         lead = mapview.england_sentence(england, meta, period)
         if notice:
-            st.info(text.md_escape(notice))
+            st.info(say(notice))
         elif lead:
-            st.markdown(f"**{text.md_escape(lead[0])}** {text.md_escape(lead[1])}")
-        with st.expander("What this indicator measures, and its caveats"):
-            st.markdown(text.md_escape(meta.get("definition") or ""))
+            st.markdown(f"**{text.md_escape(lead[0])}** {say(lead[1])}")
+        with st.expander(mapview.DEFINITION_HEAD):
+            st.markdown(say(meta.get("definition") or ""))
             caveats = text.caveat_list(meta.get("caveats"))
             if caveats:
-                st.markdown("\n".join(f"- {text.md_escape(c)}" for c in caveats))
-            st.markdown(f"{text.md_escape(mapview.source_line(meta))} More in *About the data*.")
-        colour = frame.page_choice(ctx, "colour", "Colour areas by", list(COLOUR_MODES), COLOUR_MODE_LABELS.get,
-                                   default="comparison", page="map",
-                                   help="Compared with England: significance at 95%. Value: fifths of the areas "
-                                        "with a value (quantile classes).")
+                st.markdown("\n".join(f"- {say(c)}" for c in caveats))
+            st.markdown(say(mapview.more_line(meta)))
+        colour = frame.page_choice(ctx, "colour", mapview.COLOUR_LABEL, list(COLOUR_MODES), COLOUR_MODE_LABELS.get,
+                                   default="comparison", page="map", help=mapview.COLOUR_HELP)
         view = ctx.wh.map_view(indicator_id, period, colour, area, frame.params_for(ctx))
         values, table, legend = view.values, view.table, view.legend
         left, right = st.columns([3, 1], gap="small")
         with left:
             markup.show(view.main, key="map_main")  # SVG from indicators.present.svgmap: data escaped, no script
-            st.markdown(text.md_escape(mapview.MAP_HELP))
+            st.markdown(say(mapview.MAP_HELP))
             if foi_note := mapview.foi_note(values):
-                st.markdown(text.md_escape(foi_note))
+                st.markdown(say(foi_note))
         with right:
             markup.show(view.legend_html, key="map_legend")
             if view.inset is not None:
                 st.markdown(f"**{mapview.INSET_TITLE}**")
                 markup.show(view.inset, key="map_inset")
-            with st.expander("What the colours mean"):
-                st.markdown("\n".join(f"- **{text.md_escape(label)}**: {text.md_escape(meaning)}"
+            with st.expander(mapview.MEANINGS_HEAD):
+                st.markdown("\n".join(f"- **{text.md_escape(label)}**: {say(meaning)}"
                                        for label, meaning in mapview.colour_meanings(legend)))
         if area:
-            st.page_link(nav.page("area"), label=f"Open the profile of {text.md_escape(ctx.area_name(area))}", icon=":material/location_on:",
+            st.page_link(nav.page("area"), label=text.md_escape(mapview.profile_link(ctx.area_name(area))),
+                         icon=":material/location_on:",
                          query_params=frame.params_for(ctx))
 
-        st.subheader("The same data as a table")
+        st.subheader(mapview.TABLE_HEAD)
         # On request, like Our World in Data's table tab: the sortable table's JavaScript (about 1.3 MB) would
         # otherwise hold back the first drawing of the whole page, map included, by about a second.
-        if st.toggle("Show the table of every area (sortable)", key="map_table",
-                     help="Area, region, value, 95% interval, count, comparison with England, period and notes."):
+        if st.toggle(mapview.TABLE_TOGGLE, key="map_table", help=mapview.TABLE_HELP):
             columns = {c.key: c.header for c in mapview.table_columns(meta, table)}
             value = columns["value"]
             st.dataframe(mapview.table_rows(table)[list(columns)].rename(columns=columns), hide_index=True,
@@ -66,8 +65,7 @@ def render() -> None:
                              name: st.column_config.NumberColumn(format="%.1f")
                              for name in (value, "95% lower", "95% upper")})
         else:
-            st.markdown("Each area on the map is also a link that names its value, interval and comparison, so "
-                        "the map can be read with a screen reader or the keyboard. The CSV below has every column.")
+            st.markdown(say(mapview.TABLE_INSTEAD))
         frame.download_buttons(ctx, values.assign(indicator_id=indicator_id), [indicator_id], "map", meta["title"],
                                key="map")
 

@@ -71,9 +71,14 @@ def run(monkeypatch, db, page: str | None = None, params: dict | None = None) ->
     return at.run()
 
 
+# A link to the glossary on the About page (indicators.present.glossary): its label is what the reader sees.
+GLOSSARY_LINK = re.compile(r"(?<!\\)\[((?:[^\]\\]|\\.)*)\]\(about#glossary-[a-z0-9-]+\)")
+
+
 def plain(markdown: str) -> str:
-    """Markdown source as the words a reader sees, for text from the data that the page escaped (text.md_escape)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Markdown source as the words a reader sees, for text from the data that the page escaped (text.md_escape)
+    and the glossary links it made."""
+    return re.sub(r"\\(.)", r"\1", GLOSSARY_LINK.sub(r"\1", markdown))
 
 
 def markups(at: AppTest) -> list[str]:
@@ -94,7 +99,7 @@ def not_possible(at: AppTest):
 def texts(at: AppTest) -> str:
     parts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning",
                                   "error") for e in getattr(at, kind)] + markups(at)
-    return re.sub(r"\\(.)", r"\1", "\n".join(str(p) for p in parts))  # as read, without Markdown escapes
+    return plain("\n".join(str(p) for p in parts))  # as read, without Markdown escapes and glossary links
 
 
 def no_exception(at: AppTest) -> None:
@@ -175,8 +180,8 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
     no_exception(at)
     assert at.title[0].value == "Blackpool"
     body = texts(at)
-    assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher "
-            "than England’s 5.1") in body
+    assert ("Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21 (95% interval 16.0 to 23.3), is "
+            "significantly higher than England’s 5.1") in body
     # The rest of the North West is Manchester alone: no regional figure, and the page says why.
     assert ("No comparison with the rest of North West: only 1 of the group's 2 other areas has a value for this "
             "period; a group figure needs at least 3.") in body
@@ -194,7 +199,7 @@ def test_permalink_to_an_area(monkeypatch, warehouse):
     assert (deaths["Period"], deaths["Blackpool"], deaths["England"], deaths["Rest of region"],
             deaths["Compared with England"]) == ("2019–21", "19.4", "5.1", "–", "Worse than England")
     peers = [t for t in tables(at) if list(t.columns) == ["Peer", "Why"]][0]
-    assert peers.attrs["caption"] == "1 peer and why each is one"
+    assert peers.attrs["caption"] == "1 peer, and why it is one"
     assert peers["Why"].tolist() == ["CIPFA nearest neighbour, rank 1 of the 15 most similar"]
     # One CIPFA peer is not a group: no figure, and the reason.
     assert ("Drug-misuse deaths: no comparison with the peer group: only 1 of the group's 1 other area has a value "
@@ -323,7 +328,7 @@ def test_cipfa_peers_not_in_the_build_say_how_to_get_them(monkeypatch, warehouse
     no_exception(at)
     assert "cipfa" in at.radio[0].options or "CIPFA nearest neighbours" in at.radio[0].options
     assert at.query_params["peers"] == "cipfa"
-    info = " ".join(i.value for i in at.info)
+    info = plain(" ".join(i.value for i in at.info))
     assert "CIPFA nearest neighbours are not in this build" in info
     assert "indicators fetch --source cipfa_neighbours" in info
 

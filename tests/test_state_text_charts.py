@@ -156,15 +156,15 @@ COMPLETIONS = {"title": "Successful completion of drug treatment: opiate users",
 def test_blackpool_deaths_sentence():
     row = _row("deaths_drug_misuse", "E06000009", "2019-21")
     assert text.comparison_sentence("Blackpool", DEATHS, row, 5.1) == (
-        "Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21, is significantly higher than "
-        "England’s 5.1: worse than England, since a lower value is better.")
+        "Blackpool’s drug-misuse death rate, 19.4 per 100,000 in 2019–21 (95% interval 16.0 to 23.3), is "
+        "significantly higher than England’s 5.1: worse than England, since a lower value is better.")
 
 
 def test_polarity_words():
     low_completion = _row("completion_opiate", "E06000009", "2020/21")
     assert text.comparison_sentence("Blackpool", COMPLETIONS, low_completion, 5.0) == (
-        "Blackpool’s figure for “successful completion of drug treatment: opiate users”, 3.0% in 2020/21, is "
-        "significantly lower than England’s 5.0%: worse than England, since a higher value is better.")
+        "Blackpool’s figure for “successful completion of drug treatment: opiate users”, 3.0% in 2020/21 (95% interval "
+        "2.2% to 4.1%), is significantly lower than England’s 5.0%: worse than England, since a higher value is better.")
     high_completion = _row("completion_opiate", "E09000007", "2020/21")
     assert "significantly higher than England’s 5.0%: better than England, since a higher value is better." in \
         text.comparison_sentence("Camden", COMPLETIONS, high_completion, 5.0)
@@ -550,5 +550,5 @@ def test_not_compared_labels_say_the_real_reason():
     assert "95% interval: 2.9% to 6.2%" in lines and "Not compared (no England figure for this period)" in lines
     assert text.comparison_sentence("Barnet", {"short_title": "Completions (opiate)", "title": "Completions",
                                                "unit": "%"}, dict(base, comparison_note="no benchmark"), 5.0) == (
-        "Barnet’s figure for “completions”, 4.3% in 2020/21, is not compared with England: there is no single "
+        "Barnet’s figure for “completions”, 4.3% in 2020/21 (95% interval 2.9% to 6.2%), is not compared with England: there is no single "
         "England figure for 2020/21.")

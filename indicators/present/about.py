@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from indicators.present import text
+from indicators.present import glossary, text
 
 INTRO = ("Every figure here comes from an official publication, is shown with its 95% interval where one exists, and "
          "is labelled when it is suppressed, missing or not published. Nothing is estimated to fill a gap.")
@@ -19,6 +19,10 @@ LICENCE = ("Contains public sector information licensed under the Open Governmen
 MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: suppressed (withheld by the "
                  "publisher), no data (not in the files used for this build), not published (no open per-area series) "
                  "or not compared (a value without a valid interval).")
+GLOSSARY_HEAD = "Words used on this site"
+GLOSSARY_ANCHOR = "glossary"
+GLOSSARY_INTRO = ("What the less familiar words on these pages mean. Where a page first uses one of them, it links "
+                  "here.")
 POLARITY_WORDS = {"high_is_good": "higher is better", "low_is_good": "lower is better",
                   "no_polarity": "neither higher nor lower is better"}
 SOURCE_COLUMNS = ("publisher", "title", "file", "url", "licence", "retrieved", "sha256")
@@ -89,3 +93,8 @@ def not_published(catalogue: pd.DataFrame, families: pd.DataFrame) -> list[tuple
 
 def build_line(build_id: str, build: Mapping) -> str:
     return f"Build {build_id}, built {build.get('built_at') or 'unknown'}."
+
+
+def glossary_entries() -> list[tuple[str, str, str]]:
+    """(anchor, term, definition) of every glossary entry (data/glossary.toml), in its order."""
+    return [(glossary.anchor(t.id), t.term, t.definition) for t in glossary.terms()]

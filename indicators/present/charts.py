@@ -125,7 +125,7 @@ def hover_lines(row: Mapping, indicator: Mapping) -> list[str]:
                  else CATEGORY_LABELS.get(cat, cat))
     note = row.get("value_note")
     if not is_missing(note) and str(note).strip():
-        lines.append(str(note).strip()[:160])
+        lines.append(str(note).strip())  # whole: a label cut short ('... and cannot be') says something else
     return lines
 
 

@@ -21,6 +21,17 @@ MAP_HELP = ("Select an area (click it, or Tab to it and press Enter) to open its
 INSET_TITLE = "London boroughs, enlarged"
 NO_DATA_CONSEQUENCE = "the map has nothing to colour (no area is drawn as zero)"
 VALUE_CLASS_MEANING = "a fifth of the areas with a value, by value."
+NO_INDICATORS = "This build has no indicators to map."
+DEFINITION_HEAD = "What this indicator measures, and its caveats"
+COLOUR_LABEL = "Colour areas by"
+COLOUR_HELP = "Compared with England: significance at 95%. Value: fifths of the areas with a value."
+MEANINGS_HEAD = "What the colours mean"
+TABLE_HEAD = "The same data as a table"
+TABLE_TOGGLE = "Show the table of every area (sortable)"
+TABLE_HELP = "Area, region, value, 95% interval, count, comparison with England, period and notes."
+TABLE_INSTEAD = ("Each area on the map is also a link that names its value, interval and comparison, so the map can "
+                 "be read with a screen reader or the keyboard. The CSV below has every column.")
+OTHER_COLOURING = "colour by value instead, or see the table"
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,16 @@ def foi_note(values: pd.DataFrame) -> str:
 def source_line(meta: Mapping) -> str:
     """Who publishes the indicator's figures, under its definition and caveats."""
     return f"Source: {meta.get('publisher')}."
+
+
+def more_line(meta: Mapping) -> str:
+    """The source line and where to read more, in the app."""
+    return f"{source_line(meta)} More in About the data."
+
+
+def profile_link(area_name: str) -> str:
+    """The link from the map to the chosen area's profile."""
+    return f"Open the profile of {area_name}"
 
 
 def colour_meanings(legend: list) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 
+CHOOSE_AREA = "Choose an area: type its name in the Area box, or select it on the map."
 GLANCE_INTRO = ("Each indicator at its latest period in this build, against England and against the rest of the "
                 "region (the region's other areas, pooled where counts allow), at 95%.")
 SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of areas (worst on the left); dark "
@@ -37,9 +38,21 @@ LOCAL_HEAD = "Local and community figures: not official statistics."
 ALL_COMPARED = "Every indicator could be compared."
 
 
+AREA_TYPES = {"unitary": "A unitary authority", "county": "A county council area",
+              "metropolitan district": "A metropolitan district", "london borough": "A London borough"}
+
+
+def _in_region(region: str) -> str:
+    """'the North West', 'the East of England', 'London', 'Yorkshire and The Humber'."""
+    return f"the {region}" if region.split(" ", 1)[0] in ("North", "South", "East", "West") else region
+
+
 def area_line(info: Mapping, code: str) -> str:
-    """'Unitary in North West · code E06000009'."""
-    return f"{str(info.get('area_type') or '').capitalize()} in {info.get('region_name') or 'England'} · code {code}"
+    """'A unitary authority in the North West · area code E06000009' ('A London borough · ...' in London)."""
+    kind = AREA_TYPES.get(str(info.get("area_type") or "").lower(), "An area")
+    region = str(info.get("region_name") or "")
+    where = "" if not region or region in kind else f" in {_in_region(region)}"
+    return f"{kind}{where} · area code {code}"
 
 
 def rest_of_region(region_name: str | None) -> str:
@@ -65,12 +78,54 @@ def glance(name: str, profile: pd.DataFrame, region_name: str | None) -> list[tu
     return out
 
 
+MISUSE, POISONING = "deaths_drug_misuse", "deaths_drug_poisoning"
+DEATHS_DEFINITIONS = ("Drug-misuse deaths are the part of drug-poisoning deaths that involve drug abuse or dependence "
+                      "or a drug controlled under the Misuse of Drugs Act. Areas record that part differently, so an "
+                      "area can compare differently with England on the two.")
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%"
+
+
+def deaths_caveat(name: str, profile: pd.DataFrame) -> str | None:
+    """Where the profile shows both death indicators: what separates them, the share of the area's drug-poisoning
+    deaths recorded as misuse (and England's, where the profile has England's counts), and, when the area is better
+    than England on one and worse on the other, that both are as ONS publishes them. None without both."""
+    rows = {r["indicator_id"]: r for r in profile.to_dict("records")}
+    misuse, poisoning = rows.get(MISUSE), rows.get(POISONING)
+    if not misuse or not poisoning or not (text.has_figure(misuse) and text.has_figure(poisoning)):
+        return None
+    out = [DEATHS_DEFINITIONS]
+    name = text.plain_name(name)
+    period = misuse.get("period_label")
+    same_period = not text.is_missing(period) and period == poisoning.get("period_label")
+    counts = [misuse.get("numerator"), poisoning.get("numerator")]
+    if same_period and not any(text.is_missing(c) for c in counts) and float(counts[1]) > 0:
+        sentence = (f"Of {name}’s {text.format_count(counts[1])} drug-poisoning deaths in {text.period_display(period)}, "
+                    f"{text.format_count(counts[0])} ({_share(*counts)}) were recorded as drug misuse")
+        england = [misuse.get("england_numerator"), poisoning.get("england_numerator")]
+        if not any(text.is_missing(c) for c in england) and float(england[1]) > 0:
+            sentence += (f"; in England, {text.format_count(england[0])} of {text.format_count(england[1])} "
+                         f"({_share(*england)})")
+        out.append(sentence + ".")
+    words = (misuse.get("compared_to_england"), poisoning.get("compared_to_england"))
+    if same_period and set(words) == {"better", "worse"}:
+        out.append(f"So {name} is {words[0]} than England on drug-misuse deaths and {words[1]} on drug-poisoning "
+                   "deaths, both exactly as ONS publishes them.")
+    return " ".join(out)
+
+
 def missing_sentence(name: str, profile: pd.DataFrame) -> str | None:
     """How many indicators have no figure for the area (None when all have one)."""
     records = profile.to_dict("records")
     missing = len(records) - sum(text.has_figure(r) for r in records)
+    name = text.plain_name(name)
     if not missing:
         return None
+    if missing == len(records):
+        which = "The indicator has" if missing == 1 else f"None of the {missing} indicators has"
+        return f"{which} a figure for {name} in this build; the last section says why."
     return (f"{missing} of {len(records)} indicators {'has' if missing == 1 else 'have'} no figure for {name} in this "
             "build; the last section says why.")
 
@@ -102,7 +157,8 @@ def peers_table(members: pd.DataFrame, caption: str | None = None) -> str:
     return htmltable.html_table(
         [{"peer": r["area_name"], "why": text.peer_reason(r)} for r in members.to_dict("records")],
         [Column("peer", "Peer"), Column("why", "Why")],
-        caption=caption or f"{len(members)} {'peer' if len(members) == 1 else 'peers'} and why each is one")
+        caption=caption or ("1 peer, and why it is one" if len(members) == 1 else
+                            f"{len(members)} peers, and why each is one"))
 
 
 def peers_tables(members: pd.DataFrame, family_titles: Mapping[str, str] | None = None) -> list[str]:

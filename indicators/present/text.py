@@ -224,7 +224,17 @@ def noun_phrase(indicator: Mapping) -> str:
     return f"figure for “{_lower_first(str(indicator.get('title') or short))}”"
 
 
+_NAME_SUFFIX = re.compile(r",\s*(City|County) of$")
+
+
+def plain_name(name: object) -> str:
+    """An area's name as a sentence says it: the publishers' 'Bristol, City of' is 'Bristol' (the title and tables
+    keep the official name)."""
+    return _NAME_SUFFIX.sub("", "" if is_missing(name) else str(name)).strip()
+
+
 def _possessive(name: str) -> str:
+    name = plain_name(name)
     return f"{name}’" if name.endswith("s") else f"{name}’s"
 
 
@@ -259,17 +269,23 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
         count = row.get("numerator")
         extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
         if note.startswith(NOT_IN_BUILD_NOTE):
-            return (f"There is no {noun} for {area_name} in {period} in this build{extra}: "
+            return (f"There is no {noun} for {plain_name(area_name)} in {period} in this build{extra}: "
                     f"{_missing_reason(note)} {how_to_get_figure()}")
         why = "" if not note or note.startswith(NO_FIGURE_NOTE) else f" {_as_sentences(note)}"
-        return f"There is no {noun} for {area_name} in {period} in this build{extra}.{why}"
+        return f"There is no {noun} for {plain_name(area_name)} in {period} in this build{extra}.{why}"
     value = float(row["value"])
-    head = f"{_possessive(area_name)} {noun}, {format_value(value, unit)} in {period},"
-    if is_missing(benchmark_value):
-        return f"{head} has no {benchmark_name} figure to compare with in this build."
-    bench = format_bare(benchmark_value, unit)
     word = row.get("compared_to_england") if compared is None else compared
     word = "not compared" if is_missing(word) else str(word)
+    lower, upper = row.get("lower_ci_95"), row.get("upper_ci_95")
+    decimals = 1
+    if word in COMPARISON_CATEGORIES and not is_missing(benchmark_value):
+        decimals = comparison_decimals(lower, upper, benchmark_value)
+    interval = ("" if is_missing(lower) or is_missing(upper) else
+                f" (95% interval {format_interval(lower, upper, unit, decimals)})")
+    head = f"{_possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
+    if is_missing(benchmark_value):
+        return f"{head} has no {benchmark_name} figure to compare with in this build."
+    bench = format_bare(benchmark_value, unit, decimals)
     if word == "similar":
         return (f"{head} is not significantly different from {_possessive(benchmark_name)} {bench} "
                 f"(95% confidence).")
@@ -284,6 +300,20 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     if reason == NOT_COMPARED_REASONS["no benchmark"]:
         return f"{head} is not compared with {benchmark_name}: there is no single {benchmark_name} figure for {period}."
     return f"{head} cannot be compared with {_possessive(benchmark_name)} {bench}: it has {reason}."
+
+
+def comparison_decimals(lower: object, upper: object, benchmark: object, most: int = 3) -> int:
+    """Decimals enough for a benchmark and the area's 95% limits not to look equal when they are not: 1, or more
+    where a limit and the benchmark would print the same (a group value of 7.28 against a lower limit of 7.30 is
+    '7.28' and '7.30', not '7.3' twice next to 'significantly higher')."""
+    if is_missing(benchmark):
+        return 1
+    for decimals in range(1, most + 1):
+        shown = f"{float(benchmark):.{decimals}f}"
+        if all(is_missing(limit) or float(limit) == float(benchmark) or f"{float(limit):.{decimals}f}" != shown
+               for limit in (lower, upper)):
+            return decimals
+    return most
 
 
 def spine_missing_label(row: Mapping) -> str:
@@ -304,7 +334,7 @@ def _rate_word(indicator: Mapping) -> str:
 def _counted(area_name: str, indicator: Mapping, row: Mapping) -> str:
     """'Cumberland: 91 drug-misuse deaths in 2019–21'."""
     what = _lower_first(str(indicator.get("short_title") or indicator.get("title") or "count"))
-    return f"{area_name}: {format_count(row['numerator'])} {what} in {period_display(row.get('period_label'))}"
+    return f"{plain_name(area_name)}: {format_count(row['numerator'])} {what} in {period_display(row.get('period_label'))}"
 
 
 def _as_sentences(note: object) -> str:
@@ -477,16 +507,19 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
 
 
 def overdispersion_sentence(disp: Mapping, adjusted: bool) -> str:
-    """What the funnel plot's over-dispersion test found and which limits are drawn."""
+    """What the funnel plot's over-dispersion test found and which limits are drawn, in plain words first."""
     phi, p = disp.get("phi"), disp.get("p_value")
     if is_missing(phi):
-        return "Over-dispersion could not be estimated (too few areas)."
-    found = (f"Areas vary more than chance allows (over-dispersion φ = {format_number(phi, 2)}, p "
-             f"{'< 0.001' if p < 0.001 else '= ' + format_number(p, 3)})" if disp.get("overdispersed") else
-             f"No significant over-dispersion (φ = {format_number(phi, 2)}, p = {format_number(p, 3)})")
-    limits = ("the limits shown are widened by Spiegelhalter's multiplicative adjustment (× √φ)" if adjusted else
-              "the limits shown are the unadjusted 95% and 99.8% limits")
-    return f"{found}; {limits}."
+        return "There are too few areas to tell whether they vary more than chance would explain (over-dispersion)."
+    measured = f"over-dispersion φ = {format_number(phi, 2)}, p {'< 0.001' if p < 0.001 else '= ' + format_number(p, 3)}"
+    if not disp.get("overdispersed"):
+        return (f"The areas vary no more than chance would explain ({measured}), so the limits shown are the plain "
+                "95% and 99.8% limits.")
+    if adjusted:
+        return (f"The areas vary more than chance alone would explain ({measured}), so the limits shown are widened "
+                "to allow for it (Spiegelhalter’s adjustment, × √φ): an area outside them is unusual even so.")
+    return (f"The areas vary more than chance alone would explain ({measured}); the limits shown are the plain 95% "
+            "and 99.8% limits, which do not allow for that, so more areas fall outside them than are unusual.")
 
 
 def footer_sources(sources: pd.DataFrame) -> list[str]:
@@ -639,4 +672,4 @@ def peer_group_missing(group: str, source_id: str = "cipfa_neighbours") -> str:
 
 def no_peer_figures(area_name: str) -> str:
     """The peer section when the area has no figure to compare with a group."""
-    return f"{area_name} has no figure in this build to compare with the group."
+    return f"{plain_name(area_name)} has no figure in this build to compare with the group."

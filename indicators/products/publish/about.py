@@ -62,6 +62,10 @@ def about(site: common.Site) -> Iterator[Page]:
     for title, status, why in words.not_published(catalogue, queries.families(site.con)):
         parts.append(f"<li><strong>{e(title)}</strong>" + (f" ({e(status)})" if status else "") + f": {e(why)}</li>")
     parts.append("</ul>" + common.paragraph(words.MISSING_WORDS))
+    parts.append(f'<h2 id="{words.GLOSSARY_ANCHOR}">{e(words.GLOSSARY_HEAD)}</h2>'
+                 + common.paragraph(words.GLOSSARY_INTRO) + '<dl class="glossary">'
+                 + "".join(f'<dt id="{e(anchor)}">{e(term)}</dt><dd>{e(definition)}</dd>'
+                           for anchor, term, definition in words.glossary_entries()) + "</dl>")
     parts.append("<h2>How to cite</h2>")
     parts.append(f'<pre class="snippet"><code>{e(site.citation("About the data", path))}</code></pre>')
     parts.append(common.paragraph(words.build_line(site.build_id, site.build)))
