@@ -350,9 +350,11 @@ def make_spread_warehouse(path: Path, n_areas: int = 12, *, periods: int = 6, su
         con.register("_rows", frame)
         apply_statistics(con, "_rows", "staged.indicator_values")
         con.unregister("_rows")
-        from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
+        from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS, value_status_sql
 
-        con.execute(f"CREATE TABLE published.indicator_values AS SELECT {', '.join(INDICATOR_VALUE_COLUMNS)} "
+        columns = [f"{value_status_sql(None)} AS value_status" if c == "value_status" else c
+                   for c in INDICATOR_VALUE_COLUMNS]
+        con.execute(f"CREATE TABLE published.indicator_values AS SELECT {', '.join(columns)} "
                     "FROM staged.indicator_values ORDER BY indicator_id, area_code, period_start")
         area_frame = pd.DataFrame(areas, columns=["area_code", "area_name", "area_type", "region_code", "region_name",
                                                   "valid_from", "valid_to"])

@@ -345,7 +345,7 @@ def test_lottery_with_nine_areas_shows_no_gap_statistic_and_says_why(monkeypatch
             "period; a funnel plot needs at least 10.") in infos
     body = texts(at)
     assert "times the value" not in body and "Best fifth" not in body and "I²" not in body
-    assert "it needs at least 10 areas with both figures and this build has 9" in body
+    assert "it needs at least 10 areas with both figures, and this build has 9" in body
 
 
 def test_lottery_with_enough_areas_shows_the_gap(monkeypatch, tmp_path):
