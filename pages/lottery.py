@@ -32,6 +32,9 @@ def render() -> None:
         else:
             for sentence in text.gap_sentences(gaps, meta, period):
                 st.markdown(f"- {text.md_escape(sentence)}")
+            statement = words.deaths_statement(gaps.get("illustrative_deaths"), meta)
+            if statement:
+                st.markdown(say(statement))
 
         st.subheader("Funnel plot")
         adjusted = frame.page_toggle(ctx, "adjusted", "Widen the limits for over-dispersion (Spiegelhalter)",

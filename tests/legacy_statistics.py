@@ -12,7 +12,7 @@ from indicators.config import ENGLAND_CODE
 from indicators.products.queries import benchmark_value, indicator, map_values
 from indicators.stats.compare import compare
 from indicators.stats.funnel import adjusted_funnel_limits, funnel_limits, overdispersion
-from indicators.stats.gaps import excess_deaths_vs_best_quartile, gap_measures
+from indicators.stats.gaps import gap_measures
 from indicators.stats.ranks import rank_intervals
 from indicators.stats.trend import recent_trend
 
@@ -61,10 +61,6 @@ def gap_summary(con, indicator_id: str, period_label: str) -> dict | None:
     frame["multiplier"] = float(meta["multiplier"])
     # The old gap_measures pooled when every row's ci_method was wilson or byars_rate.
     result = gap_measures(frame, polarity=meta["polarity"], poolable=meta["ci_method"] in ("wilson", "byars_rate"))
-    if meta.get("family") == "deaths" and frame["numerator"].notna().any():
-        excess = excess_deaths_vs_best_quartile(frame["value"].astype(float), frame["numerator"].astype(float))
-        excess.pop("per_area", None)
-        result["excess_deaths"] = excess
     return result
 
 

@@ -12,7 +12,9 @@ from scipy.stats import chi2
 import PHStatsMethods as ph
 from PHStatsMethods.utils_funnel import poisson_funnel, sigma_adjustment
 from indicators.stats.funnel import adjusted_funnel_limits, funnel_limits, overdispersion
-from indicators.stats.gaps import excess_deaths_vs_best_quartile, gap_measures, gap_table, quantile_groups
+from indicators.stats.gaps import (
+    fewer_deaths, gap_measures, gap_table, illustrative_fewer_deaths, quantile_groups, shrunken_rates,
+)
 from indicators.stats.intervals import Z95, Z998, exact_poisson, wilson
 from indicators.stats.ranks import rank_intervals
 from indicators.stats.trend import recent_trend, trend_test
@@ -279,13 +281,34 @@ def test_gap_table_groups_by_indicator_and_period():
     assert len(table) == 4 and table["n_areas"].tolist() == [10] * 4
 
 
-def test_excess_deaths_by_hand():
-    # Rates 2, 4, 6, 8 with 10, 20, 30, 40 deaths: the best quartile is the area at 2.
-    # Excess = (20 - 20*2/4) + (30 - 30*2/6) + (40 - 40*2/8) = 10 + 20 + 30 = 60 of 100 deaths.
-    result = excess_deaths_vs_best_quartile([2, 4, 6, 8, np.nan], [10, 20, 30, 40, 5])
-    assert result["best_quartile_rate"] == 2.0
-    assert result["excess_deaths"] == pytest.approx(60.0)
-    assert result["total_deaths"] == 100.0 and result["excess_share"] == pytest.approx(0.6)
-    assert result["areas_above"] == 3 and result["n_areas"] == 4
-    assert result["per_area"][0] == 0.0 and np.isnan(result["per_area"][4])
-    assert np.isnan(excess_deaths_vs_best_quartile([1, 2], [3, 4])["excess_deaths"])
+def test_shrunken_rates_and_fewer_deaths_by_hand():
+    """Four areas with rates e^0..e^3 and equal standard errors s on the log scale, s^2 = 2/3. With equal weights
+    DerSimonian-Laird's tau^2 is the sample variance of the log rates less s^2: 5/3 - 2/3 = 1; the mean is 1.5 and
+    each log rate keeps B = 1 / (1 + 2/3) = 0.6 of its distance from it: 0.6, 1.2, 1.8, 2.4. The best quarter of
+    four areas is the lowest one (PHE quartiles), so the benchmark is e^0.6, not the unshrunk e^0 = 1."""
+    s = math.sqrt(2 / 3)
+    logs = np.array([0.0, 1.0, 2.0, 3.0])
+    rates, lower, upper = np.exp(logs), np.exp(logs - Z95 * s), np.exp(logs + Z95 * s)
+    shrunk = shrunken_rates(rates, lower, upper)
+    assert shrunk["tau2_log"] == pytest.approx(1.0)
+    assert shrunk["mean_rate"] == pytest.approx(math.exp(1.5))
+    assert shrunk["rates"] == pytest.approx(np.exp([0.6, 1.2, 1.8, 2.4]))
+    deaths = [10, 20, 30, 40]
+    result = illustrative_fewer_deaths(rates, lower, upper, deaths, england_rate=math.exp(1.5))
+    assert result["best_quarter_rate"] == pytest.approx(math.exp(0.6))
+    assert result["best_quarter_rate_unshrunk"] == pytest.approx(1.0)
+    # Areas above e^0.6: the last three; each would have deaths x (1 - e^0.6 / rate) fewer.
+    assert result["fewer_than_best"] == pytest.approx(
+        20 * (1 - math.exp(-0.4)) + 30 * (1 - math.exp(-1.4)) + 40 * (1 - math.exp(-2.4)))
+    assert result["areas_above_best"] == 3
+    # England's rate e^1.5: the two areas above it.
+    assert result["fewer_than_england"] == pytest.approx(30 * (1 - math.exp(-0.5)) + 40 * (1 - math.exp(-1.5)))
+    assert result["areas_above_england"] == 2
+    assert result["n_areas"] == 4 and result["deaths_in_areas"] == 100
+    # No spread beyond chance (tau^2 = 0): every rate moves all the way to the mean.
+    flat = shrunken_rates([5.0, 5.0, 5.0], [4.0, 4.0, 4.0], [6.0, 6.0, 6.0])
+    assert flat["tau2_log"] == 0.0 and flat["rates"] == pytest.approx([5.0, 5.0, 5.0])
+    # A rate without a count or a positive value is left out; too few areas for a quarter: no figure.
+    assert fewer_deaths([2.0, 4.0, np.nan, 0.0], [10, 20, 5, 5], 2.0) == {"fewer": 10.0, "areas_above": 1}
+    assert np.isnan(illustrative_fewer_deaths([1.0, 2.0], [0.5, 1.0], [2.0, 4.0], [3, 4])["fewer_than_best"])
+    assert np.isnan(illustrative_fewer_deaths(rates, lower, upper, deaths)["fewer_than_england"])

@@ -6,6 +6,8 @@ the ONS workbook's own cells where the whole files are there.
 
 from __future__ import annotations
 
+import math
+
 import duckdb
 import pytest
 
@@ -170,3 +172,77 @@ def test_the_two_death_measures_side_by_side(con, shared_raw_is_whole):
                                "drug-poisoning deaths, both exactly as ONS publishes them.")
     scilly = profile.deaths_caveat("Isles of Scilly", queries.area_profile(con, SCILLY))
     assert scilly == profile.DEATHS_DEFINITIONS  # 0 deaths of each: no share to give
+
+
+# --------------------------------------------------------------------------- the illustrative deaths statement
+
+def _independent_fewer_deaths(rows: list[dict], england_rate: float) -> tuple[float, float, float]:
+    """The illustration worked out again in plain Python from the areas' published rows, without numpy or the
+    library: DerSimonian-Laird on log rates, each log rate shrunk towards the random-effects mean, the quarter of
+    areas with the lowest shrunken rates (the lowest ceil(N/4), which is what PHE's quartile formula gives when N/4
+    is not whole), the mean of their shrunken rates; then deaths x (1 - benchmark / rate) over the areas above."""
+    y = [math.log(r["value"]) for r in rows]
+    v = [((math.log(r["upper_ci_95"]) - math.log(r["lower_ci_95"])) / (2 * 1.959963984540054)) ** 2 for r in rows]
+    w = [1 / x for x in v]
+    mean = sum(a * b for a, b in zip(w, y)) / sum(w)
+    q = sum(a * (b - mean) ** 2 for a, b in zip(w, y))
+    tau2 = max(0.0, (q - (len(y) - 1)) / (sum(w) - sum(a * a for a in w) / sum(w)))
+    ws = [1 / (x + tau2) for x in v]
+    mu = sum(a * b for a, b in zip(ws, y)) / sum(ws)
+    shrunk = sorted(math.exp(mu + tau2 / (tau2 + x) * (b - mu)) for x, b in zip(v, y))
+    best = sum(shrunk[: math.ceil(len(shrunk) / 4)]) / math.ceil(len(shrunk) / 4)
+
+    def fewer(benchmark):
+        return sum(r["numerator"] * (1 - benchmark / r["value"]) for r in rows if r["value"] > benchmark)
+
+    return best, fewer(best), fewer(england_rate)
+
+
+@pytest.mark.parametrize("indicator_id", ["deaths_drug_misuse", "deaths_drug_poisoning"])
+def test_the_illustrative_deaths_equal_an_independent_computation(con, indicator_id):
+    from indicators.present import lottery
+
+    period = "2019-21"
+    figure = queries.gap_summary(con, indicator_id, period)["illustrative_deaths"]
+    frame = queries.map_values(con, indicator_id, period)
+    current = set(queries.upper_tier_areas(con)["area_code"])
+    rows = [r for r in frame.to_dict("records") if r["area_code"] in current and not text.is_missing(r["value"])]
+    england_row = queries.benchmark_value(con, indicator_id, period)
+    england, total = england_row["value"], england_row["numerator"]
+    best, fewer_best, fewer_england = _independent_fewer_deaths(rows, england)
+    assert figure["n_areas"] == len(rows) and figure["period_years"] == 3
+    assert figure["england_rate"] == england
+    assert figure["best_quarter_rate"] == pytest.approx(best, rel=1e-9)
+    assert figure["fewer_than_best"] == pytest.approx(fewer_best, rel=1e-9)
+    assert figure["fewer_than_england"] == pytest.approx(fewer_england, rel=1e-9)
+    # England's own total, from its row, and the deaths of the current areas without a rate, which it includes
+    without = [r for r in frame.to_dict("records") if r["area_code"] in current and text.is_missing(r["value"])]
+    assert figure["england_deaths"] == total
+    assert figure["n_without_rate"] == len(without)
+    assert figure["deaths_without_rate"] == sum(r["numerator"] for r in without if not text.is_missing(r["numerator"]))
+    sentence = lottery.deaths_statement(figure, queries.indicator(con, indicator_id))
+    assert sentence.startswith(f"England recorded {text.format_count(total)} ")
+    assert "in 2019–21, a three-year total" in sentence and "would not have happened" not in sentence
+    assert f"about {text.format_count(text.round_significant(fewer_best))} fewer deaths" in sentence
+
+
+def test_the_lottery_statement_on_the_whole_files(con, shared_raw):
+    """The audit's figures (issue 19): 8,361 drug-misuse deaths in England in 2019-21 (ONS 2021 workbook, Table 6),
+    8,181 in the 143 areas with a rate; the best quarter's plain mean 2.6 per 100,000 gave 'of the order of 4,150';
+    shrunk, about 3,700; England's rate (5.1), about 1,740."""
+    from indicators.present import lottery
+
+    figure = queries.gap_summary(con, "deaths_drug_misuse", "2019-21")["illustrative_deaths"]
+    assert figure["england_deaths"] == 8361 and figure["deaths_in_areas"] == 8181 and figure["n_areas"] == 143
+    assert figure["n_without_rate"] == 10 and figure["deaths_without_rate"] == 180
+    assert round(figure["best_quarter_rate_unshrunk"], 1) == 2.6 and round(figure["best_quarter_rate"], 1) == 3.0
+    assert round(figure["fewer_than_best"], -2) == 3700 and round(figure["fewer_than_england"], -1) == 1740
+    assert lottery.deaths_statement(figure, queries.indicator(con, "deaths_drug_misuse")) == (
+        "England recorded 8,361 drug-misuse deaths in 2019–21, a three-year total (about 2,800 a year). Illustrative "
+        "only: there would have been about 3,700 fewer deaths in 2019–21 (about 1,200 a year) if every area with a "
+        "higher rate had had the rate of the best quarter of areas (3.0 per 100,000, allowing for chance: each "
+        "area’s rate is first moved towards the average, the more so the fewer deaths it had); or about 1,700 fewer "
+        "(about 580 a year) if every area above England’s own rate of 5.1 per 100,000 had had that rate. Both scale "
+        "each area’s deaths by the ratio of age-standardised rates, and treat the benchmark as reachable everywhere: "
+        "they show how large the gap is, not what lies behind it. They leave out the 10 areas without a rate (180 "
+        "deaths), which are in England’s total.")

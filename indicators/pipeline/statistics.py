@@ -18,7 +18,7 @@ from indicators.catalogue import Minimums, load_minimums, method_rule
 from indicators.config import ENGLAND_CODE, UPPER_TIER_TYPES
 from indicators.pipeline import comparators
 from indicators.stats.funnel import funnel_limits, overdispersion, widen_limits
-from indicators.stats.gaps import excess_deaths_vs_best_quartile, gap_measures
+from indicators.stats.gaps import gap_measures, illustrative_fewer_deaths
 from indicators.stats.trend import CANNOT, recent_trend
 
 NOT_TESTED = "not tested"
@@ -36,8 +36,10 @@ GAP_COLUMNS = ["indicator_id", "period_label", "period_end", "available", "reaso
                "area_min", "area_q25", "area_median", "area_q75", "area_max"]
 TREND_COLUMNS = ["indicator_id", "area_code", "trend", "first_period", "last_period", "n_points",
                  "periods_with_counts", "reason"]
-ILLUSTRATIVE_COLUMNS = ["indicator_id", "period_label", "available", "reason", "best_quartile_rate",
-                        "excess_deaths", "total_deaths", "excess_share", "areas_above", "n_areas"]
+ILLUSTRATIVE_COLUMNS = ["indicator_id", "period_label", "available", "reason", "period_years", "england_deaths",
+                        "england_rate", "n_areas", "deaths_in_areas", "n_without_rate", "deaths_without_rate",
+                        "tau2_log", "mean_rate", "best_quarter_rate", "best_quarter_rate_unshrunk", "fewer_than_best",
+                        "areas_above_best", "fewer_than_england", "areas_above_england"]
 FUNNEL_COLUMNS = ["indicator_id", "period_label", "available", "reason", "funnel", "kind", "x_label", "benchmark",
                   "n_areas", "phi", "chi2", "p_value", "overdispersed", "tau2"]
 FUNNEL_POINT_COLUMNS = ["indicator_id", "period_label", "area_code", "x", "position", "position_adjusted"]
@@ -60,7 +62,7 @@ def publish_statistics(con: duckdb.DuckDBPyConnection, n_sim: int = 1000) -> Non
     write(con, "published.recent_trends", recent_trends(values, catalogue, minimums))
     current = values.loc[values["is_current"]]
     write(con, "published.gap_measures", gap_table(current, catalogue, minimums))
-    write(con, "published.illustrative_deaths", illustrative_deaths(current, catalogue, minimums))
+    write(con, "published.illustrative_deaths", illustrative_deaths(values, catalogue, minimums))
     funnels, points, limits = funnel_tables(values, catalogue, minimums)
     write(con, "published.funnels", funnels)
     write(con, "published.funnel_points", points)
@@ -82,7 +84,7 @@ def usable_values(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     region, in the order the pages list areas (by name)."""
     types = list(UPPER_TIER_TYPES)
     frame = con.execute("""
-        SELECT v.indicator_id, v.area_code, v.area_name, v.period_label, v.period_end, v.value,
+        SELECT v.indicator_id, v.area_code, v.area_name, v.period_label, v.period_start, v.period_end, v.value,
                v.lower_ci_95, v.upper_ci_95, v.lower_ci_998, v.upper_ci_998, v.numerator, v.denominator,
                coalesce(v.is_suppressed, false) AS is_suppressed, v.compared_to_england,
                coalesce(a.valid_to IS NULL AND list_contains(?, a.area_type), false) AS is_current,
@@ -191,7 +193,8 @@ def _too_few(n: int, minimum: int, what: str) -> str:
 
 _TEXT = {"indicator_id", "period_label", "reason", "polarity", "fifth_method", "funnel", "kind", "x_label"}
 _FLAGS = {"available", "overdispersed"}
-_WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_with_interval", "areas_above"}
+_WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_with_interval",
+          "period_years", "n_without_rate", "areas_above_best", "areas_above_england"}
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -212,27 +215,49 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the illustrative deaths figure
 
-def illustrative_deaths(current: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums) -> pd.DataFrame:
-    """published.illustrative_deaths: for each period of a deaths-family indicator with death counts, the deaths
-    above the best quarter of areas' rate (indicators.stats.gaps.excess_deaths_vs_best_quartile, whose caveats
-    the pages repeat), over the current areas with a usable rate and count; empty below `areas_for_spread`.
-    The one place this figure is made (issue 19 will reword and rework it)."""
+def illustrative_deaths(values: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums) -> pd.DataFrame:
+    """published.illustrative_deaths: for each period of a deaths-family indicator with death counts, how many fewer
+    deaths there would have been had every area with a higher rate had the rate of the best quarter of areas once
+    chance is allowed for, and had it had England's rate (indicators.stats.gaps.illustrative_fewer_deaths), over
+    the current areas with a usable rate and count; with England's own total and rate (its row, not a sum over
+    areas: areas whose rate the publisher did not calculate still had deaths), the deaths in current areas
+    without a rate, and the period's length in whole years. Empty below `areas_for_spread` areas.
+    The one place this figure is made; indicators.present.lottery.deaths_statement says it."""
     rows = []
-    for indicator_id, period_label, _, part in _periods(current):
+    for indicator_id, period_label, _, part in _periods(values):
         if catalogue.loc[indicator_id, "family"] != ILLUSTRATED_FAMILY or not part["numerator"].notna().any():
             continue
-        used = part.loc[part["usable"] & part["numerator"].notna()]
+        current = part.loc[part["is_current"]]
+        used = current.loc[current["usable"] & current["numerator"].notna()]
+        without = current.loc[~current["usable"] & ~current["is_suppressed"] & current["numerator"].notna()]
+        england = part.loc[part["area_code"] == ENGLAND_CODE]
+        england_deaths = england["numerator"].iloc[0] if len(england) else np.nan
+        england_rate = england["value"].iloc[0] if len(england) and bool(england["usable"].iloc[0]) else np.nan
         row = dict.fromkeys(ILLUSTRATIVE_COLUMNS)
-        row.update(indicator_id=indicator_id, period_label=period_label, n_areas=len(used))
+        row.update(indicator_id=indicator_id, period_label=period_label, n_areas=len(used),
+                   period_years=_years(part["period_start"].iloc[0], part["period_end"].iloc[0]),
+                   england_deaths=england_deaths, england_rate=england_rate,
+                   deaths_in_areas=float(used["numerator"].sum()), n_without_rate=len(without),
+                   deaths_without_rate=float(without["numerator"].sum()))
         if len(used) < minimums.areas_for_spread:
             row.update(available=False, reason=_too_few(len(used), minimums.areas_for_spread, "the illustration"
                                                         " and the gap measures"))
         else:
-            result = excess_deaths_vs_best_quartile(used["value"], used["numerator"])
-            result.pop("per_area")
-            row.update(result, available=bool(np.isfinite(result["excess_deaths"])), reason="")
+            result = illustrative_fewer_deaths(used["value"], used["lower_ci_95"], used["upper_ci_95"],
+                                               used["numerator"], england_rate)
+            row.update({k: v for k, v in result.items() if k in row and k != "england_rate"},
+                       available=bool(np.isfinite(result["fewer_than_best"])), reason="")
+            if not row["available"]:
+                row["reason"] = "too few areas have a rate with a 95% interval to allow for chance"
         rows.append(row)
     return _frame(rows, ILLUSTRATIVE_COLUMNS)
+
+
+def _years(start, end) -> int | None:
+    """A period's length in whole years: 2019-01-01 to 2021-12-31 is 3."""
+    if start is None or end is None or pd.isna(start) or pd.isna(end):
+        return None
+    return max(1, round((pd.Timestamp(end) - pd.Timestamp(start)).days / 365.25))
 
 
 # --------------------------------------------------------------------------- funnel plots

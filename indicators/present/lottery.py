@@ -96,3 +96,63 @@ def balance_nothing(x_meta: Mapping, y_meta: Mapping) -> str:
 def bivariate_too_few(minimum: int, n: int) -> str:
     return (f"The map divides areas into thirds on each measure; it needs at least {minimum} areas with both figures, "
             f"and this build has {n}.")
+
+
+_YEAR_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+
+
+def _about(value: float) -> str:
+    """A figure to two significant figures, as 'about 3,700'."""
+    return f"about {text.format_count(text.round_significant(value, 2))}"
+
+
+def _per_year(value: float, years: int | None) -> str:
+    return f" (about {text.format_count(text.round_significant(value / years, 2))} a year)" if years and years > 1 else ""
+
+
+def _deaths(n: float) -> str:
+    return f"{text.format_count(n)} {'death' if n == 1 else 'deaths'}"
+
+
+def deaths_statement(figure: Mapping | None, meta: Mapping) -> str | None:
+    """The illustrative deaths statement under the gap measures (published.illustrative_deaths, made by
+    indicators.pipeline.statistics.illustrative_deaths), or None where the build has none for this indicator and
+    period.
+
+    It names the period and its length, England's own total (its row: the areas without a rate had deaths too),
+    two benchmarks (the best quarter of areas once chance is allowed for, and England's own rate, the conservative
+    one), rounds the illustrations to two significant figures, and says what the figure is not: a count of deaths
+    caused or prevented."""
+    if not figure or not figure.get("available") or text.is_missing(figure.get("fewer_than_best")):
+        return None
+    unit = meta.get("unit")
+    noun = str(meta.get("short_title") or meta.get("title") or "deaths")
+    noun = noun[:1].lower() + noun[1:] if not noun[:2].isupper() else noun
+    period = text.period_display(figure.get("period_label"))
+    years = None if text.is_missing(figure.get("period_years")) else int(figure["period_years"])
+    england = figure.get("england_deaths")
+    length = f", a {_YEAR_WORDS[years]}-year total" if years in _YEAR_WORDS else ""
+    if text.is_missing(england):
+        n = int(figure.get("n_areas") or 0)
+        total = (f"The {n} areas with a rate recorded {text.format_count(figure['deaths_in_areas'])} {noun} in "
+                 f"{period}{length}{_per_year(figure['deaths_in_areas'], years)}.")
+    else:
+        total = f"England recorded {text.format_count(england)} {noun} in {period}{length}{_per_year(england, years)}."
+    best = figure["fewer_than_best"]
+    said = (f"Illustrative only: there would have been {_about(best)} fewer deaths in {period}"
+            f"{_per_year(best, years)} if every area with a higher rate had had the rate of the best quarter of "
+            f"areas ({text.format_value(figure['best_quarter_rate'], unit)}, allowing for chance: each area’s rate "
+            "is first moved towards the average, the more so the fewer deaths it had)")
+    against_england = figure.get("fewer_than_england")
+    if not text.is_missing(against_england) and not text.is_missing(figure.get("england_rate")):
+        said += (f"; or {_about(against_england)} fewer{_per_year(against_england, years)} if every area above "
+                 f"England’s own rate of {text.format_value(figure['england_rate'], unit)} had had that rate")
+    said += "."
+    caveat = ("Both scale each area’s deaths by the ratio of age-standardised rates, and treat the benchmark as "
+              "reachable everywhere: they show how large the gap is, not what lies behind it")
+    k = int(figure.get("n_without_rate") or 0)
+    if k:
+        areas = "the 1 area" if k == 1 else f"the {k} areas"
+        caveat += (f". They leave out {areas} without a rate ({_deaths(figure['deaths_without_rate'])}), which "
+                   f"{'is' if k == 1 else 'are'} in England’s total")
+    return f"{total} {said} {caveat}."

@@ -107,6 +107,15 @@ def format_count(value: object) -> str:
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
 
 
+def round_significant(value: object, figures: int = 2) -> float:
+    """A number to `figures` significant figures, never finer than a whole number: 3,737 -> 3,700; 583 -> 580;
+    7.3 -> 7."""
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return value
+    return float(round(value, min(0, figures - 1 - math.floor(math.log10(abs(value))))))
+
+
 def format_value(value: object, unit: object, decimals: int = 1) -> str:
     """'45.2%' or '19.4 per 100,000'; '–' when missing."""
     if is_missing(value):
@@ -497,12 +506,6 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
         out.append(f"Between-area variation beyond chance: I² = {format_number(100 * gaps['i2'], 0)}% of the spread "
                    f"is not explained by chance; with chance removed the 90th/10th percentile ratio would be about "
                    f"{format_number(gaps['tau_p90_p10_ratio'], 2)}.")
-    excess = gaps.get("excess_deaths")
-    if excess and not is_missing(excess.get("excess_deaths")):
-        out.append(f"Illustrative only: of the order of {format_count(round(excess['excess_deaths'], -1))} of "
-                   f"{format_count(excess['total_deaths'])} deaths would not have happened had every area had the "
-                   f"best quarter's rate ({format_value(excess['best_quartile_rate'], unit)}). This scales deaths by "
-                   "age-standardised rates, treats the best quarter as achievable everywhere and ignores chance.")
     return out
 
 

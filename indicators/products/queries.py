@@ -639,8 +639,9 @@ def league_table(con, indicator_id: str, period_label: str | None, area_code: st
 
 
 def gap_summary(con, indicator_id: str, period_label: str | None) -> dict | None:
-    """The gap measures of one indicator and period (published.gap_measures) as a dict, with `excess_deaths`
-    (published.illustrative_deaths) for deaths indicators with counts; `available` False and `reason` say why
+    """The gap measures of one indicator and period (published.gap_measures) as a dict, with `illustrative_deaths`
+    (published.illustrative_deaths, said by indicators.present.lottery.deaths_statement) for deaths indicators with
+    counts; `available` False and `reason` say why
     there are none (fewer areas with a value than the minimum). None when the period has no row at all."""
     rows = _df(con, "SELECT * FROM published.gap_measures WHERE indicator_id = ? AND period_label = ?",
                [indicator_id, period_label])
@@ -650,7 +651,7 @@ def gap_summary(con, indicator_id: str, period_label: str | None) -> dict | None
     excess = _df(con, "SELECT * FROM published.illustrative_deaths WHERE indicator_id = ? AND period_label = ?",
                  [indicator_id, period_label])
     if not excess.empty and bool(excess["available"].iloc[0]):
-        out["excess_deaths"] = excess.iloc[0].to_dict()
+        out["illustrative_deaths"] = excess.iloc[0].to_dict()
     return out
 
 

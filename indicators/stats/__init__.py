@@ -12,7 +12,8 @@ trend:     the recent-trend chi-squared test.
 from indicators.stats.compare import compare, compare_sql_expr
 from indicators.stats.funnel import adjusted_funnel_limits, funnel_limits, overdispersion, widen_limits
 from indicators.stats.gaps import (
-    can_pool, excess_deaths_vs_best_quartile, gap_measures, gap_table, group_value, quantile_groups,
+    can_pool, fewer_deaths, gap_measures, gap_table, group_value, illustrative_fewer_deaths, quantile_groups,
+    shrunken_rates,
 )
 from indicators.stats.intervals import (
     DSR, ESP2013, Z95, Z998, byars_count, dobson, dobson_grouped, exact_poisson, rate, wilson,
@@ -23,8 +24,9 @@ from indicators.stats.trend import recent_trend, trend_test
 
 __all__ = [
     "DSR", "ESP2013", "Z95", "Z998", "adjusted_funnel_limits", "apply_statistics", "byars_count", "can_pool",
-    "compare", "compare_sql_expr", "dobson", "dobson_grouped", "exact_poisson", "excess_deaths_vs_best_quartile",
-    "funnel_limits", "gap_measures", "gap_table", "group_value", "overdispersion", "quantile_groups",
-    "rank_intervals", "ranks_within", "rate", "recent_trend", "register_macros", "simulate_values",
+    "compare", "compare_sql_expr", "dobson", "dobson_grouped", "exact_poisson", "fewer_deaths",
+    "funnel_limits", "gap_measures", "gap_table", "group_value", "illustrative_fewer_deaths", "overdispersion",
+    "quantile_groups", "rank_intervals", "ranks_within", "rate", "recent_trend", "register_macros",
+    "shrunken_rates", "simulate_values",
     "simulated_order", "trend_test", "widen_limits", "wilson",
 ]

@@ -177,45 +177,84 @@ def gap_table(df: pd.DataFrame, poolable: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def excess_deaths_vs_best_quartile(rates, deaths) -> dict:
-    """Deaths that would not have happened had every area had the best quartile's death rate.
+def shrunken_rates(values, lower, upper) -> dict:
+    """Each area's rate moved towards the average by as much as chance could explain (empirical Bayes).
 
-    The best quartile is the quarter of areas with the lowest rates (PHE quartile
-    groups, `quantile_groups`); its rate is the unweighted mean of those areas' rates.
-    For each area above it, expected = deaths * best_rate / area_rate and the excess is
-    deaths - expected; `excess_deaths` is their sum, `per_area` the excess per input
-    row (0 at or below the best rate, NaN where rate or deaths are unusable).
+    On the log scale, y = log(rate) with standard error se = (log upper - log lower) / (2 * 1.96) from the 95%
+    interval; tau^2 is the DerSimonian-Laird between-area variance (as `gap_measures`), mu the random-effects mean
+    sum(y w) / sum(w) with w = 1 / (se^2 + tau^2), and each area's shrunken log rate is
+    mu + B (y - mu) with B = tau^2 / (tau^2 + se^2): an area with few events (a wide interval) moves most. Rows
+    without a positive rate and interval get NaN. Returns dict(rates (the shrunken rates, one per input row),
+    tau2_log, mean_rate (exp(mu)), n_with_interval).
 
-    CAVEAT, to be shown wherever the figure is: this is crude and illustrative. It
-    scales each area's observed deaths by a ratio of age-standardised rates, which
-    assumes the area's age structure and population are such that deaths move in
-    proportion to the ASR; it treats the best quartile's rate as achievable everywhere,
-    ignores the uncertainty in every rate (the best quartile is partly best by chance,
-    which inflates the excess), and says nothing about cause. Round it and call it "of
-    the order of".
-
-    Returns dict(best_quartile_rate, excess_deaths, total_deaths, excess_share,
-    areas_above, n_areas, per_area).
-
-    References: Public Health England. Fingertips technical guidance (quartiles,
-    PHEindicatormethods::calculate_quantiles). The "deaths avoided if every area matched
-    the best" framing follows the preventable-mortality gap in: Marmot M, et al. Fair
-    society, healthy lives (The Marmot Review). London; 2010.
+    References: Morris CN. Parametric empirical Bayes inference: theory and applications. J Am Stat Assoc
+    1983;78:47-55. DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88. Spiegelhalter DJ, Abrams KR, Myles JP.
+    Bayesian approaches to clinical trials and health-care evaluation. Wiley 2004, ch. 3 (shrinkage of
+    institutional rates).
     """
-    rate = np.asarray(rates, dtype=float)
-    death = np.asarray(deaths, dtype=float)
+    v, lo, hi = (np.asarray(x, dtype=float) for x in (values, lower, upper))
+    ok = np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (v > 0) & (hi > lo)
+    out = np.full(v.size, np.nan)
+    disp = _dersimonian_laird_log(v, lo, hi)
+    if disp["n_with_interval"] < 2:
+        return {"rates": out, "tau2_log": np.nan, "mean_rate": np.nan, "n_with_interval": disp["n_with_interval"]}
+    y = np.log(v[ok])
+    se2 = ((np.log(hi[ok]) - np.log(lo[ok])) / (2 * Z95)) ** 2
+    tau2 = disp["tau2_log"]
+    w = 1 / (se2 + tau2)
+    mu = float((w * y).sum() / w.sum())
+    out[ok] = np.exp(mu + tau2 / (tau2 + se2) * (y - mu))
+    return {"rates": out, "tau2_log": tau2, "mean_rate": float(np.exp(mu)), "n_with_interval": int(ok.sum())}
+
+
+def fewer_deaths(rates, deaths, benchmark: float) -> dict:
+    """How many fewer deaths had every area with a rate above `benchmark` had that rate instead (areas at or below
+    it unchanged): for each such area, deaths x (1 - benchmark / rate). Returns dict(fewer, areas_above).
+
+    An illustration, never a count of deaths caused or preventable: it scales an area's observed deaths by a ratio
+    of age-standardised rates (assuming deaths move in proportion to the rate) and treats the benchmark as
+    reachable everywhere. Rows without a positive rate or a count are left out.
+    """
+    rate, death = np.asarray(rates, dtype=float), np.asarray(deaths, dtype=float)
     ok = np.isfinite(rate) & np.isfinite(death) & (rate > 0) & (death >= 0)
-    per_area = np.full(rate.size, np.nan)
-    groups = quantile_groups(np.where(ok, rate, np.nan), 4, ascending=True)
+    above = ok & (rate > benchmark) if np.isfinite(benchmark) else np.zeros(rate.size, dtype=bool)
+    return {"fewer": float((death[above] * (1 - benchmark / rate[above])).sum()), "areas_above": int(above.sum())}
+
+
+def illustrative_fewer_deaths(rates, lower, upper, deaths, england_rate: float = np.nan) -> dict:
+    """The gap in deaths between areas as two illustrations, over the areas with a rate and a count.
+
+    - best_quarter_rate: the rate of the best quarter of areas once chance is allowed for: the unweighted mean of
+      the shrunken rates (`shrunken_rates`) of the quarter of areas with the lowest shrunken rates (PHE quartile
+      groups, `quantile_groups`). Without shrinkage the best quarter is partly best by chance (areas with few
+      deaths have the most extreme rates), which pulls the benchmark down and the figure up;
+      best_quarter_rate_unshrunk is that plain mean, for comparison.
+    - fewer_than_best, areas_above_best: `fewer_deaths` at best_quarter_rate (with the areas' observed rates).
+    - fewer_than_england, areas_above_england: the same at England's own rate, a second, conservative figure.
+    - n_areas, deaths_in_areas: the areas used and their deaths; tau2_log and mean_rate from the shrinkage.
+
+    Every figure is NaN with fewer than 4 areas with a rate, count and interval (no quarter to take).
+
+    References: as `shrunken_rates` and `quantile_groups`. The framing (deaths if every area matched a benchmark)
+    follows the preventable-mortality gap in: Marmot M, et al. Fair society, healthy lives (The Marmot Review).
+    London; 2010.
+    """
+    rate, lo, hi, death = (np.asarray(x, dtype=float) for x in (rates, lower, upper, deaths))
+    used = np.isfinite(rate) & (rate > 0) & np.isfinite(death) & (death >= 0)
+    shrunk = shrunken_rates(np.where(used, rate, np.nan), lo, hi)
+    result = {"n_areas": int(used.sum()), "deaths_in_areas": float(death[used].sum()),
+              "tau2_log": shrunk["tau2_log"], "mean_rate": shrunk["mean_rate"], "england_rate": float(england_rate)}
+    groups = quantile_groups(shrunk["rates"], 4, ascending=True)
+    plain = quantile_groups(np.where(np.isfinite(shrunk["rates"]), rate, np.nan), 4, ascending=True)
     if not (groups == 1).any():
-        return {"best_quartile_rate": np.nan, "excess_deaths": np.nan, "total_deaths": float(death[ok].sum()),
-                "excess_share": np.nan, "areas_above": 0, "n_areas": int(ok.sum()), "per_area": per_area}
-    best_rate = float(rate[groups == 1].mean())
-    above = ok & (rate > best_rate)
-    per_area[ok] = 0.0
-    per_area[above] = death[above] - death[above] * best_rate / rate[above]
-    total = float(death[ok].sum())
-    excess = float(per_area[ok].sum())
-    return {"best_quartile_rate": best_rate, "excess_deaths": excess, "total_deaths": total,
-            "excess_share": excess / total if total > 0 else np.nan,
-            "areas_above": int(above.sum()), "n_areas": int(ok.sum()), "per_area": per_area}
+        result.update(best_quarter_rate=np.nan, best_quarter_rate_unshrunk=np.nan, fewer_than_best=np.nan,
+                      areas_above_best=0, fewer_than_england=np.nan, areas_above_england=0)
+        return result
+    best = float(shrunk["rates"][groups == 1].mean())
+    at_best = fewer_deaths(np.where(used, rate, np.nan), death, best)
+    at_england = fewer_deaths(np.where(used, rate, np.nan), death, float(england_rate))
+    result.update(best_quarter_rate=best, best_quarter_rate_unshrunk=float(rate[plain == 1].mean()),
+                  fewer_than_best=at_best["fewer"], areas_above_best=at_best["areas_above"],
+                  fewer_than_england=at_england["fewer"] if np.isfinite(england_rate) else np.nan,
+                  areas_above_england=at_england["areas_above"])
+    return result
