@@ -46,7 +46,8 @@ def render() -> None:
         if not funnel["available"]:
             st.info(f"No funnel plot for this indicator and period: {funnel['reason']}.")
         else:
-            st.markdown(text.md_escape(text.overdispersion_sentence(funnel["overdispersion"], funnel["adjusted"])))
+            st.markdown(say(text.overdispersion_sentence(funnel["overdispersion"], funnel["adjusted"])))
+            st.markdown(say(words.funnel_counts(funnel["points"], meta, funnel["adjusted"])))
             st.plotly_chart(charts.funnel_figure(funnel, meta, ctx.state.area), theme=None, config=charts.PLOT_CONFIG,
                             key="funnel")
             with frame.table_expander():

@@ -29,15 +29,15 @@ def profile_rows(**overrides) -> pd.DataFrame:
         dict(indicator_id="deaths", short_title="Drug-misuse deaths", period_label="2019-21",
              unit="per 100,000 (age-standardised)", polarity="low_is_good", england_value=5.0, area_min=2.0,
              area_q25=4.0, area_q75=7.0, area_max=20.0, value=20.0, region_value=8.0, compared_to_england="worse",
-             is_suppressed=False, has_row=True, numerator=50),
+             is_suppressed=False, has_row=True, numerator=50, n_areas=150),
         dict(indicator_id="completion", short_title="Completions (opiate)", period_label="2020/21", unit="%",
              polarity="high_is_good", england_value=50.0, area_min=30.0, area_q25=45.0, area_q75=55.0,
              area_max=60.0, value=55.0, region_value=np.nan, compared_to_england="similar", is_suppressed=False,
-             has_row=True, numerator=40),
+             has_row=True, numerator=40, n_areas=1),
         dict(indicator_id="hcv", short_title="HCV", period_label="2020/21", unit="%", polarity="high_is_good",
              england_value=np.nan, area_min=np.nan, area_q25=np.nan, area_q75=np.nan, area_max=np.nan,
              value=np.nan, region_value=np.nan, compared_to_england=np.nan, is_suppressed=False, has_row=False,
-             numerator=np.nan),
+             numerator=np.nan, n_areas=0),
     ]
     frame = pd.DataFrame(base)
     for key, value in overrides.items():
@@ -85,10 +85,11 @@ def test_spine_positions_on_the_page():
     assert completions.find(f"{SVG}polygon[@fill='none']") is None
     tip = deaths.find(f"{SVG}title").text.split("\n")
     assert tip == ["Drug-misuse deaths (2019–21)", "Blackpool: 20.0 per 100,000", "England: 5.0 per 100,000",
-                   "Region: 8.0 per 100,000", "Areas: 2.0 to 20.0", "Worse than England"]
+                   "Region: 8.0 per 100,000", "Range of 150 areas: 2.0 to 20.0", "Worse than England"]
     texts = [t.text for t in svg.iter(f"{SVG}text") if t.text]
     assert {"← worst", "England", "best →", "worse", "similar", "Region", "Blackpool: worse than England",
-            "Blackpool: similar to England", "Range of areas (worst to best)", "25th to 75th percentile"} <= set(texts)
+            "Blackpool: similar to England", "Range of areas (worst to best)", "25th to 75th percentile",
+            "150 areas", "1 area"} <= set(texts)  # how many areas each row's range spans, at its end
     assert svg.get("role") == "img" and svg.get("aria-label").startswith("Spine chart: Blackpool against England")
     figure = ET.fromstring(svgcharts.spine_svg(profile_rows(), "Blackpool"))  # scrolls sideways on a phone:
     assert (figure.get("tabindex"), figure.get("aria-label")) == ("0", "Spine chart")  # focusable, named

@@ -246,3 +246,61 @@ def test_the_lottery_statement_on_the_whole_files(con, shared_raw):
         "each area’s deaths by the ratio of age-standardised rates, and treat the benchmark as reachable everywhere: "
         "they show how large the gap is, not what lies behind it. They leave out the 10 areas without a rate (180 "
         "deaths), which are in England’s total.")
+
+
+# --------------------------------------------------------------------------- one rule for the funnel's counts
+
+@pytest.mark.parametrize("adjusted", [False, True])
+def test_the_funnel_sentence_counts_as_its_legend_does(con, shared_raw_is_whole, adjusted):
+    """The sentence above the funnel plot and its legend count the same points by the same positions; the gap
+    section's count (each area's own interval against England) is said to be a different rule. The audit's case:
+    the legend's 38 better (13 + 25) against the gap sentence's 37."""
+    import re
+
+    from indicators.present import charts, lottery
+
+    meta = queries.indicator(con, "deaths_drug_misuse")
+    funnel = queries.funnel_data(con, "deaths_drug_misuse", "2019-21", adjusted)
+    legend = {}
+    for trace in charts.funnel_figure(funnel, meta).data:
+        match = re.fullmatch(r"(?:outside (?:95|99\.8)% limits \((?:high|low)\)|within 95% limits): "
+                             r"(better|worse|similar to England)(?: \(99\.8%\))? \((\d+)\)", trace.name or "")
+        if match:
+            legend[match.group(1)] = legend.get(match.group(1), 0) + int(match.group(2))
+    sentence = lottery.funnel_counts(funnel["points"], meta, funnel["adjusted"])
+    limits = "widened limits" if funnel["adjusted"] else "limits"
+    assert f"{legend['similar to England']} areas within the 95% {limits}" in sentence
+    for word in ("better", "worse"):
+        if legend.get(word):
+            assert f"{legend[word]} areas outside them on the {word} side" in sentence
+    assert "each area’s own 95% interval with England’s value instead" in sentence
+    gaps = queries.gap_summary(con, "deaths_drug_misuse", "2019-21")
+    assert "(each area’s own 95% interval against England’s value)" in " ".join(text.gap_sentences(gaps, meta,
+                                                                                                     "2019-21"))
+    if shared_raw_is_whole and not adjusted:
+        assert legend == {"similar to England": 62, "better": 38, "worse": 43}
+        assert (gaps["n_better_than_england"], gaps["n_worse_than_england"]) == (37, 43)
+
+
+# --------------------------------------------------------------------------- the spine chart's range of areas
+
+def test_the_spine_range_needs_enough_areas_and_says_how_many(con):
+    """Unmet need has a sample extract of a few areas in this build: no range is drawn for it (the minimum in
+    data/methods.toml), and each range drawn says how many areas it spans."""
+    from indicators.catalogue import load_minimums
+    from indicators.present import profile, svgcharts
+
+    minimum = load_minimums().areas_for_spread
+    current = list(queries.upper_tier_areas(con)["area_code"])
+    frame = queries.area_profile(con, "E10000017" if "E10000017" in current else current[0])
+    svg = svgcharts.spine_svg(frame, "Area")
+    for row in frame.to_dict("records"):
+        title = f"{row['short_title']} ({text.period_display(row['period_label'])})"
+        if row["n_areas"] < minimum:
+            assert text.is_missing(row["area_min"]) and title not in svg
+        elif not text.is_missing(row["england_value"]):
+            assert f"Range of {row['n_areas']} areas:" in svg and f">{row['n_areas']} areas</text>" in svg
+    unmet = frame.set_index("indicator_id").filter(like="unmet", axis=0)
+    assert not unmet.empty and (unmet["n_areas"] < minimum).all() and unmet["area_min"].isna().all()
+    assert str(minimum) in profile.SPINE_EXPLAINED and "how many is given at the end of the row" in (
+        profile.SPINE_EXPLAINED)

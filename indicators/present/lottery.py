@@ -156,3 +156,35 @@ def deaths_statement(figure: Mapping | None, meta: Mapping) -> str | None:
         caveat += (f". They leave out {areas} without a rate ({_deaths(figure['deaths_without_rate'])}), which "
                    f"{'is' if k == 1 else 'are'} in England’s total")
     return f"{total} {said} {caveat}."
+
+
+def _areas(n: int) -> str:
+    return "1 area" if n == 1 else f"{n} areas"
+
+
+def funnel_counts(points, meta: Mapping, adjusted: bool) -> str | None:
+    """The funnel legend's counts in one sentence, counted from the same points and positions as the legend
+    (indicators.present.charts.funnel_figure), and why they can differ from the gap section's count, which compares
+    each area's own 95% interval with England's value rather than England's value's limits with the area's."""
+    if points is None or len(points) == 0:
+        return None
+    position = points["position"].fillna("")
+    high = int(position.str.contains("(high)", regex=False).sum())
+    low = int(position.str.contains("(low)", regex=False).sum())
+    high_998 = int(position.str.startswith("outside 99.8%").where(position.str.contains("(high)", regex=False),
+                                                                   False).sum())
+    low_998 = int(position.str.startswith("outside 99.8%").where(position.str.contains("(low)", regex=False),
+                                                                  False).sum())
+    within = int((position == "within 95% limits").sum())
+    polarity = meta.get("polarity")
+    high_word, low_word = {"high_is_good": ("better", "worse"), "low_is_good": ("worse", "better")}.get(
+        polarity, ("higher", "lower"))
+    limits = "widened limits" if adjusted else "limits"
+    parts = [f"{_areas(within)} within the 95% {limits}"]
+    for n, n998, word in ((high, high_998, high_word), (low, low_998, low_word)):
+        if n:
+            beyond = f" ({n998} of them beyond 99.8%)" if n998 else ""
+            parts.append(f"{_areas(n)} outside them on the {word} side{beyond}")
+    listed = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+    return (f"In the funnel plot: {listed}. The counts in the gap section compare each area’s own 95% interval "
+            "with England’s value instead, so an area close to a limit can be counted differently there.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from indicators.catalogue import load_minimums
 from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
@@ -20,13 +21,16 @@ from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 CHOOSE_AREA = "Choose an area: type its name in the Area box, or select it on the map."
 GLANCE_INTRO = ("Each indicator at its latest period in this build, against England and against the rest of the "
                 "region (the region's other areas, pooled where counts allow), at 95%.")
-SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of areas (worst on the left); dark "
-                   "bar, the middle half of areas (25th to 75th percentile), drawn only where at least 10 areas "
-                   "have a value; the marker is this area, shaped, coloured and labelled by its comparison with "
-                   "England; the open diamond is the rest of the region. For indicators without a better or worse "
-                   "direction, lower values are on the left.")
-NO_SPINE = ("No indicator has both a value for England and a spread of at least 10 areas in this build, so there is "
-            "no spine chart.")
+# The spread of areas (range, quartiles) is published only where this many areas have a value (data/methods.toml).
+SPREAD_MIN_AREAS = load_minimums().areas_for_spread
+SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of the areas with a value (how many is "
+                   "given at the end of the row), drawn only where at least "
+                   f"{SPREAD_MIN_AREAS} areas have one; dark bar, the middle half of them (25th to 75th percentile); "
+                   "the marker is this area, shaped, coloured and labelled by its comparison with England; the open "
+                   "diamond is the rest of the region. For indicators without a better or worse direction, lower "
+                   "values are on the left.")
+NO_SPINE = (f"No indicator has both a value for England and a spread of at least {SPREAD_MIN_AREAS} areas in this "
+            "build, so there is no spine chart.")
 NO_PEERS = ("No peer group is known for this area in this build (no shared borders, CIPFA neighbours or regional "
             "neighbours).")
 PEER_GROUP_HELP = ("Geographic neighbours share a border, topped up with the nearest areas to at least five; CIPFA "
@@ -141,7 +145,7 @@ def spine_table(profile: pd.DataFrame, name: str) -> str:
         Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
         Column("england_value", "England", "number"), Column("region_value", "Rest of region", "number"),
         Column("category", "Compared with England"), Column("compared_to_region", "Compared with rest of region"),
-        Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
+        Column("n_areas", "Areas with a value", "count"), Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
         Column("area_median", "Median", "number"), Column("area_q75", "75th percentile", "number"),
         Column("area_max", "Highest area", "number"), Column("unit", "Unit")],
         caption=f"{name}, its region and England: each indicator at its latest period")

@@ -126,6 +126,12 @@ SPINE_ROW = 46
 SPINE_TOP = 34
 
 
+def _spans(n: object) -> str:
+    """How many areas a row's range spans: '152 areas'."""
+    n = 0 if is_missing(n) else int(n)
+    return "1 area" if n == 1 else f"{n} areas"
+
+
 def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
     """Fingertips-style spine chart (England at the centre line, worst on the left) as an SVG figure; None when no
     indicator has England's value and a spread of areas. Markers are shaped and coloured as in charts.CATEGORY_SYMBOLS and CATEGORY_COLOURS."""
@@ -152,6 +158,9 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
         worst, best = x_of(r["pos_worst"]), x_of(r["pos_best"])
         parts.append(f'<rect x="{_num(min(worst, best))}" y="{_num(y - 8)}" width="{_num(abs(best - worst))}" '
                      f'height="16" fill="{RANGE_COLOUR}"/>')
+        spans = _spans(r.get("n_areas"))
+        parts.append(f'<text x="{_num(right + 6)}" y="{_num(y + 4)}" font-size="11" class="ind-muted">'
+                     f'{_e(spans)}</text>')
         if not (is_missing(r["pos_area_q25"]) or is_missing(r["pos_area_q75"])):
             lo, hi = sorted([x_of(r["pos_area_q25"]), x_of(r["pos_area_q75"])])
             parts.append(f'<rect x="{_num(lo)}" y="{_num(y - 8)}" width="{_num(hi - lo)}" height="16" '
@@ -177,7 +186,8 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
         tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}", *count,
                          f"England: {format_value(r.get('england_value'), unit)}",
                          f"Region: {format_value(r.get('region_value'), unit)}",
-                         f"Areas: {format_bare(r.get('area_min'), unit)} to {format_bare(r.get('area_max'), unit)}",
+                         f"Range of {spans}: {format_bare(r.get('area_min'), unit)} to "
+                         f"{format_bare(r.get('area_max'), unit)}",
                          text.category_label(r)])
         rows.append(f'<g><title>{_e(tip)}</title>{"".join(parts)}</g>')
     bottom = SPINE_TOP + SPINE_ROW * len(data)
@@ -195,8 +205,9 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
         items.append((marker("diamond-open", 13, 0, 10, INK, width=2), "Region"))
     legend, legend_height = _legend(items, 20, bottom + 28, SPINE_WIDTH - 40)
     height = math.ceil(bottom + 28 + legend_height)
-    name = (f"Spine chart: {area_name} against England, its region and the range of areas, for {len(data)} "
-            f"indicators. The table below the chart gives the same figures.")
+    name = (f"Spine chart: {area_name} against England, its region and the range of the areas with a value, for "
+            f"{len(data)} {'indicator' if len(data) == 1 else 'indicators'}. The table below the chart gives the same "
+            "figures.")
     # On a narrow screen the chart keeps a legible size and scrolls sideways: the figure is then a scrollable
     # region, so it can take keyboard focus (to scroll with the arrow keys) and has a name.
     return (f'<figure class="ind-chart ind-spine" tabindex="0" role="group" aria-label="Spine chart">'

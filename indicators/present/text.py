@@ -501,7 +501,8 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
                    f"of the area at the 10th.")
     if gaps.get("n_compared"):
         out.append(f"{gaps['n_worse_than_england']} of {gaps['n_compared']} compared areas are significantly worse "
-                   f"than England and {gaps['n_better_than_england']} significantly better (95%).")
+                   f"than England and {gaps['n_better_than_england']} significantly better (each area’s own 95% "
+                   "interval against England’s value).")
     if not is_missing(gaps.get("i2")):
         out.append(f"Between-area variation beyond chance: I² = {format_number(100 * gaps['i2'], 0)}% of the spread "
                    f"is not explained by chance; with chance removed the 90th/10th percentile ratio would be about "
