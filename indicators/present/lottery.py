@@ -107,7 +107,9 @@ def _about(value: float) -> str:
 
 
 def _per_year(value: float, years: int | None) -> str:
-    return f" (about {text.format_count(text.round_significant(value / years, 2))} a year)" if years and years > 1 else ""
+    if not years or years < 2:
+        return ""
+    return f" (about {text.format_count(text.round_significant(value / years, 2))} a year)"
 
 
 def _deaths(n: float) -> str:

@@ -88,13 +88,16 @@ def map_view(values: pd.DataFrame, meta: Mapping, indicator_id: str, period: str
 
 def england_sentence(england: Mapping | None, meta: Mapping, period: str | None) -> tuple[str, str] | None:
     """England's figure above the map as (lead, rest), e.g. ('England, 2019–21:', '5.1 per 100,000 (95% interval 5.0
-    to 5.2). Unit: ...'); None when there is nothing to say (no period, or no England figure: see `map_notice`)."""
+    to 5.2). Unit: ...'), without the interval where England's figure has none; None when there is nothing to say
+    (no period, or no England figure: see `map_notice`)."""
     if period is None or not england or text.is_missing(england.get("value")):
         return None
     unit = meta.get("unit")
+    lower, upper = england.get("lower_ci_95"), england.get("upper_ci_95")
+    interval = ("" if text.is_missing(lower) or text.is_missing(upper)
+                else f" (95% interval {text.format_interval(lower, upper, unit)})")
     return (f"England, {text.period_display(period)}:",
-            f"{text.format_value(england['value'], unit)} (95% interval "
-            f"{text.format_interval(england.get('lower_ci_95'), england.get('upper_ci_95'), unit)}). Unit: {unit}.")
+            f"{text.format_value(england['value'], unit)}{interval}. Unit: {unit}.")
 
 
 def map_notice(england: Mapping | None, meta: Mapping, period: str | None, other_colouring: str) -> str | None:

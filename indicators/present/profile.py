@@ -106,7 +106,8 @@ def deaths_caveat(name: str, profile: pd.DataFrame) -> str | None:
     same_period = not text.is_missing(period) and period == poisoning.get("period_label")
     counts = [misuse.get("numerator"), poisoning.get("numerator")]
     if same_period and not any(text.is_missing(c) for c in counts) and float(counts[1]) > 0:
-        sentence = (f"Of {name}’s {text.format_count(counts[1])} drug-poisoning deaths in {text.period_display(period)}, "
+        sentence = (f"Of {text.possessive(name)} {text.format_count(counts[1])} drug-poisoning deaths in "
+                    f"{text.period_display(period)}, "
                     f"{text.format_count(counts[0])} ({_share(*counts)}) were recorded as drug misuse")
         england = [misuse.get("england_numerator"), poisoning.get("england_numerator")]
         if not any(text.is_missing(c) for c in england) and float(england[1]) > 0:
@@ -145,7 +146,8 @@ def spine_table(profile: pd.DataFrame, name: str) -> str:
         Column("upper_ci_95", "95% upper", "number"), Column("numerator", "Count", "count"),
         Column("england_value", "England", "number"), Column("region_value", "Rest of region", "number"),
         Column("category", "Compared with England"), Column("compared_to_region", "Compared with rest of region"),
-        Column("n_areas", "Areas with a value", "count"), Column("area_min", "Lowest area", "number"), Column("area_q25", "25th percentile", "number"),
+        Column("n_areas", "Areas with a value", "count"), Column("area_min", "Lowest area", "number"),
+        Column("area_q25", "25th percentile", "number"),
         Column("area_median", "Median", "number"), Column("area_q75", "75th percentile", "number"),
         Column("area_max", "Highest area", "number"), Column("unit", "Unit")],
         caption=f"{name}, its region and England: each indicator at its latest period")

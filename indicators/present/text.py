@@ -242,7 +242,8 @@ def plain_name(name: object) -> str:
     return _NAME_SUFFIX.sub("", "" if is_missing(name) else str(name)).strip()
 
 
-def _possessive(name: str) -> str:
+def possessive(name: str) -> str:
+    """'Blackpool’s', 'Kingston upon Thames’' (the name as a sentence says it)."""
     name = plain_name(name)
     return f"{name}’" if name.endswith("s") else f"{name}’s"
 
@@ -268,7 +269,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     cat = category(row)
     if cat == "suppressed":
         why = _as_sentences(note)
-        return f"{_possessive(area_name)} {noun} for {period} was withheld by the publisher." + (
+        return f"{possessive(area_name)} {noun} for {period} was withheld by the publisher." + (
             f" {why}" if why else "")
     if cat == "not calculated":
         return not_calculated_sentence(area_name, indicator, row)
@@ -291,16 +292,16 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
         decimals = comparison_decimals(lower, upper, benchmark_value)
     interval = ("" if is_missing(lower) or is_missing(upper) else
                 f" (95% interval {format_interval(lower, upper, unit, decimals)})")
-    head = f"{_possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
+    head = f"{possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
     if is_missing(benchmark_value):
         return f"{head} has no {benchmark_name} figure to compare with in this build."
     bench = format_bare(benchmark_value, unit, decimals)
     if word == "similar":
-        return (f"{head} is not significantly different from {_possessive(benchmark_name)} {bench} "
+        return (f"{head} is not significantly different from {possessive(benchmark_name)} {bench} "
                 f"(95% confidence).")
     if word in ("better", "worse", "higher", "lower"):
         direction = "higher" if value > float(benchmark_value) else "lower"
-        sentence = f"{head} is significantly {direction} than {_possessive(benchmark_name)} {bench}"
+        sentence = f"{head} is significantly {direction} than {possessive(benchmark_name)} {bench}"
         if word in ("better", "worse"):
             good = "higher" if indicator.get("polarity") == "high_is_good" else "lower"
             sentence += f": {word} than {benchmark_name}, since a {good} value is better"
@@ -308,7 +309,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
     reason = (not_compared_reason(row) if compared is None else NOT_COMPARED_REASONS["no interval"])
     if reason == NOT_COMPARED_REASONS["no benchmark"]:
         return f"{head} is not compared with {benchmark_name}: there is no single {benchmark_name} figure for {period}."
-    return f"{head} cannot be compared with {_possessive(benchmark_name)} {bench}: it has {reason}."
+    return f"{head} cannot be compared with {possessive(benchmark_name)} {bench}: it has {reason}."
 
 
 def comparison_decimals(lower: object, upper: object, benchmark: object, most: int = 3) -> int:

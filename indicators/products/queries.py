@@ -533,7 +533,7 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
                a.comparison_note, coalesce(a.value_status, 'no data') AS value_status,
                a.indicator_id IS NOT NULL AS has_row,
                e.value AS england_value, e.lower_ci_95 AS england_lower_ci_95,
-               e.upper_ci_95 AS england_upper_ci_95,
+               e.upper_ci_95 AS england_upper_ci_95, e.numerator AS england_numerator,
                r.group_value AS region_value, r.group_method AS region_method,
                coalesce(r.n_with_value, 0) AS region_n_areas, r.compared_to_group AS compared_to_region,
                coalesce(r.reason, '') AS region_reason,
