@@ -16,9 +16,11 @@ INTRO = ("Every figure here comes from an official publication, is shown with it
          "is labelled when it is suppressed, missing or not published. Nothing is estimated to fill a gap.")
 LICENCE = ("Contains public sector information licensed under the Open Government Licence v3.0. sha256 is the checksum "
            "of the exact file this build read.")
-MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: suppressed (withheld by the "
-                 "publisher), no data (not in the files used for this build), not published (no open per-area series) "
-                 "or not compared (a value without a valid interval).")
+MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: withheld by the publisher "
+                 "(suppressed), not calculated by the publisher (the count is published but the publisher calculates "
+                 "no rate from so few: ONS gives none below 10 deaths), count only (a count for an area whose "
+                 "boundaries the published rate does not cover), no data (not in the files used for this build), "
+                 "not published (no open per-area series) or not compared (a value without a valid interval).")
 GLOSSARY_HEAD = "Words used on this site"
 GLOSSARY_ANCHOR = "glossary"
 GLOSSARY_INTRO = ("What the less familiar words on these pages mean. Where a page first uses one of them, it links "

@@ -567,6 +567,14 @@ METHODS = (
      "only where at least 10 areas have a value (as funnel plots, rank intervals and the bivariate map). Figures "
      "the publisher withheld are left out of every statistic, even where their counts are published.",
      "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Higgins JPT, Thompson SG. Stat Med 2002;21:1539-58."),
+    ("Illustrative deaths", "How many fewer deaths there would have been had every area with a higher rate had the "
+     "rate of the best quarter of areas, and had it had England's rate: each such area's deaths times (1 - benchmark "
+     "/ its rate). The best quarter is taken after each area's rate is moved towards the average by as much as "
+     "chance could explain (empirical Bayes, with the between-area variance above), since the areas with the "
+     "fewest deaths have the most extreme rates. Rounded to two significant figures; an illustration of the gap, "
+     "not a count of deaths caused or preventable. England's total is its own published figure.",
+     "Morris CN. Parametric empirical Bayes inference. J Am Stat Assoc 1983;78:47-55; Marmot M, et al. Fair "
+     "society, healthy lives. 2010."),
 )
 
 
