@@ -44,6 +44,8 @@ RULES = [
     (re.compile(r"\b(?:Unitary|County|Metropolitan district|London borough) in\b"), "an area type as a label"),
     (re.compile(r"’s’|s’s\b(?<!Scilly’s)"), "a broken possessive"),
 ]
+# Words that need a direction (a polarity): never said of an indicator without one.
+DIRECTION = re.compile(r"\b(?:better|worse|best|worst)\b", re.IGNORECASE)
 # Terms a member of the public would not know: wherever a sentence uses one, the glossary must explain it.
 JARGON = ("φ", "I²", "Spiegelhalter", "over-dispersion", "99.8%", "effective population", "OCU", "ODN", "NDTMS",
           "age-standardised", "percentile", "CIPFA", "pooled", "low reliability")
@@ -56,6 +58,8 @@ def problems(said: list[Said]) -> list[str]:
         for pattern, what in RULES:
             if pattern.search(item.text):
                 out.append(f"{item.where}: {what}: {item.text!r}")
+        if item.facts.get("polarity") == "no_polarity" and DIRECTION.search(item.text):
+            out.append(f"{item.where}: better or worse for an indicator without a direction: {item.text!r}")
         for term in JARGON:
             if term in item.text and not any(term in m and m in item.text for m in _spellings()):
                 out.append(f"{item.where}: '{term}' is not in the glossary: {item.text!r}")
@@ -116,7 +120,7 @@ def _indicator_sentences(con, meta: dict, out: list[Said]) -> None:
     gaps = queries.gap_summary(con, ident, period)
     _add(out, f"lottery {ident} {period}", lottery.gap_lead(meta, period))
     if gaps is not None:
-        _add(out, f"lottery {ident} {period}", text.gap_sentences(gaps, meta, period))
+        _add(out, f"lottery {ident} {period}", text.gap_sentences(gaps, meta, period), polarity=meta.get("polarity"))
         figure = gaps.get("illustrative_deaths")
         _add(out, f"lottery {ident} {period} deaths", lottery.deaths_statement(figure, meta), kind="deaths statement",
              figure=figure, indicator=ident, period=period)

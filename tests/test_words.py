@@ -7,6 +7,7 @@ the ONS workbook's own cells where the whole files are there.
 from __future__ import annotations
 
 import math
+import re
 
 import duckdb
 import pytest
@@ -255,8 +256,6 @@ def test_the_funnel_sentence_counts_as_its_legend_does(con, shared_raw_is_whole,
     """The sentence above the funnel plot and its legend count the same points by the same positions; the gap
     section's count (each area's own interval against England) is said to be a different rule. The audit's case:
     the legend's 38 better (13 + 25) against the gap sentence's 37."""
-    import re
-
     from indicators.present import charts, lottery
 
     meta = queries.indicator(con, "deaths_drug_misuse")
@@ -350,5 +349,25 @@ def test_the_rules_catch_what_the_audit_found():
            "1 peer and why each is one; 1 areas", "12 of 12 indicators have no figure for X.",
            ": = rate not calculated (ONS does not calculate)", "U = low reliability", "Unitary in North West",
            "England, 2019–21: 5.1 (95% interval –).", "value nan per 100,000"]
-    found = sentences.problems([sentences.Said(f"case {i}", b) for i, b in enumerate(bad)])
-    assert {f.split(":")[0] for f in found} == {f"case {i}" for i in range(len(bad))}
+    found = sentences.problems([sentences.Said(f"case {i}", b) for i, b in enumerate(bad)]
+                               + [sentences.Said("case prevalence", "0 of 146 compared areas are significantly worse",
+                                                 {"polarity": "no_polarity"})])
+    assert {f.split(":")[0] for f in found} == {f"case {i}" for i in range(len(bad))} | {"case prevalence"}
+
+
+def test_an_indicator_without_a_direction_is_higher_or_lower(con):
+    """OCU prevalence has no better or worse direction: the gap section counts areas significantly higher and lower
+    than England (it said '0 of 146 compared areas are significantly worse than England and 0 significantly
+    better') and names the highest and lowest fifths, not the best and worst."""
+    meta = queries.indicator(con, "ocu_prevalence")
+    assert meta["polarity"] == "no_polarity"
+    period = queries.periods(con, "ocu_prevalence")[-1]
+    said = " ".join(text.gap_sentences(queries.gap_summary(con, "ocu_prevalence", period), meta, period))
+    frame = queries.map_values(con, "ocu_prevalence", period)
+    frame = frame[frame["area_code"].isin(set(queries.upper_tier_areas(con)["area_code"])) & frame["value"].notna()]
+    labels = frame["compared_to_england"]
+    compared = int((labels.notna() & (labels != "not compared")).sum())
+    assert (f"{(labels == 'higher').sum()} of {compared} compared areas are significantly higher than England and "
+            f"{(labels == 'lower').sum()} significantly lower") in said
+    assert "Highest fifth of areas" in said and "lowest fifth" in said
+    assert not re.search(r"\b(?:better|worse|best|worst)\b", said, re.IGNORECASE)

@@ -32,6 +32,7 @@ FUNNEL_X_LABELS = {"proportion": "Denominator (people in the indicator's base)",
 GAP_COLUMNS = ["indicator_id", "period_label", "period_end", "available", "reason", "n_areas", "area_codes",
                "polarity", "best_fifth_value", "worst_fifth_value", "fifth_ratio", "fifth_difference", "fifth_method",
                "p90_p10_ratio", "n_compared", "n_worse_than_england", "n_better_than_england",
+               "n_higher_than_england", "n_lower_than_england",
                "share_worse_than_england", "tau2_log", "i2", "q", "n_with_interval", "tau_p90_p10_ratio",
                "area_min", "area_q25", "area_median", "area_q75", "area_max"]
 TREND_COLUMNS = ["indicator_id", "area_code", "trend", "first_period", "last_period", "n_points",
@@ -193,7 +194,8 @@ def _too_few(n: int, minimum: int, what: str) -> str:
 
 _TEXT = {"indicator_id", "period_label", "reason", "polarity", "fifth_method", "funnel", "kind", "x_label"}
 _FLAGS = {"available", "overdispersed"}
-_WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_with_interval",
+_WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_higher_than_england",
+          "n_lower_than_england", "n_with_interval",
           "period_years", "n_without_rate", "areas_above_best", "areas_above_england"}
 
 

@@ -488,10 +488,12 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
         return [f"No gap measure for {period}: {gaps.get('reason') or 'too few areas with a value'}."]
     n = gaps.get("n_areas", 0)
     out = [f"{n} {'area has' if n == 1 else 'areas have'} a value for {period}."]
+    directed = gaps.get("polarity", indicator.get("polarity")) in ("high_is_good", "low_is_good")
     ratio = gaps.get("fifth_ratio")
     if not is_missing(ratio):
         how = "pooled" if gaps.get("fifth_method") == "pooled" else "average of the areas' values"
-        out.append(f"Best fifth of areas: {format_value(gaps['best_fifth_value'], unit)}; worst fifth: "
+        best, worst = ("Best", "worst") if directed else ("Highest", "lowest")  # no direction: best = highest
+        out.append(f"{best} fifth of areas: {format_value(gaps['best_fifth_value'], unit)}; {worst} fifth: "
                    f"{format_value(gaps['worst_fifth_value'], unit)} ({how}). The higher is "
                    f"{format_number(ratio, 2)} times the lower, a difference of "
                    f"{format_value(gaps['fifth_difference'], unit)}.")
@@ -501,9 +503,10 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
         out.append(f"The area at the 90th percentile has {format_number(gaps['p90_p10_ratio'], 2)} times the value "
                    f"of the area at the 10th.")
     if gaps.get("n_compared"):
-        out.append(f"{gaps['n_worse_than_england']} of {gaps['n_compared']} compared areas are significantly worse "
-                   f"than England and {gaps['n_better_than_england']} significantly better (each area’s own 95% "
-                   "interval against England’s value).")
+        first, second = ("worse", "better") if directed else ("higher", "lower")
+        out.append(f"{gaps[f'n_{first}_than_england']} of {gaps['n_compared']} compared areas are significantly "
+                   f"{first} than England and {gaps[f'n_{second}_than_england']} significantly {second} (each "
+                   "area’s own 95% interval against England’s value).")
     if not is_missing(gaps.get("i2")):
         out.append(f"Between-area variation beyond chance: I² = {format_number(100 * gaps['i2'], 0)}% of the spread "
                    f"is not explained by chance; with chance removed the 90th/10th percentile ratio would be about "

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from indicators.config import ENGLAND_CODE
-from indicators.stats.compare import BETTER, NOT_COMPARED, WORSE
+from indicators.stats.compare import BETTER, HIGHER, LOWER, NOT_COMPARED, WORSE
 from indicators.stats.intervals import Z95
 
 # Normal quantile at 0.9: the 90th/10th percentile ratio of a log-normal with sd tau is exp(2 * 1.2816 * tau).
@@ -101,7 +101,8 @@ def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | N
       quantiles); NaN when the 10th percentile is not positive.
     - n_compared, n_worse_than_england, n_better_than_england,
       share_worse_than_england: from `compared_to_england` (95%); the share is over
-      the areas that were compared (not 'not compared').
+      the areas that were compared (not 'not compared'). n_higher_than_england and
+      n_lower_than_england: the same for an indicator without a better direction.
     - tau2_log, i2, q, n_with_interval, tau_p90_p10_ratio: between-area variance
       beyond chance, DerSimonian-Laird on the log scale with each area's standard
       error taken from its 95% interval, se = (log upper - log lower) / (2 * 1.96); I^2
@@ -159,6 +160,8 @@ def gap_measures(df: pd.DataFrame, polarity: str | None = None, pooled: bool | N
         n_worse = int((label == WORSE).sum())
         result.update(n_compared=n_compared, n_worse_than_england=n_worse,
                       n_better_than_england=int((label == BETTER).sum()),
+                      n_higher_than_england=int((label == HIGHER).sum()),
+                      n_lower_than_england=int((label == LOWER).sum()),
                       share_worse_than_england=n_worse / n_compared if n_compared else np.nan)
     if {"lower_ci_95", "upper_ci_95"} <= set(frame.columns):
         result.update(_dersimonian_laird_log(values, frame["lower_ci_95"], frame["upper_ci_95"]))
