@@ -418,6 +418,8 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def test_cli_export_writes_the_same_bytes_as_the_functions(warehouse, con, tmp_path, capsys):
+    for fmt in ("zip", "duckdb"):  # one-file formats write into --out only when it is an existing folder
+        (tmp_path / fmt).mkdir()
     for fmt in downloads.FORMATS:
         assert main(["export", "--db", str(warehouse), "--out", str(tmp_path / fmt), "--format", fmt]) == 0
     files = {t: f"all_indicators_{t}_2026-11-01.csv" for t in downloads.BULK_TABLES}
@@ -446,7 +448,7 @@ def test_cli_export_one_indicator_default_db_and_errors(warehouse, con, tmp_path
     assert (out / name).read_bytes() == downloads.table_csv(con, "indicator_values", "deaths_drug_misuse")
     assert main(["export", "--out", str(out), "--indicator", "deaths_drug_misuse", "--format", "zip"]) == 0
     assert (out / "deaths_drug_misuse_data_2026-11-01.zip").read_bytes() == \
-        downloads.bulk_zip(con, indicator="deaths_drug_misuse")
+        downloads.bulk_zip(con, indicator="deaths_drug_misuse")  # into the folder: it exists
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     capsys.readouterr()
 
@@ -463,8 +465,29 @@ def test_cli_export_one_indicator_default_db_and_errors(warehouse, con, tmp_path
         main(["export", "--out", str(out), "--format", "xlsx"])
 
 
+def test_cli_export_out_names_the_file_of_a_zip_or_warehouse_copy(warehouse, con, tmp_path, capsys):
+    """`--out bulk.zip --format zip` writes the file bulk.zip (its folder made if missing), not a folder of that
+    name; the same for the warehouse copy; a folder only when --out is an existing folder."""
+    target = tmp_path / "new" / "bulk.zip"
+    assert main(["export", "--db", str(warehouse), "--out", str(target), "--format", "zip"]) == 0
+    assert target.is_file() and target.read_bytes() == downloads.bulk_zip(con)
+    assert zipfile.ZipFile(target).namelist() == ["README.md", "areas.csv", "indicator_values.csv", "indicators.csv",
+                                                 "sources.csv"]
+    assert capsys.readouterr().out.splitlines() == [str(target)]
+    assert [p.name for p in target.parent.iterdir()] == ["bulk.zip"]
+    assert main(["export", "--db", str(warehouse), "--out", str(target), "--format", "zip",
+                 "--indicator", "deaths_drug_misuse"]) == 0  # an existing file is replaced
+    assert target.read_bytes() == downloads.bulk_zip(con, indicator="deaths_drug_misuse")
+    copy = tmp_path / "copy.duckdb"
+    assert main(["export", "--db", str(warehouse), "--out", str(copy), "--format", "duckdb"]) == 0
+    assert copy.is_file() and _tables(copy) == _tables(warehouse)
+    assert main(["export", "--db", str(warehouse), "--out", str(warehouse), "--format", "duckdb"]) == 2
+    assert "is the warehouse itself" in capsys.readouterr().err
+
+
 def test_export_overwrites_atomically(warehouse, tmp_path):
     out = tmp_path / "again"
+    out.mkdir()
     first = downloads.export(warehouse, out, None, "zip")
     second = downloads.export(warehouse, out, None, "zip")
     assert first == second and [p.name for p in out.iterdir()] == ["all_indicators_data_2026-11-01.zip"]

@@ -803,7 +803,7 @@ def copy_warehouse(db_path: Path, out_path: Path) -> Path:
     finally:
         con.close()
     if out_path.exists() and out_path.resolve() == db_path.resolve():
-        raise IndicatorsError(f"{out_path} is the warehouse itself; choose another --out folder")
+        raise IndicatorsError(f"{out_path} is the warehouse itself; choose another --out")
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with writing(out_path, tmp, f"{tmp}.wal"):
@@ -844,8 +844,23 @@ def _quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _single_file(out: Path, default_name: str) -> Path:
+    """Where a one-file export (zip, duckdb) goes: into `out` under `default_name` when `out` is an existing
+    folder, else to the file `out` itself (its folder created if missing)."""
+    out = Path(out)
+    if out.is_dir():
+        return out / default_name
+    with writing(out.parent):
+        out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Path]:
-    """Write the downloads for `indicator` (or all) in format csv, parquet, zip or duckdb to the folder `out`."""
+    """Write the downloads for `indicator` (or all) in format csv, parquet, zip or duckdb.
+
+    csv and parquet write several files into the folder `out` (created if missing). zip and duckdb write one
+    file: into `out` under its download name when `out` is an existing folder, else to the file `out`
+    (`--out bulk.zip` writes bulk.zip)."""
     if fmt not in FORMATS:
         raise IndicatorsError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "duckdb" and indicator is not None:
@@ -856,13 +871,14 @@ def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Pa
         check_indicator(con, indicator)
         _, build_date = build_stamp(con)
         mark = is_synthetic(con)
-        out = _out_dir(out)
         if fmt == "zip":
-            return [write_atomic(out / download_name(indicator, build_date, "data", "zip", synthetic_data=mark),
+            return [write_atomic(_single_file(out, download_name(indicator, build_date, "data", "zip",
+                                                                 synthetic_data=mark)),
                                  bulk_zip(con, indicator=indicator))]
         if fmt == "parquet":
             return write_parquet(con, out, indicator=indicator)
         if fmt == "csv":
+            out = _out_dir(out)
             tables = export_tables(con, indicator)
             files = {table: download_name(indicator, build_date, table, "csv", synthetic_data=mark)
                      for table in tables}
@@ -870,9 +886,10 @@ def export(db_path: Path, out: Path, indicator: str | None, fmt: str) -> list[Pa
             written = [write_atomic(out / files[table], table_csv(con, table, indicator)) for table in tables]
             written.append(write_atomic(out / files["README"], bulk_readme(con, files, indicator=indicator)))
             return written
+        target = _single_file(out, download_name(None, build_date, "warehouse", "duckdb", synthetic_data=mark))
     finally:
         con.close()
-    return [copy_warehouse(db_path, out / download_name(None, build_date, "warehouse", "duckdb", synthetic_data=mark))]
+    return [copy_warehouse(db_path, target)]
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -885,12 +902,14 @@ def _run_export(args: argparse.Namespace) -> int:
 def add_cli(subparsers, name: str = "export") -> argparse.ArgumentParser:
     """Register `indicators export [--db PATH] --out PATH [--indicator ID] [--format csv|parquet|zip|duckdb]`."""
     p = subparsers.add_parser(
-        name, help="write the downloads (CSV + README, Parquet, zip or the warehouse file) to a folder",
+        name, help="write the downloads (CSV + README, Parquet, zip or the warehouse file)",
         description="Write the same files the dashboard's download buttons offer. File names carry the "
                     "indicator id (or all_indicators) and the data build date.")
     p.add_argument("--db", type=Path, default=None,
                    help="warehouse file (default data/warehouse.duckdb, or INDICATORS_DB)")
-    p.add_argument("--out", type=Path, required=True, help="folder to write into (created if missing)")
+    p.add_argument("--out", type=Path, required=True,
+                   help="csv, parquet: the folder to write into (created if missing); zip, duckdb: the file to "
+                        "write (e.g. bulk.zip), or an existing folder to write it into under its download name")
     p.add_argument("--indicator", default=None, help="only this indicator id (default: every indicator)")
     p.add_argument("--format", choices=FORMATS, default="csv",
                    help="csv: the four tables and a README; parquet: the four tables; zip: the bulk zip; "
