@@ -21,11 +21,12 @@ FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">'
 
 def main() -> None:
     st.set_page_config(page_title="Drug treatment: the postcode lottery", page_icon=FAVICON, layout="wide")
-    page = st.navigation(nav.pages())
+    page = st.navigation(nav.pages(), position="hidden")  # the sidebar's menu is ui.nav.links
     context = frame.start()
     if context is not None:
         page.run()
     frame.finish(context, page.url_path or nav.HOME)
+    nav.links(context)
 
 
 if __name__ == "__main__":

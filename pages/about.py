@@ -7,8 +7,10 @@ from indicators.present import text
 from ui import frame
 
 
+URL_NAMES = ("indicator",)  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("indicator",))
+    ctx = frame.context(URL_NAMES)
     md = text.md_escape
 
     st.title("About the data")

@@ -9,8 +9,10 @@ from indicators.products import availability
 from ui import foi, frame, markup
 
 
+URL_NAMES = ("area", "indicator", "period", "peers")  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("area", "indicator", "period", "peers"))
+    ctx = frame.context(URL_NAMES)
     code = ctx.state.area
     md = text.md_escape
     say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use

@@ -8,8 +8,10 @@ from indicators.products import availability as av
 from ui import foi, frame
 
 
+URL_NAMES = ("area", "family")  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("area",))
+    ctx = frame.context(URL_NAMES)
 
     st.title("Data availability")
     st.markdown("The dashboard puts treatment completions next to drug-related deaths, hepatitis C treatment and "
@@ -26,8 +28,7 @@ def render() -> None:
     st.subheader("England at a glance")
     st.markdown("\n".join(f"- {sentence}" for sentence in summary))
 
-    family = st.radio("Family", av.side_by_side(families), format_func=titles.get, horizontal=True,
-                      key="availability_family")
+    family = frame.page_choice(ctx, "family", "Family", av.side_by_side(families), titles.get, page="availability")
     st.plotly_chart(av.availability_map(matrix, geojson, family, titles[family]), width="stretch",
                     config=GEO_PLOT_CONFIG)
     st.markdown("\n".join(f"- {av.STATUS_SYMBOLS[s]} **{av.STATUS_LABELS[s]}**: {av.STATUS_DESCRIPTIONS[s]}"

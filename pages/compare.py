@@ -11,8 +11,10 @@ from ui import frame
 ALL = "all"
 
 
+URL_NAMES = ("indicator", "period", "area", "peers")  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("indicator", "period", "area", "peers"))
+    ctx = frame.context(URL_NAMES)
     meta = ctx.indicator(ctx.state.indicator)
 
     st.title("Compare areas")

@@ -4,14 +4,16 @@ import streamlit as st
 
 from indicators.present import charts, glossary, text
 from indicators.present import lottery as words
-from indicators.present.state import BALANCE_DEATHS
+from indicators.present.state import BALANCE_DEATHS, default_completion
 from ui import frame
 
 NOT_IN_BUILD = "not available in this build"
 
 
+URL_NAMES = ("indicator", "period", "area", "completion", "adjusted")  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("indicator", "period", "area", "completion", "adjusted"))
+    ctx = frame.context(URL_NAMES)
     meta = ctx.indicator(ctx.state.indicator)
     say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use
 
@@ -65,7 +67,8 @@ def render() -> None:
         st.info(say(words.balance_needs()))
     else:
         completion = frame.page_choice(ctx, "completion", words.COMPLETION_LABEL, completions,
-                                       lambda c: ctx.indicator(c).get("short_title", c), default=ctx.state.completion,
+                                       lambda c: ctx.indicator(c).get("short_title", c),
+                                       default=default_completion(ctx.choices),
                                        page="lottery")
         x_meta = ctx.indicator(completion)
         view = ctx.wh.q("balance_view", completion, BALANCE_DEATHS)

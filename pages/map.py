@@ -7,8 +7,10 @@ from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES
 from ui import frame, markup, nav
 
 
+URL_NAMES = ("indicator", "period", "area", "colour")  # what this page writes to its address
+
 def render() -> None:
-    ctx = frame.context(("indicator", "period", "area", "colour"))
+    ctx = frame.context(URL_NAMES)
     meta = ctx.indicator(ctx.state.indicator)
     say = glossary.linker()  # a sentence as Markdown, its terms linked to the glossary at their first use
 
@@ -33,7 +35,7 @@ def render() -> None:
             st.markdown(say(mapview.more_line(meta)))
         colour = frame.page_choice(ctx, "colour", mapview.COLOUR_LABEL, list(COLOUR_MODES), COLOUR_MODE_LABELS.get,
                                    default="comparison", page="map", help=mapview.COLOUR_HELP)
-        view = ctx.wh.map_view(indicator_id, period, colour, area, frame.params_for(ctx))
+        view = ctx.wh.map_view(indicator_id, period, colour, area, nav.link_params(ctx, "area"))
         values, table, legend = view.values, view.table, view.legend
         left, right = st.columns([3, 1], gap="small")
         with left:
@@ -51,8 +53,7 @@ def render() -> None:
                                        for label, meaning in mapview.colour_meanings(legend)))
         if area:
             st.page_link(nav.page("area"), label=text.md_escape(mapview.profile_link(ctx.area_name(area))),
-                         icon=":material/location_on:",
-                         query_params=frame.params_for(ctx))
+                         icon=":material/location_on:", query_params=nav.link_params(ctx, "area"))
 
         st.subheader(mapview.TABLE_HEAD)
         # On request, like Our World in Data's table tab: the sortable table's JavaScript (about 1.3 MB) would

@@ -44,6 +44,12 @@ MAP_SIGNATURE = """() => { const map = document.querySelector('.ind-map-main');
 TITLE = "() => { const h = document.querySelector('h1'); return h ? h.innerText : ''; }"
 
 
+# The sidebar's page links (ui.nav.links: they replace Streamlit's own page menu), and their row in the page on
+# narrow screens (below 768 px, where the sidebar is folded away), with short titles.
+PAGE_LINKS = "[data-testid='stSidebar'] .st-key-page_links a"
+INLINE_PAGE_LINKS = ".st-key-inline_page_links a"
+
+
 def sidebar_input(label: str) -> str:
     """Selector of a sidebar select box's text input, by its accessible label."""
     return f"[data-testid='stSidebar'] input[aria-label='{label}']"

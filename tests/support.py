@@ -35,6 +35,12 @@ AREAS = [
     ("E10000006", "Cumbria", "county", "E12000002", "North West", None, date(2023, 3, 31)),
 ]
 
+# Other names the area search finds (as published.place_names): a former district and a former county.
+PLACES = [
+    ("Carlisle", "E07000028", "former district", "E06000063", "Cumberland", "Cumbria"),
+    ("Cumbria", "E10000006", "former county", "E06000063", "Cumberland", None),
+]
+
 # A rough square per current area (lon, lat of its south-west corner), so maps have something to draw.
 SQUARES = {
     "E09000007": (-0.16, 51.53), "E09000033": (-0.17, 51.50), "E09000012": (-0.08, 51.53),
@@ -249,6 +255,8 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                                        columns=["area_code", "neighbour_code", "shared_border_km"]),
             "peer_cipfa": pd.DataFrame([("E06000009", "E08000003", "Manchester", 1)],
                                        columns=["area_code", "neighbour_code", "neighbour_name", "rank"]),
+            "place_names": pd.DataFrame(PLACES, columns=["place_name", "place_code", "place_kind", "area_code",
+                                                         "area_name", "formerly"]),
             "build_info": pd.DataFrame([dict(build_id=build_id, built_at="2026-11-01T00:00:00+00:00",
                                              build_date="2026-11-01", raw_dir="tests", warnings="[]")]),
         }

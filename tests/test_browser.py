@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, SETTLED, streamlit_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, PAGE_LINKS, SETTLED, streamlit_server
 from support import make_warehouse
 
 pytestmark = pytest.mark.browser
@@ -256,7 +256,7 @@ def test_every_page_as_first_request(fresh_server, browser, path, title):
         settle(page)
         assert page.locator("h1").first.inner_text() == title
         assert page.get_by_text("Page not found").count() == 0
-        assert page.locator('[data-testid="stSidebarNav"]').count() == 1
+        assert page.locator(PAGE_LINKS).count() == 6  # the navigation (ui.nav.links)
         assert page.get_by_text("Data build").count() >= 1  # the shared footer
         if "area=" in path:
             assert sidebar_input(page, "Area").input_value() == "Blackpool"

@@ -30,6 +30,7 @@ from browser_support import (
     EXCEPTION,
     MAP_DRAWN,
     MAP_SIGNATURE,
+    PAGE_LINKS,
     REPO,
     SETTLED,
     TITLE,
@@ -161,7 +162,7 @@ async def _switch(page, label: str) -> float:
 
 async def _navigate(page, link_text: str, title: str) -> float:
     start = time.perf_counter()
-    await page.locator("[data-testid='stSidebarNav'] a").filter(has_text=link_text).first.click(timeout=WAIT)
+    await page.locator(PAGE_LINKS).filter(has_text=link_text).first.click(timeout=WAIT)
     await page.wait_for_function(TITLED, arg=title, polling=POLL, timeout=WAIT)
     return time.perf_counter() - start
 

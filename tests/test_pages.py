@@ -372,3 +372,70 @@ def test_compare_never_compares_an_area_with_a_group_of_itself(monkeypatch, ware
     assert table.loc["Blackpool", "Compared with its peers"] == "not compared"
     assert table["Compared with its peers"].isna().sum() == 1   # Manchester: never compared with a group
     assert "No ranks: rank intervals need at least 10 areas with a value; 2 have one here" in infos
+
+
+def sidebar_captions(at: AppTest) -> list[str]:
+    return [re.sub(r"\\(.)", r"\1", c.value) for c in at.sidebar.caption]  # as read, without Markdown escapes
+
+
+def test_area_search_finds_places_codes_and_says_why_not(monkeypatch, warehouse):
+    """The Area box lists places after the areas ('Carlisle → Cumberland (formerly Cumbria)'); choosing one, or typing
+    a district's GSS code or name, chooses its current area and says so; a postcode without the lookup file, and a
+    name that matches nothing, keep the area and say why. The box in the page (for narrow screens) follows."""
+    at = run(monkeypatch, warehouse, "pages/map.py", {"area": "E06000009"})
+    box = at.sidebar.selectbox(key="w_area")
+    assert "E07000028>E06000063" in box.options or "Carlisle → Cumberland (formerly Cumbria)" in box.options
+    box.set_value("E07000028>E06000063").run()
+    no_exception(at)
+    assert at.sidebar.selectbox(key="w_area").value == "E06000063"
+    assert at.selectbox(key="wi_area").value == "E06000063"
+    assert at.query_params["area"] == "E06000063"
+    assert "Carlisle is in Cumberland (formerly in Cumbria)." in sidebar_captions(at)
+    at.selectbox(key="wi_area").set_value("E06000009").run()  # the box in the page, as on a phone
+    no_exception(at)
+    assert at.sidebar.selectbox(key="w_area").value == "E06000009" and at.query_params["area"] == "E06000009"
+    assert not sidebar_captions(at)
+
+
+def test_typed_area_search(warehouse):
+    """What the Area box does with typed text (ui.choices.AreaSearch.resolve with queries.find_area): a district's
+    GSS code or name chooses its area and says so; a postcode without the lookup file and a name that matches
+    nothing keep the area (changed False) and say why."""
+    from ui.choices import AreaSearch
+
+    from indicators.products import queries
+
+    search = AreaSearch(options=("E06000063", "E07000028>E06000063"), labels={
+        "E06000063": "Cumberland", "E07000028>E06000063": "Carlisle → Cumberland (formerly Cumbria)"},
+        places={}, targets={}, postcodes_loaded=False)
+    con = queries.connect(warehouse)
+    try:
+        def find(typed):
+            return queries.find_area(con, typed)
+
+        assert search.resolve("e07000028", find) == ("E06000063", "Carlisle is in Cumberland (formerly in Cumbria).",
+                                                      True)
+        assert search.resolve("blackpool", find) == ("E06000009", None, True)
+        assert search.resolve("E06000063", find) == ("E06000063", None, True)
+        assert search.resolve(None, find) == (None, None, True)
+        code, said, changed = search.resolve("PR1 2RL", find)
+        assert (code, changed) == (None, False) and said.startswith(
+            "“PR1 2RL” looks like a postcode, but postcodes need the ONS postcode to local authority lookup")
+        assert search.resolve("Kendal", find)[1:] == (
+            "No area matches “Kendal”. Type a council’s or a district’s name (for example Preston or Carlisle) or a "
+            "GSS code.", False)
+    finally:
+        con.close()
+
+
+def test_availability_family_is_in_the_address(monkeypatch, warehouse):
+    """A shared link to the deaths view of the availability page opens on deaths; choosing a family writes it."""
+    at = run(monkeypatch, warehouse, "pages/availability.py", {"family": "deaths"})
+    no_exception(at)
+    family = at.radio(key="w_family_availability")
+    assert family.value == "deaths"
+    family.set_value("completions").run()
+    no_exception(at)
+    assert at.query_params["family"] == "completions"
+    at = run(monkeypatch, warehouse, "pages/availability.py")
+    assert at.radio(key="w_family_availability").value == "completions" and "family" not in at.query_params

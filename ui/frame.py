@@ -29,12 +29,13 @@ from indicators.present.state import (
     to_params,
 )
 from indicators.products import downloads
+from ui import choices as main_choices
 from ui.data import Warehouse, open_warehouse
 
 CTX_KEY = "_dashboard_context"
 SEEN_KEY = "_dashboard_url_seen"
 # Page widgets; like the sidebar's, their values are kept across pages in `keep_<name>`.
-PAGE_PARAMS = ("peers", "colour", "completion", "adjusted")
+PAGE_PARAMS = {"peers": None, "colour": "comparison", "completion": None, "adjusted": False, "family": None}
 HOW_TO_BUILD = (
     "Build it with `uv run indicators build` (after `uv run indicators fetch`; offline, point `--raw` at a "
     "folder of the official files, e.g. `uv run indicators build --raw ../shared/data/raw`), or start "
@@ -73,6 +74,8 @@ class Context:
     facts: BuildFacts
     notices: list[str] = field(default_factory=list)
     url_names: tuple[str, ...] = ("indicator", "period", "area")
+    nav_slot: object = None  # the sidebar's place for the page links (ui.nav.links), at its top
+    inline_nav_slot: object = None  # their place in the page on narrow screens (ui.choices)
 
     @property
     def catalogue(self) -> pd.DataFrame:
@@ -101,18 +104,11 @@ def _sync_from_url(choices: Choices) -> tuple[State, list[str]]:
     if st.session_state.get(SEEN_KEY) == _url_key(params):
         return state, []
     for name in present_params(params):
-        st.session_state[f"keep_{name}"] = getattr(state, name)
         if name in ("indicator", "period", "area"):
-            st.session_state[f"w_{name}"] = getattr(state, name)
+            main_choices.set_choice(name, getattr(state, name))
+        else:
+            st.session_state[f"keep_{name}"] = getattr(state, name)
     return state, notices
-
-
-def _restore(name: str, valid, fallback) -> None:
-    """Give widget `w_<name>` its remembered value when Streamlit dropped it (e.g. on a page change)."""
-    key = f"w_{name}"
-    if key not in st.session_state or st.session_state[key] not in valid:
-        kept = st.session_state.get(f"keep_{name}")
-        st.session_state[key] = kept if kept in valid else fallback
 
 
 def _indicator_labels(records: list[dict], choices: Choices) -> dict[str, str]:
@@ -128,38 +124,14 @@ def _indicator_labels(records: list[dict], choices: Choices) -> dict[str, str]:
     return labels
 
 
-def _sidebar(ctx: Context) -> State:
-    choices, state = ctx.choices, ctx.state
-    with st.sidebar:
-        st.header("Choose")
-        indicator = None
-        if choices.indicators:
-            _restore("indicator", choices.indicators, choices.default_indicator)
-            indicator = st.selectbox("Indicator", choices.indicators, key="w_indicator",
-                                     format_func=lambda i: ctx.facts.labels.get(i, i),
-                                     help=f"Grouped by family: {ctx.facts.families}. "
-                                          "The page title gives the full name.")
-        else:
-            st.markdown("This build has no indicators.")
-        periods = ctx.periods(indicator)
-        period = None
-        if periods:
-            _restore("period", periods, default_period(periods))
-            period = st.selectbox("Period", list(reversed(periods)), key="w_period",
-                                  format_func=text.period_display,
-                                  help="Latest first. Periods differ between indicators.")
-        elif indicator:
-            st.markdown("No data in this build for this indicator, so there is no period to choose.")
-        codes = sorted(choices.areas, key=lambda c: choices.areas[c])
-        _restore("area", choices.areas, None)
-        area = st.selectbox("Area", codes, key="w_area", index=None, placeholder="Type an area name",
-                            format_func=lambda c: choices.areas.get(c, c),
-                            help="Upper-tier local authorities (counties, unitary authorities, metropolitan "
-                                 "districts, London boroughs). Type to search.")
-    st.session_state["keep_indicator"], st.session_state["keep_period"] = indicator, period
-    st.session_state["keep_area"] = area
-    keep = {name: st.session_state.get(f"keep_{name}", getattr(state, name)) for name in PAGE_PARAMS}
-    return replace(state, indicator=indicator, period=period, area=area, **keep)
+def _choices(ctx: Context) -> State:
+    """The sidebar's page links slot and main choices (ui.choices), and the page-owned state kept across pages."""
+    ctx.nav_slot = st.sidebar.container(key="page_links")
+    state = main_choices.draw(ctx)
+    # A page-owned value is in the state (and so in links to other pages) only once a visitor or a link chose it:
+    # each page fills in its own default without writing it to the address (see page_choice).
+    keep = {name: st.session_state.get(f"keep_{name}", default) for name, default in PAGE_PARAMS.items()}
+    return replace(state, **keep)
 
 
 def start() -> Context | None:
@@ -175,7 +147,7 @@ def start() -> Context | None:
     choices = facts.choices
     state, notices = _sync_from_url(choices)
     ctx = Context(wh=wh, choices=choices, state=state, facts=facts, notices=notices)
-    ctx.state = _sidebar(ctx)
+    ctx.state = _choices(ctx)
     if facts.fetch_notice:  # one notice on every page, however many sources failed
         st.warning(facts.fetch_notice, icon="⚠️")
     for notice in notices:
@@ -197,19 +169,18 @@ def context(url_names: tuple[str, ...] = ("indicator", "period", "area")) -> Con
     return ctx
 
 
-def _remembered(name: str, options, default):
-    kept = st.session_state.get(f"keep_{name}", default)
-    if kept in options:
-        return kept
-    return default if default in options else options[0]
-
-
 def page_choice(ctx: Context, name: str, label: str, options: list, format_func=str, default=None,
                 horizontal: bool = True, help: str | None = None, page: str = ""):
-    """A radio for page-owned state `name` (peers, colour, completion) whose value is shared by every page
-    that shows it and survives page changes: `keep_<name>` holds it, each page's widget follows it."""
+    """A radio for page-owned state `name` (peers, colour, completion, family) whose value is shared by every page
+    that shows it and survives page changes: `keep_<name>` holds it, each page's widget follows it.
+
+    Until a visitor (or a link) chooses, the radio shows `default` (else the first option) but the state, and
+    so the address, leaves `name` out: a link from another page then gives exactly the address this page
+    writes, and arriving adds one browser history entry, not two. A shared address without `name` shows the
+    same default."""
     key = f"w_{name}_{page}"
-    st.session_state[key] = _remembered(name, options, default)
+    kept = st.session_state.get(f"keep_{name}")
+    st.session_state[key] = kept if kept in options else (default if default in options else options[0])
 
     def remember() -> None:
         st.session_state[f"keep_{name}"] = st.session_state[key]
@@ -217,8 +188,7 @@ def page_choice(ctx: Context, name: str, label: str, options: list, format_func=
     # A radio's option labels are Markdown: labels made from data (area names) are escaped here, once.
     value = st.radio(label, options, key=key, format_func=lambda option: text.md_escape(format_func(option)),
                      horizontal=horizontal, help=help, on_change=remember)
-    st.session_state[f"keep_{name}"] = value
-    ctx.state = replace(ctx.state, **{name: value})
+    ctx.state = replace(ctx.state, **{name: value if kept in options else PAGE_PARAMS.get(name)})
     return value
 
 

@@ -310,6 +310,29 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
 
 # --------------------------------------------------------------------------- publish helpers
 
+def _publish_postcodes(con: duckdb.DuckDBPyConnection, postcodes: pd.DataFrame | None, report: BuildReport) -> None:
+    """published.postcodes (postcode, ltla_code, area_code, terminated) when a postcode lookup was supplied: each
+    postcode's district carried to its current upper-tier area through staged.ltla_current_utla."""
+    if postcodes is None:
+        return
+    con.register("_postcodes", postcodes)
+    try:
+        con.execute("""
+            CREATE TABLE published.postcodes AS
+            SELECT p.postcode, p.ltla_code, l.utla_code AS area_code, p.terminated
+            FROM _postcodes p JOIN staged.ltla_current_utla l USING (ltla_code)
+            ORDER BY p.postcode
+        """)
+        unknown, example = con.execute("""
+            SELECT count(*), min(ltla_code) FROM _postcodes
+            WHERE ltla_code NOT IN (SELECT ltla_code FROM staged.ltla_current_utla)""").fetchall()[0]
+    finally:
+        con.unregister("_postcodes")
+    if unknown:
+        report.warn("unmatched code", f"postcodes: {unknown:,} postcode(s) name a district code the lookups do not know "
+                    f"(e.g. {example}); the area search does not find them", "postcodes")
+
+
 def _write(con: duckdb.DuckDBPyConnection, qualified: str, frame: pd.DataFrame) -> None:
     con.register("_frame", frame)
     try:
@@ -544,7 +567,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         register_macros(con)
         _write(con, "staged.observations", observations)
         for name, frame in staged.items():
-            if name in ("observations", "boundaries"):
+            if name in ("observations", "boundaries", "postcodes"):
                 continue
             _write(con, f"staged.{name}", frame)
         _write(con, "staged.reorganisations", geo.reorganisations)
@@ -565,6 +588,8 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
 
         _publish_peers(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
         _write(con, "published.areas", areas)
+        _write(con, "published.place_names", geo.places)
+        _publish_postcodes(con, staged.get("postcodes"), report)
         shapes = geo.boundaries.rename(columns={"geometry_geojson": "geometry"})
         _write(con, "published.boundaries",
                shapes.loc[shapes["layer"] == "utla", ["area_code", "area_name", "geometry"]])

@@ -42,6 +42,7 @@ AREA_COLUMNS = ["area_code", "area_name", "area_type", "region_code", "region_na
 REORGANISATION_COLUMNS = ["old_code", "old_name", "new_code", "new_name", "relation", "effective"]
 LTLA_CURRENT_COLUMNS = ["ltla_code", "ltla_name", "utla_code", "valid_from", "valid_to"]
 NEIGHBOUR_COLUMNS = ["area_code", "neighbour_code", "shared_border_km"]
+PLACE_COLUMNS = ["place_name", "place_code", "place_kind", "area_code", "area_name", "formerly"]
 
 BRITISH_NATIONAL_GRID = 27700
 WGS84 = 4326
@@ -63,6 +64,7 @@ class Geography:
     boundaries: pd.DataFrame
     neighbours: pd.DataFrame
     later_changes: pd.DataFrame
+    places: pd.DataFrame
 
 
 def build_geography(boundaries: pd.DataFrame, ltla_utla: pd.DataFrame, code_changes: pd.DataFrame,
@@ -83,6 +85,7 @@ def build_geography(boundaries: pd.DataFrame, ltla_utla: pd.DataFrame, code_chan
         boundaries=boundary_shapes(simplify_boundaries(current), areas),
         neighbours=geographic_neighbours(current),
         later_changes=_changes_between(history, range(history.vintage_year + 1, max(history.states) + 1)),
+        places=_places(history, areas, ltla_utla),
     )
 
 
@@ -421,6 +424,67 @@ def _ltla_current(history: _History) -> pd.DataFrame:
     for column in ("valid_from", "valid_to"):
         frame[column] = pd.array(frame[column].tolist(), dtype=_DATE)
     return frame
+
+
+# --------------------------------------------------------------------------- place names
+
+def place_names(boundaries: pd.DataFrame, ltla_utla: pd.DataFrame, code_changes: pd.DataFrame,
+                ltla14: pd.DataFrame) -> pd.DataFrame:
+    """Names people search by that are not a current upper-tier area's name, each with the current area it lies in.
+
+    One row per (place, current area), columns PLACE_COLUMNS: every district since 2014, current or
+    abolished ('district', 'former district'), each former upper-tier area ('former county', 'former
+    unitary', ...; one row per current area it overlaps, so a split county gives several), and older names
+    of current areas ('other name'). `formerly` names the upper-tier area(s) a district was in before,
+    when their name differs from the current area's (Carlisle: Cumberland, formerly Cumbria). A name equal
+    to its current area's name is left out: the area itself is found by that name.
+    """
+    history = _history(boundaries, ltla_utla, code_changes, ltla14)
+    return _places(history, _areas(history, boundaries), ltla_utla)
+
+
+def _places(history: _History, areas: pd.DataFrame, ltla_utla: pd.DataFrame) -> pd.DataFrame:
+    vintage = history.vintage_year
+    current = sorted(history.utlas(vintage))
+    current_foot = {c: history.utla_footprint(c, vintage) for c in current}
+    names = dict(zip(areas["area_code"], areas["area_name"]))
+    other_names: dict[str, list[str]] = {}
+    for code, name in zip(ltla_utla["ltla_code"], ltla_utla["ltla_name"]):
+        if isinstance(name, str) and name.strip():
+            other_names.setdefault(code, []).append(name.strip())
+    rows = []
+
+    def add(name: str, code: str, kind: str, target: str, formerly: str | None = None) -> None:
+        if name.strip().casefold() != names[target].strip().casefold():
+            rows.append({"place_name": name, "place_code": code, "place_kind": kind, "area_code": target,
+                         "area_name": names[target], "formerly": formerly})
+
+    for code, (_, last) in sorted(_lifespans(history, set).items()):
+        holders = [c for c in current if history.footprints[code] <= current_foot[c]]
+        if len(holders) != 1:  # ltla_current_utla raises on this; nothing to add here
+            continue
+        target = holders[0]
+        if code in history.utla_names:  # a unitary area is its own district: found as an upper-tier area below
+            continue
+        before = [history.utla_names[history.states[y][code]] for y in sorted(history.states)
+                  if y <= vintage and code in history.states[y] and history.states[y][code] != target]
+        earlier = [n for n in dict.fromkeys(before) if n.casefold() != names[target].casefold()]
+        # A district's name can differ between the lookups (E07000083 is North Gloucestershire in the 2014 one,
+        # Tewkesbury in ONS's 2022 one): each name finds it.
+        for name in dict.fromkeys([history.ltla_names[code], *other_names.get(code, [])]):
+            add(name, code, "district" if last == vintage else "former district", target, " and ".join(earlier) or None)
+    for code, (_, last) in sorted(_lifespans(history, lambda s: set(s.values())).items()):
+        if last == vintage:
+            if history.utla_names[code] != names[code]:
+                add(history.utla_names[code], code, "other name", code)
+            continue
+        kind = f"former {_area_type(code).replace('unitary', 'unitary authority')}"
+        for target in current:
+            if history.footprints[code] & current_foot[target]:
+                add(history.utla_names[code], code, kind, target)
+    frame = pd.DataFrame(rows, columns=PLACE_COLUMNS).drop_duplicates(["place_name", "place_code", "area_code"])
+    frame = frame.sort_values(["place_name", "area_name"], key=lambda c: c.str.casefold(), kind="stable")
+    return frame.astype({c: "str" for c in PLACE_COLUMNS if c != "formerly"}).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- shapes

@@ -16,7 +16,7 @@ import pandas as pd
 
 from indicators.config import COMPARATOR_GROUPS
 
-PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted")
+PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted", "family")
 MAX_PARAM_LENGTH = 64
 PEER_GROUPS = COMPARATOR_GROUPS
 PEER_GROUP_LABELS = {"neighbours": "Geographic neighbours (bordering, then nearest)",
@@ -42,6 +42,7 @@ class Choices:
     titles: Mapping[str, str] = field(default_factory=dict)
     default_indicator: str | None = None
     completions: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class State:
     colour: str = "comparison"
     completion: str | None = None
     adjusted: bool = False
+    family: str | None = None
 
 
 def default_indicator(indicator_ids, periods: Mapping[str, tuple[str, ...]]) -> str | None:
@@ -79,8 +81,9 @@ def make_choices(catalogue: pd.DataFrame, periods: Mapping[str, list[str]], area
     completions = tuple(i for i, fam in zip(catalogue["indicator_id"], catalogue["family"])
                         if fam == "completions") if len(catalogue) else ()
     area_names = dict(zip(areas["area_code"], areas["area_name"])) if len(areas) else {}
+    families = tuple(dict.fromkeys(str(f) for f in catalogue["family"])) if len(catalogue) else ()
     return Choices(indicators=ids, periods=per, areas=area_names, titles=titles,
-                   default_indicator=default_indicator(ids, per), completions=completions)
+                   default_indicator=default_indicator(ids, per), completions=completions, families=families)
 
 
 def default_completion(choices: Choices) -> str | None:
@@ -176,9 +179,15 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
         elif adjusted_raw.lower() not in _FALSE:
             reject("adjusted", "is not true or false", "unadjusted funnel limits")
 
+    family = usable("family")
+    if family is not None and family not in choices.families:
+        reject("family", f"is not one of {', '.join(choices.families) or 'the families in this build'}",
+               "the first family")
+        family = None
+
     state = State(indicator=indicator, period=period, area=area, peers=peers,
                   colour=colour or "comparison", completion=completion or default_completion(choices),
-                  adjusted=adjusted)
+                  adjusted=adjusted, family=family)
     return state, notices
 
 
@@ -191,7 +200,8 @@ def to_params(state: State, names=PARAM_NAMES) -> dict[str, str]:
     """The URL query parameters for `state`, limited to `names`; defaults and empty values are left out."""
     values = {"indicator": state.indicator, "period": state.period, "area": state.area, "peers": state.peers,
               "colour": None if state.colour == "comparison" else state.colour,
-              "completion": state.completion, "adjusted": "true" if state.adjusted else None}
+              "completion": state.completion, "adjusted": "true" if state.adjusted else None,
+              "family": state.family}
     return {name: str(values[name]) for name in names if values.get(name)}
 
 

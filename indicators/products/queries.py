@@ -12,6 +12,7 @@ page -> a function here -> a published table -> the catalogue entry -> the sourc
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -800,3 +801,71 @@ def peer_comparison(con, area_code: str, peer_group: str) -> pd.DataFrame:
           ON g.indicator_id = i.indicator_id AND g.period_label = l.period_label AND g.area_code = ?
          AND g.peer_group = ?
         ORDER BY f.sort_order NULLS LAST, i.indicator_id""", [area_code, area_code, peer_group])
+
+
+# --------------------------------------------------------------------------- finding an area
+
+PLACE_COLUMNS = ["place_name", "place_code", "place_kind", "area_code", "area_name", "formerly"]
+GSS_CODE = re.compile(r"^[EKNSW]\d{8}$")
+MAX_FOUND = 20
+
+
+def place_names(con) -> pd.DataFrame:
+    """Other names a current area is found by (districts past and present, former counties and unitary authorities),
+    each with the current upper-tier area it lies in: published.place_names; empty in a warehouse without it."""
+    if not table_exists(con, "place_names"):
+        return pd.DataFrame(columns=PLACE_COLUMNS)
+    frame = _df(con, f"SELECT {', '.join(PLACE_COLUMNS)} FROM published.place_names "
+                     "ORDER BY lower(place_name), lower(area_name)")
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def postcodes_loaded(con) -> bool:
+    """Whether the build had a postcode lookup (published.postcodes), so the area search can take postcodes."""
+    return table_exists(con, "postcodes")
+
+
+def find_area(con, typed: str) -> dict:
+    """What a person typed in the area search, as current upper-tier areas.
+
+    A GSS code (of a current or former area, or of a district), a postcode (when the build had a postcode
+    lookup), or a name: the areas and places of that name (any case), else those whose name contains it.
+    Returns {"kind": "code" | "postcode" | "name", "matches": [{area_code, area_name, place_name, place_kind,
+    formerly}, ...] (at most MAX_FOUND, exact matches first), "postcodes_loaded": bool}; a match found by
+    the area's own name or code has no place_name."""
+    from indicators.pipeline.sources.postcodes import is_postcode, normalise_postcode
+
+    text = " ".join(str(typed or "").split())[:64]
+    loaded = postcodes_loaded(con)
+    current = f"""SELECT area_code, area_name, NULL AS place_name, NULL AS place_kind, NULL AS formerly, 0 AS rank
+                  FROM published.areas WHERE valid_to IS NULL AND area_type IN {_UPPER_TIER_SQL}"""
+    places = (f"SELECT area_code, area_name, place_name, place_kind, formerly, 1 AS rank, place_code "
+              f"FROM published.place_names" if table_exists(con, "place_names") else None)
+    if GSS_CODE.fullmatch(text.upper()):
+        kind, code = "code", text.upper()
+        sql = f"SELECT * EXCLUDE (rank) FROM ({current} AND area_code = ?) "
+        params = [code]
+        if places:
+            sql += f"UNION ALL SELECT * EXCLUDE (rank, place_code) FROM ({places}) WHERE place_code = ? "
+            params.append(code)
+    elif is_postcode(text):
+        kind = "postcode"
+        if not loaded:
+            return {"kind": kind, "matches": [], "postcodes_loaded": False}
+        sql = f"""SELECT a.area_code, a.area_name, NULL AS place_name, NULL AS place_kind, NULL AS formerly
+                  FROM published.postcodes p JOIN published.areas a USING (area_code) WHERE p.postcode = ?"""
+        params = [normalise_postcode(text)]
+    else:
+        kind, needle = "name", text.casefold()
+        if not needle:
+            return {"kind": kind, "matches": [], "postcodes_loaded": loaded}
+        union = current + (f" UNION ALL SELECT * EXCLUDE (place_code) FROM ({places})" if places else "")
+        sql = f"""SELECT area_code, area_name, place_name, place_kind, formerly FROM ({union})
+                  WHERE lower(coalesce(place_name, area_name)) = ? OR contains(lower(coalesce(place_name, area_name)), ?)
+                  ORDER BY lower(coalesce(place_name, area_name)) <> ?, rank, lower(coalesce(place_name, area_name)),
+                           lower(area_name)"""
+        params = [needle, needle, needle]
+    found = _df(con, sql + f" LIMIT {MAX_FOUND}", params)
+    matches = [{k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else v) for k, v in row.items()}
+               for row in found.to_dict("records")]
+    return {"kind": kind, "matches": matches, "postcodes_loaded": loaded}

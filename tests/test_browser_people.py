@@ -1,0 +1,180 @@
+"""Issue 16's "done when", in Debian's Chromium at phone (390x844) and desktop (1366x900) size, on the warehouse built
+from the real published files in ../shared/data/raw: the area search finds Preston and Carlisle, Back after the
+page links leaves the page, and a shared data availability link restores its family.
+
+Skips with the reason when ../shared or Chromium is absent.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EXCEPTION,
+    INLINE_PAGE_LINKS,
+    PAGE_LINKS,
+    SETTLED,
+    build_real_warehouse,
+    streamlit_server,
+)
+
+pytestmark = pytest.mark.browser
+
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
+TIMEOUT = 60_000
+# Below Streamlit's 768 px breakpoint the sidebar is folded away and the choices are drawn in the page (ui.choices).
+INPUT = {"phone": ".st-key-inline_choices input[aria-label='{label}']",
+         "desktop": "[data-testid='stSidebar'] input[aria-label='{label}']"}
+
+
+@pytest.fixture(scope="module")
+def real(shared_raw, tmp_path_factory):
+    """(base URL, warehouse path) of a server on the warehouse built from ../shared/data/raw."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    work = tmp_path_factory.mktemp("people")
+    db = build_real_warehouse(work, shared_raw)
+    try:
+        with streamlit_server(db, work / "streamlit.log") as server:
+            yield server.base, db
+    except RuntimeError as exc:  # the server did not start; the message carries its log
+        pytest.fail(str(exc))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(params=list(SIZES))
+def tab(request, browser):
+    size = request.param
+    context = browser.new_context(viewport=SIZES[size], is_mobile=size == "phone", has_touch=size == "phone",
+                                  accept_downloads=True)
+    page = context.new_page()
+    page.size = size
+    yield page
+    context.close()
+
+
+def settled(page) -> None:
+    page.wait_for_selector("text=Data build", timeout=TIMEOUT)
+    page.wait_for_function(SETTLED, timeout=TIMEOUT)
+    assert page.locator(EXCEPTION).count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+def params(page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(page.url).query).items()}
+
+
+def wait_for_param(page, name: str, value: str) -> None:
+    page.wait_for_function("([k, v]) => new URLSearchParams(location.search).get(k) === v", arg=[name, value],
+                           timeout=TIMEOUT)
+
+
+def wait_for_title(page, title: str) -> None:
+    page.wait_for_function("t => document.querySelector('h1')?.innerText === t", arg=title, timeout=TIMEOUT)
+
+
+def choice(page, label: str):
+    box = page.locator(INPUT[page.size].format(label=label))
+    box.wait_for(state="visible", timeout=TIMEOUT)
+    return box
+
+
+def search(page, typed: str, option: str) -> None:
+    """Type in the Area box, see `option` offered, choose it with the keyboard."""
+    box = choice(page, "Area")
+    box.click()
+    box.fill(typed)
+    listed = page.get_by_role("option", name=option, exact=True)
+    listed.wait_for(timeout=TIMEOUT)
+    listed.click()
+
+
+def test_search_finds_districts_past_and_present(real, tab):
+    base, _ = real
+    tab.goto(base + "/")
+    settled(tab)
+    search(tab, "Preston", "Preston → Lancashire")
+    wait_for_param(tab, "area", "E10000017")
+    settled(tab)
+    assert choice(tab, "Area").input_value() == "Lancashire"
+    assert tab.get_by_text("Preston is in Lancashire.").first.is_visible()
+    search(tab, "carlisle", "Carlisle → Cumberland (formerly Cumbria)")
+    wait_for_param(tab, "area", "E06000063")
+    settled(tab)
+    assert choice(tab, "Area").input_value() == "Cumberland"
+    assert tab.get_by_text("Carlisle is in Cumberland (formerly in Cumbria).").first.is_visible()
+    # A GSS code typed and entered.
+    box = choice(tab, "Area")
+    box.click()
+    box.fill("E07000123")
+    tab.keyboard.press("Enter")
+    wait_for_param(tab, "area", "E10000017")
+    settled(tab)
+    # Without a postcode lookup in the build, a postcode is answered with what it needs.
+    box = choice(tab, "Area")
+    box.click()
+    box.fill("PR1 2RL")
+    tab.keyboard.press("Enter")
+    tab.get_by_text("postcodes need the ONS postcode to local authority lookup").first.wait_for(timeout=TIMEOUT)
+    assert params(tab)["area"] == "E10000017"
+
+
+def test_back_after_the_page_links_leaves_the_page(real, tab):
+    """Each page link adds one history entry: Back returns to the page it was followed from, with its state. On a
+    phone the links are a row in the page (the sidebar is folded away), with short titles."""
+    base, _ = real
+    tab.goto(base + "/?indicator=deaths_drug_poisoning&area=E10000017")
+    settled(tab)
+    phone = tab.size == "phone"
+    tab.locator(INLINE_PAGE_LINKS if phone else PAGE_LINKS).first.wait_for(state="visible", timeout=TIMEOUT)
+    assert not tab.locator(PAGE_LINKS if phone else INLINE_PAGE_LINKS).first.is_visible()
+    for link, short, title in (("Compare areas", "Compare", "Compare areas"), ("Area profile", "Area", "Lancashire"),
+                               ("Postcode lottery", "Lottery", "The postcode lottery")):
+        before_params, before_title = params(tab), tab.locator("h1").first.inner_text()
+        before = tab.evaluate("history.length")
+        links = tab.locator(INLINE_PAGE_LINKS if phone else PAGE_LINKS)
+        links.filter(has_text=short if phone else link).first.click()
+        wait_for_title(tab, title)
+        settled(tab)
+        tab.wait_for_timeout(500)  # the address is written as the run ends
+        assert tab.evaluate("history.length") == before + 1, link
+        assert params(tab)["area"] == "E10000017" and params(tab)["indicator"] == "deaths_drug_poisoning"
+        tab.go_back()
+        wait_for_title(tab, before_title)
+        settled(tab)
+        # The same view (Streamlit may complete the address in place: a replaced entry, not a new one).
+        assert params(tab).items() >= before_params.items()
+        tab.go_forward()
+        wait_for_title(tab, title)
+        settled(tab)
+
+
+def test_shared_availability_link_restores_the_family(real, tab):
+    base, _ = real
+    tab.goto(base + "/availability?family=hcv")
+    settled(tab)
+    hcv = tab.get_by_role("radio", name="Hepatitis C treatment")
+    assert hcv.is_checked()
+    assert tab.get_by_text("Where hepatitis c treatment figures exist").count() + \
+        tab.get_by_text("Ask for this data").count() >= 1
+    tab.get_by_text("Take-home naloxone", exact=True).first.click()
+    wait_for_param(tab, "family", "naloxone")
+    settled(tab)
+    shared = tab.url
+    tab.goto("about:blank")
+    tab.goto(shared)
+    settled(tab)
+    assert tab.get_by_role("radio", name="Take-home naloxone").is_checked()
