@@ -258,7 +258,7 @@ def test_page_renders_map_table_and_summary(fixture_db, tmp_path, monkeypatch):
     assert len(app.get("plotly_chart")) == 1
     table = app.dataframe[-1].value
     assert len(table) == 7 and "Take-home naloxone" in table.columns
-    app.radio(key="availability_family").set_value("naloxone").run()
+    app.radio(key="w_family_availability").set_value("naloxone").run()
     assert not app.exception
     assert "Take-home naloxone: what is published per area" in app.get("plotly_chart")[0].proto.spec
 

@@ -178,3 +178,25 @@ def test_shared_availability_link_restores_the_family(real, tab):
     tab.goto(shared)
     settled(tab)
     assert tab.get_by_role("radio", name="Take-home naloxone").is_checked()
+
+
+def test_spine_chart_england_line_visible_without_scrolling_sideways(real, tab):
+    """The area profile's spine chart fits the column: on a phone the narrow drawing (labels above the bars), on a
+    desktop the wide one; England's line is inside the window and nothing scrolls sideways."""
+    base, _ = real
+    tab.goto(base + "/area?area=E10000017")
+    wait_for_title(tab, "Lancashire")
+    settled(tab)
+    shown = "ind-spine-narrow" if tab.size == "phone" else "ind-spine-wide"
+    hidden = "ind-spine-wide" if tab.size == "phone" else "ind-spine-narrow"
+    chart = tab.locator(f"figure.ind-spine svg.{shown}")
+    chart.scroll_into_view_if_needed()
+    assert chart.is_visible() and not tab.locator(f"figure.ind-spine svg.{hidden}").is_visible()
+    line = chart.locator("line.ind-spine-england").first
+    assert line.is_visible()
+    box, width = line.bounding_box(), SIZES[tab.size]["width"]
+    assert 0 < box["x"] < width and box["height"] > 0
+    assert tab.locator("figure.ind-spine").evaluate("f => f.scrollWidth <= f.clientWidth")
+    assert tab.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    chart_box = chart.bounding_box()
+    assert chart_box["x"] >= 0 and chart_box["x"] + chart_box["width"] <= width

@@ -464,7 +464,7 @@ def test_availability_page_counts_the_replies_and_asks_for_the_rest(replied_db, 
     db = Path(shutil.copyfile(replied_db, tmp_path / "page.duckdb"))
     app = _app(db, monkeypatch, "pages/availability.py", {"area": "E09000012"})
     assert not app.exception, [e.value for e in app.exception]
-    app.radio(key="availability_family").set_value("naloxone").run()
+    app.radio(key="w_family_availability").set_value("naloxone").run()
     assert not app.exception, [e.value for e in app.exception]
     body = " ".join(m.value for m in app.markdown)
     assert "3 have FOI figures only (the councils' replies)" in body

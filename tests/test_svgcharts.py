@@ -91,9 +91,32 @@ def test_spine_positions_on_the_page():
             "Blackpool: similar to England", "Range of areas (worst to best)", "25th to 75th percentile",
             "150 areas", "1 area"} <= set(texts)  # how many areas each row's range spans, at its end
     assert svg.get("role") == "img" and svg.get("aria-label").startswith("Spine chart: Blackpool against England")
-    figure = ET.fromstring(svgcharts.spine_svg(profile_rows(), "Blackpool"))  # scrolls sideways on a phone:
-    assert (figure.get("tabindex"), figure.get("aria-label")) == ("0", "Spine chart")  # focusable, named
-    assert ".ind-spine svg { min-width: 640px; }" in svgcharts.CHART_CSS
+    figure = ET.fromstring(svgcharts.spine_svg(profile_rows(), "Blackpool"))
+    assert (figure.get("role"), figure.get("aria-label")) == ("group", "Spine chart")
+
+
+def test_spine_for_a_narrow_column_has_labels_above_the_bars():
+    """The second drawing (shown by CSS below 600 px of column): 360 units across, so a phone shows all of it, each
+    label (with its comparison's word) above its bar, England's line across every bar at the centre."""
+    figure = ET.fromstring(svgcharts.spine_svg(profile_rows(), "Blackpool"))
+    wide, narrow = figure.findall(f"{SVG}svg")
+    assert (wide.get("class"), narrow.get("class")) == ("ind-spine-wide", "ind-spine-narrow")
+    assert narrow.get("viewBox").startswith("0 0 360 ") and narrow.get("aria-label") == wide.get("aria-label")
+    assert "@container (max-width: 600px)" in svgcharts.CHART_CSS and "container-type: inline-size" in svgcharts.CHART_CSS
+    # Plot from x=12 to 348: centre 180, one unit of position (336 / 2) / 1.1 = 152.7.
+    deaths, completions = narrow.findall(f"{SVG}g")[:2]
+    label = deaths.find(f"{SVG}text")
+    assert (label.text, label.get("x"), label.get("y")) == ("Drug-misuse deaths (2019–21): worse", "12", "47")
+    bars = deaths.findall(f"{SVG}rect")
+    # The label's line is 34 + 13; the bar's centre 34 + 16 + 14 = 64, 14 high. Deaths' range: -1 (x 27.3) to +0.2.
+    assert (bars[0].get("x"), bars[0].get("y"), bars[0].get("height")) == ("27.3", "57", "14")
+    england = [line for line in narrow.iter(f"{SVG}line") if line.get("class") == "ind-spine-england"]
+    assert [(line.get("x1"), line.get("y1"), line.get("y2")) for line in england] == [("180", "53", "75"),
+                                                                                     ("180", "104", "126")]
+    assert completions.find(f"{SVG}text").text == "Completions (opiate) (2020/21): similar"
+    # Everything drawn lies inside the 360 units.
+    xs = [float(v) for e in narrow.iter() for k, v in e.attrib.items() if k in ("x", "x1", "x2", "cx")]
+    assert 0 <= min(xs) and max(xs) <= 360
 
 
 def test_spine_escapes_the_data_and_says_when_there_is_nothing():

@@ -41,9 +41,12 @@ CHART_CSS = """
 .ind-chart svg { width: 100%; height: auto; display: block; font-family: inherit; }
 .ind-chart text { fill: #1f1f1f; }
 .ind-chart .ind-muted { fill: #555555; }
-.ind-spine { overflow-x: auto; }
-.ind-spine svg { min-width: 640px; }
-.ind-spine:focus-visible { outline: 2px solid #1a64a8; outline-offset: 2px; }
+.ind-spine { container-type: inline-size; }
+.ind-spine .ind-spine-narrow { display: none; }
+@container (max-width: 600px) {
+  .ind-spine .ind-spine-wide { display: none; }
+  .ind-spine .ind-spine-narrow { display: block; }
+}
 """
 INK = "#111111"
 RANGE_COLOUR = "#d9d9d9"
@@ -194,8 +197,8 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
     header = (f'<text x="{_num(x_of(-1.05))}" y="18" font-size="12" class="ind-muted">← worst</text>'
               f'<text x="{_num(centre)}" y="18" font-size="12" text-anchor="middle">England</text>'
               f'<text x="{_num(x_of(1.05))}" y="18" font-size="12" text-anchor="end" class="ind-muted">best →</text>'
-              f'<line x1="{_num(centre)}" y1="{SPINE_TOP - 6}" x2="{_num(centre)}" y2="{_num(bottom + 4)}" '
-              f'stroke="#000000" stroke-width="2"/>')
+              f'<line class="ind-spine-england" x1="{_num(centre)}" y1="{SPINE_TOP - 6}" x2="{_num(centre)}" '
+              f'y2="{_num(bottom + 4)}" stroke="#000000" stroke-width="2"/>')
     items = [(f'<rect x="0" y="-6" width="26" height="12" fill="{RANGE_COLOUR}"/>', "Range of areas (worst to best)"),
              (f'<rect x="0" y="-6" width="26" height="12" fill="{IQR_COLOUR}"/>', "25th to 75th percentile")]
     items += [(marker(CATEGORY_SYMBOLS[c], 13, 0, 12, CATEGORY_COLOURS[c]),
@@ -208,12 +211,67 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
     name = (f"Spine chart: {area_name} against England, its region and the range of the areas with a value, for "
             f"{len(data)} {'indicator' if len(data) == 1 else 'indicators'}. The table below the chart gives the same "
             "figures.")
-    # On a narrow screen the chart keeps a legible size and scrolls sideways: the figure is then a scrollable
-    # region, so it can take keyboard focus (to scroll with the arrow keys) and has a name.
-    return (f'<figure class="ind-chart ind-spine" tabindex="0" role="group" aria-label="Spine chart">'
-            f'<svg xmlns="http://www.w3.org/2000/svg" '
+    # Two drawings of one chart: labels beside the bars, and for a narrow column (a phone) labels above them, so
+    # that the whole chart, England's line included, fits without scrolling sideways. CSS (a container query on
+    # the figure's width) shows one; the other is display: none, out of the accessibility tree too.
+    return (f'<figure class="ind-chart ind-spine" role="group" aria-label="Spine chart">'
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="ind-spine-wide" '
             f'viewBox="0 0 {SPINE_WIDTH} {height}" role="img" aria-label="{_e(name)}">'
-            f'{header}{"".join(rows)}{legend}</svg></figure>')
+            f'{header}{"".join(rows)}{legend}</svg>{_spine_narrow(data, area_name, items, name)}</figure>')
+
+
+SPINE_NARROW_WIDTH = 360
+SPINE_NARROW_LABEL = 13
+SPINE_NARROW_LINE = 16
+
+
+def _spine_narrow(data: pd.DataFrame, area_name: str, legend_items: list, name: str) -> str:
+    """The spine chart for a narrow column: each indicator's label (with the comparison's word) above its bar, the bars
+    across the whole width, England's line through them all."""
+    left, right = 12, SPINE_NARROW_WIDTH - 12
+    centre, half = (left + right) / 2, (right - left) / 2 / 1.1
+
+    def x_of(pos: float) -> float:
+        return centre + float(pos) * half
+
+    out, y = [], SPINE_TOP
+    for r in data.to_dict("records"):
+        cat = text.category(r)
+        label = (f"{r.get('short_title') or r.get('title')} ({text.period_display(r['period_label'])}, "
+                 f"{_spans(r.get('n_areas'))})")
+        has_marker = not is_missing(r.get("pos_value"))
+        said = cat if has_marker else (text.spine_missing_label(r) if cat in ("count only", "not calculated",
+                                                                             "suppressed") else "")
+        lines = wrap(f"{label}: {said}" if said else label, 46)
+        parts = [f'<text x="{left}" y="{_num(y + SPINE_NARROW_LABEL + SPINE_NARROW_LINE * j)}" '
+                 f'font-size="{SPINE_NARROW_LABEL}">{_e(line)}</text>' for j, line in enumerate(lines)]
+        bar = y + SPINE_NARROW_LINE * len(lines) + 14
+        worst, best = x_of(r["pos_worst"]), x_of(r["pos_best"])
+        parts.append(f'<rect x="{_num(min(worst, best))}" y="{_num(bar - 7)}" width="{_num(abs(best - worst))}" '
+                     f'height="14" fill="{RANGE_COLOUR}"/>')
+        if not (is_missing(r["pos_area_q25"]) or is_missing(r["pos_area_q75"])):
+            lo, hi = sorted([x_of(r["pos_area_q25"]), x_of(r["pos_area_q75"])])
+            parts.append(f'<rect x="{_num(lo)}" y="{_num(bar - 7)}" width="{_num(hi - lo)}" height="14" '
+                         f'fill="{IQR_COLOUR}"/>')
+        if not is_missing(r.get("pos_region_value")):
+            parts.append(marker("diamond-open", x_of(r["pos_region_value"]), bar, 10, INK, width=2))
+        # England's line across this bar, over it (the labels between the bars stay clear of it).
+        parts.append(f'<line class="ind-spine-england" x1="{_num(centre)}" y1="{_num(bar - 11)}" x2="{_num(centre)}" '
+                     f'y2="{_num(bar + 11)}" stroke="#000000" stroke-width="2"/>')
+        if has_marker:
+            parts.append(marker(CATEGORY_SYMBOLS[cat], x_of(r["pos_value"]), bar, 13, CATEGORY_COLOURS[cat]))
+        out.append(f'<g>{"".join(parts)}</g>')
+        y = bar + 7 + 14
+    header = (f'<text x="{left}" y="18" font-size="12" class="ind-muted">← worst</text>'
+              f'<text x="{_num(centre)}" y="18" font-size="12" text-anchor="middle">England</text>'
+              f'<text x="{right}" y="18" font-size="12" text-anchor="end" class="ind-muted">best →</text>')
+
+    legend, legend_height = _legend(legend_items, left, y + 14, SPINE_NARROW_WIDTH - 2 * left, size=12, gap=12,
+                                    line_height=20)
+    height = math.ceil(y + 14 + legend_height)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="ind-spine-narrow" '
+            f'viewBox="0 0 {SPINE_NARROW_WIDTH} {height}" role="img" aria-label="{_e(name)}">'
+            f'{header}{"".join(out)}{legend}</svg>')
 
 
 # --------------------------------------------------------------------------- trend chart
