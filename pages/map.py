@@ -39,12 +39,15 @@ def render() -> None:
         values, table, legend = view.values, view.table, view.legend
         left, right = st.columns([3, 1], gap="small")
         with left:
+            with st.container(key="map_legend_narrow"):  # above the map where the columns stack (a phone)
+                markup.show(view.legend_html, key="map_legend_above")
             markup.show(view.main, key="map_main")  # SVG from indicators.present.svgmap: data escaped, no script
             st.markdown(say(mapview.MAP_HELP))
             if foi_note := mapview.foi_note(values):
                 st.markdown(say(foi_note))
         with right:
-            markup.show(view.legend_html, key="map_legend")
+            with st.container(key="map_legend_wide"):
+                markup.show(view.legend_html, key="map_legend")
             if view.inset is not None:
                 st.markdown(f"**{mapview.INSET_TITLE}**")
                 markup.show(view.inset, key="map_inset")

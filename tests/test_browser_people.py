@@ -192,11 +192,37 @@ def test_spine_chart_england_line_visible_without_scrolling_sideways(real, tab):
     chart = tab.locator(f"figure.ind-spine svg.{shown}")
     chart.scroll_into_view_if_needed()
     assert chart.is_visible() and not tab.locator(f"figure.ind-spine svg.{hidden}").is_visible()
+    # (A vertical line's box is 0 wide, which Playwright never calls visible: its box is checked instead.)
     line = chart.locator("line.ind-spine-england").first
-    assert line.is_visible()
     box, width = line.bounding_box(), SIZES[tab.size]["width"]
-    assert 0 < box["x"] < width and box["height"] > 0
+    assert box is not None and 0 < box["x"] < width and box["height"] > 10
+    assert line.evaluate("l => getComputedStyle(l).visibility === 'visible' && getComputedStyle(l).display !== 'none'")
     assert tab.locator("figure.ind-spine").evaluate("f => f.scrollWidth <= f.clientWidth")
     assert tab.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     chart_box = chart.bounding_box()
     assert chart_box["x"] >= 0 and chart_box["x"] + chart_box["width"] <= width
+
+
+def test_skip_link_moves_focus_past_the_map(real, tab):
+    """The first stop of the map is "Skip the map" (shown when focused); Enter moves focus past the 153 area links, the
+    next Tab reaches what follows the map, and the London inset's repeated links are not tab stops."""
+    base, _ = real
+    tab.goto(base + "/")
+    tab.wait_for_function("() => !!document.querySelector('.ind-map-main a path')", timeout=TIMEOUT)
+    settled(tab)
+    skip = tab.locator("a.ind-skip")
+    assert skip.count() == 1 and not skip.is_visible() or skip.bounding_box()["width"] <= 1
+    skip.focus()
+    assert skip.is_visible() and skip.inner_text() == "Skip the map"
+    before = tab.url
+    tab.keyboard.press("Enter")
+    tab.wait_for_function("() => document.activeElement?.id === 'ind-map-end'", timeout=TIMEOUT)
+    assert tab.url == before  # no #fragment, no history entry
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("() => !document.activeElement.closest('.ind-map') && document.activeElement !== document.body")
+    # Going back from the skip link itself: Shift+Tab leaves the map too; forward from it, the map's own links follow.
+    skip.focus()
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("() => !!document.activeElement.closest('.ind-map-main')")
+    assert tab.locator(".ind-map-london a:not([tabindex='-1'])").count() == 0
+    assert tab.locator(".ind-map-london a").count() >= 30

@@ -145,8 +145,11 @@ def test_map_markup(monkeypatch, warehouse):
     at = run(monkeypatch, warehouse, "pages/map.py", {"indicator": "deaths_drug_misuse", "period": "2019-21",
                                                       "area": "E06000009"})
     no_exception(at)
-    main, legend, inset = markups(at)
-    assert main.startswith('<figure class="ind-map ind-map-main"><svg') and main.endswith("</svg></figure>")
+    legend_above, main, legend, inset = markups(at)  # the legend twice: above the map on a phone, beside it
+    assert legend_above == legend
+    assert main.startswith('<a class="ind-skip" href="#ind-map-end">Skip the map</a><figure class="ind-map '
+                           'ind-map-main"><svg')
+    assert main.endswith('</svg></figure><span id="ind-map-end" class="ind-map-end" tabindex="-1"></span>')
     links = re.findall(r'<a href="area\?([^"]*)" target="_self" aria-label="([^"]*)">', main)
     assert sorted(re.search(r"area=(\w+)", href).group(1) for href, _ in links) == sorted(SQUARES)
     blackpool = next(label for href, label in links if href.endswith("area=E06000009"))
@@ -155,8 +158,10 @@ def test_map_markup(monkeypatch, warehouse):
     tags = [re.sub(r'"[^"]*"', '""', tag) for tag in re.findall(r"<[^>]*>", main)]
     assert not [tag for tag in tags if tag.startswith("<script") or re.search(r"\son\w*=", tag)]  # no script
     assert legend.startswith('<ul class="ind-map-legend"') and "Worse than England (" in legend
-    assert inset.startswith('<figure class="ind-map ind-map-london">')
+    # The inset repeats London's boroughs: clickable, but out of the tab order and hidden from screen readers.
+    assert inset.startswith('<figure class="ind-map ind-map-london" aria-hidden="true">')
     assert sorted(re.findall(r"area=(\w+)", inset)) == ["E09000007", "E09000012", "E09000033"]
+    assert len(re.findall(r'<a href="[^"]*" target="_self" aria-label="[^"]*" tabindex="-1">', inset)) == 3
 
 
 def test_map_table_twin_on_request(monkeypatch, warehouse):

@@ -33,12 +33,16 @@ INLINE_KEY = "inline_choices"
 MESSAGE_KEY = "_area_search_message"
 # Streamlit folds the sidebar away below its "md" breakpoint (768 px): the choices are then drawn in the page.
 # The sidebar's page links are hidden there too: a page link, unlike Streamlit's own menu, leaves the folded-out
-# sidebar covering the page it opens on a phone; the page's own row of links takes their place.
+# sidebar covering the page it opens on a phone; the page's own row of links takes their place. Below 640 px,
+# where Streamlit stacks columns, the map's legend is drawn above the map (pages/map.py draws it twice).
 NARROW_CSS = f"""<style>
 @media (min-width: 768px) {{ .st-key-{INLINE_KEY} {{ display: none; }} }}
 @media (max-width: 767.98px) {{ .st-key-page_links {{ display: none; }} }}
 .st-key-{INLINE_KEY} {{ border-bottom: 1px solid #d6d6d6; padding-bottom: 0.5rem; }}
 .st-key-inline_page_links {{ column-gap: 0.25rem; row-gap: 0; }}
+@media (min-width: 640px) {{ .st-key-map_legend_narrow {{ display: none; }} }}
+@media (max-width: 639.98px) {{ .st-key-map_legend_wide {{ display: none; }} }}
+.st-key-map_legend_narrow .ind-map-legend li {{ display: inline-block; margin-right: 0.8rem !important; }}
 </style>"""
 
 

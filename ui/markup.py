@@ -10,6 +10,9 @@ SVG. This component hands the markup to the browser's own HTML parser (`innerHTM
 alone while it is unchanged, so keyboard focus on an area survives a rerun that does not change the
 map.
 
+A "Skip the map" link (svgmap's skip_link) moves keyboard focus past the map here, without changing the
+address: followed as a plain #fragment link it would add a browser history entry.
+
 The markup must be trusted: only the output of those three modules, in which every text from the
 data is escaped (html.escape) and which hold no script or event handler. The JavaScript is a fixed
 string with no data in it; the CSS is theirs. The component sends nothing back.
@@ -40,6 +43,17 @@ export default function ({ data, parentElement }) {
   if (box.indMarkup !== data) {
     box.innerHTML = typeof data === "string" ? data : "";
     box.indMarkup = data;
+  }
+  if (!box.indSkip) {
+    box.indSkip = true;
+    box.addEventListener("click", (event) => {
+      const link = event.target.closest("a.ind-skip");
+      const target = link && box.querySelector(link.getAttribute("href"));
+      if (target) {
+        event.preventDefault();
+        target.focus();
+      }
+    });
   }
 }
 """

@@ -78,10 +78,11 @@ def map_view(values: pd.DataFrame, meta: Mapping, indicator_id: str, period: str
 
     title = map_title(meta, indicator_id, period)
     main = svgmap.svg_map(table, boundaries.england, title=title, describe=describe, href=href, highlight=highlight,
-                          css_class="ind-map-main", target=target)
+                          css_class="ind-map-main", target=target, skip_link=True)
     in_london = table[table["area_code"].isin(boundaries.london.paths)]
     inset = (svgmap.svg_map(in_london, boundaries.london, title=INSET_TITLE, describe=describe, href=href,
-                            highlight=highlight, css_class="ind-map-london", target=target) if len(in_london) else None)
+                            highlight=highlight, css_class="ind-map-london", target=target, focusable=False)
+             if len(in_london) else None)
     counts = table["colour_class"].value_counts().to_dict()
     return MapView(values, table, legend, main, inset, svgmap.legend_html(legend, counts), title)
 

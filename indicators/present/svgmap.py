@@ -41,7 +41,13 @@ MAP_CSS = """
 .ind-map a:focus-visible path { stroke-width: 3; }
 .ind-map .ind-map-chosen { fill: none; stroke: #000000; stroke-width: 3; vector-effect: non-scaling-stroke;
   pointer-events: none; }
+.ind-skip { position: absolute; left: -10000px; top: auto; width: 1px; height: 1px; overflow: hidden; }
+.ind-skip:focus { position: static; width: auto; height: auto; display: inline-block; margin: 0 0 0.4rem 0;
+  padding: 0.3rem 0.6rem; background: #ffffff; color: #1a64a8; border: 2px solid #1a64a8; border-radius: 0.3rem; }
+.ind-map-end:focus { outline: none; }
 """
+SKIP_TEXT = "Skip the map"
+MAP_END_ID = "ind-map-end"
 SWATCH_STYLE = ("display:inline-block;width:1rem;height:1rem;margin-right:0.45rem;vertical-align:-0.15rem;"
                 "border:1px solid #555555")
 
@@ -118,18 +124,26 @@ def plain_hover(row: Mapping, describe: Callable[[Mapping], list[str]]) -> str:
 
 def svg_map(table: pd.DataFrame, projected: Projected, *, title: str, describe: Callable[[Mapping], list[str]],
             href: Callable[[str], str], highlight: str | None = None, css_class: str = "",
-            target: str = "_self") -> str:
+            target: str = "_self", skip_link: bool = False, focusable: bool = True) -> str:
     """The map of one view as an SVG string wrapped in a <figure>.
 
     `table` has area_code, area_name and colour (from charts.map_frame); `describe(row)` gives the
     plain-text lines of an area's tooltip, the first being its name; `href(code)` the link of an
     area, opened in `target` ('_blank' in an embedded map, so a click leaves the host page alone). Areas
     without a boundary are left out (the table twin lists every area).
+
+    With `skip_link`, a "Skip the map" link comes first (shown when it has keyboard focus) and leads past the
+    area links to an empty focusable point after the map (#ind-map-end). With `focusable=False` (the London
+    inset, whose boroughs are also on the main map) the links stay clickable but are out of the tab order and
+    the figure is hidden from screen readers, so keyboard and screen-reader users meet each area once.
     """
     e = html.escape
-    out = [f'<figure class="ind-map {e(css_class)}">',
+    out = [f'<a class="ind-skip" href="#{MAP_END_ID}">{SKIP_TEXT}</a>' if skip_link else "",
+           f'<figure class="ind-map {e(css_class)}"' + ("" if focusable else ' aria-hidden="true"') + ">",
            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {projected.width} {projected.height}"'
            f' preserveAspectRatio="xMidYMid meet" role="group" aria-label="{e(title)}">']
+    tab = "" if focusable else ' tabindex="-1"'
+
     chosen = None
     for row in table.to_dict("records"):
         code = row.get("area_code")
@@ -140,7 +154,7 @@ def svg_map(table: pd.DataFrame, projected: Projected, *, title: str, describe: 
         label = ". ".join(line.rstrip(".") for line in lines if line) + ". Open its profile."
         colour = row.get("colour")
         colour = "#eeeeee" if is_missing(colour) else str(colour)
-        out.append(f'<a href="{e(href(code))}" target="{e(target)}" aria-label="{e(label)}">'
+        out.append(f'<a href="{e(href(code))}" target="{e(target)}" aria-label="{e(label)}"{tab}>'
                    f'<title>{e(plain_hover(row, describe))}</title>'
                    f'<path d="{path}" fill="{e(colour)}"/></a>')
         if highlight and code == highlight:
@@ -148,6 +162,8 @@ def svg_map(table: pd.DataFrame, projected: Projected, *, title: str, describe: 
     if chosen:
         out.append(f'<path class="ind-map-chosen" d="{chosen}" aria-hidden="true"/>')
     out.append("</svg></figure>")
+    if skip_link:
+        out.append(f'<span id="{MAP_END_ID}" class="ind-map-end" tabindex="-1"></span>')
     return "".join(out)
 
 
