@@ -62,8 +62,17 @@ def render() -> None:
         if ranked.empty:
             st.info("No area in this selection has a value for this period.")
         else:
-            drawn = group if group is not None and not text.is_missing(group["group_value"]) else None
-            st.plotly_chart(charts.league_figure(table, meta, (england or {}).get("value"), drawn, code), theme=None,
+            line = group if group is not None and not text.is_missing(group["group_value"]) else None
+            rows, focus = (charts.league_shortlist(table, code, peers, PEER_GROUPS) if choice == ALL
+                           else (table, None))
+            if len(rows) < len(ranked):  # all of England is a very long chart: a shortlist first, all on request
+                if st.toggle(f"Show all {len(ranked)} areas in the chart", key="league_all"):
+                    rows = table
+                else:
+                    st.markdown(text.md_escape(text.league_shortlist_sentence(
+                        len(rows), len(ranked), ctx.area_name(code) if focus else None,
+                        PEER_GROUP_LABELS.get(focus), charts.LEAGUE_EDGE)))
+            st.plotly_chart(charts.league_figure(rows, meta, (england or {}).get("value"), line, code), theme=None,
                             config=charts.PLOT_CONFIG, key="league")
         reasons = {}
         if members is not None:
@@ -74,9 +83,11 @@ def render() -> None:
                            for lo, hi in zip(table["rank_lower"], table["rank_upper"])],
             compared=[text.category_label(r, meta.get("publication_status")) for r in table.to_dict("records")],
             why=[reasons.get(c, "") for c in table["area_code"]])
-        columns = {"rank": "Rank", "rank_interval": "95% rank interval", "area_name": "Area", "region_name": "Region",
-                   "value": f"Value, {meta['unit']}", "lower_ci_95": "95% lower", "upper_ci_95": "95% upper",
-                   "numerator": "Count", "denominator": "Denominator", "compared": "Compared with England"}
+        # Rank and area first and pinned, then the figures: on a phone the table scrolls sideways under them.
+        columns = {"rank": "Rank", "area_name": "Area", "value": "Value", "lower_ci_95": "95% lower",
+                   "upper_ci_95": "95% upper", "compared": "Compared with England",
+                   "rank_interval": "95% rank interval", "region_name": "Region", "numerator": "Count",
+                   "denominator": "Denominator"}
         if grouped:
             columns["compared_to_group"] = "Compared with its peers"
             columns["why"] = "Why a peer"
@@ -84,7 +95,10 @@ def render() -> None:
         columns = {k: v for k, v in columns.items() if k not in ("numerator", "denominator") or shown[k].notna().any()}
         st.subheader("League table")
         st.dataframe(shown[list(columns)].rename(columns=columns), hide_index=True, width="stretch",
-                     column_config={"Rank": st.column_config.NumberColumn(format="%d")})
+                     column_config={"Rank": st.column_config.NumberColumn(format="%d", pinned=True, width=48),
+                                    "Area": st.column_config.TextColumn(pinned=True),
+                                    "Value": st.column_config.NumberColumn(help=f"Unit: {meta['unit']}",
+                                                                           width="small")})
         frame.download_buttons(ctx, table.assign(indicator_id=indicator_id), [indicator_id], "league-table",
                                f"Compare areas: {meta['title']}", key="compare")
 

@@ -360,7 +360,7 @@ def test_funnel_points_and_note(tmp_path):
     assert set(funnel["points"]["position"]) <= set(FUNNEL_POSITIONS)
     assert adjusted["adjusted"] and adjusted["phi"] == pytest.approx(funnel["overdispersion"]["phi"])
     figure = charts.funnel_figure(adjusted, COMPLETIONS)
-    assert "adjusted for over-dispersion (Spiegelhalter" in figure.layout.title.text
+    assert "adjusted for over-dispersion (Spiegelhalter" in figure.layout.title.text.replace("<br>", " ")
     assert "Unadjusted" in charts.funnel_figure(funnel, COMPLETIONS).layout.title.text
 
 
@@ -552,3 +552,53 @@ def test_not_compared_labels_say_the_real_reason():
                                                "unit": "%"}, dict(base, comparison_note="no benchmark"), 5.0) == (
         "Barnet’s figure for “completions”, 4.3% in 2020/21 (95% interval 2.9% to 6.2%), is not compared with England: there is no single "
         "England figure for 2020/21.")
+
+
+def _league(n: int) -> pd.DataFrame:
+    """An invented league table of n areas in rank order (A00 best), the last one without a value."""
+    return pd.DataFrame({"area_code": [f"A{i:02d}" for i in range(n)], "area_name": [f"Area {i:02d}" for i in range(n)],
+                         "value": [10.0 + i for i in range(n - 1)] + [np.nan],
+                         "lower_ci_95": [9.0 + i for i in range(n - 1)] + [np.nan],
+                         "upper_ci_95": [11.0 + i for i in range(n - 1)] + [np.nan],
+                         "compared_to_england": ["similar"] * n, "rank": list(range(1, n)) + [np.nan],
+                         "rank_lower": list(range(1, n)) + [np.nan], "rank_upper": list(range(1, n)) + [np.nan]})
+
+
+def test_league_shortlist_and_axes():
+    """A list of all England is drawn first as the chosen area and its first peer group with members (or, without an
+    area, the 10 best and 10 worst), the whole on request; a long chart has its value axis at the top and the bottom."""
+    table = _league(41)  # 40 with a value
+    peers = pd.DataFrame({"peer_group": ["cipfa", "similar", "similar"], "area_code": ["A05", "A30", "A31"]})
+    drawn, group = charts.league_shortlist(table, "A20", peers, ("neighbours", "similar", "cipfa"))
+    assert group == "similar" and list(drawn["area_code"]) == ["A20", "A30", "A31"]  # in rank order
+    drawn, group = charts.league_shortlist(table, None, None, ("neighbours",))
+    assert group is None and list(drawn["area_code"]) == [f"A{i:02d}" for i in [*range(10), *range(30, 40)]]
+    short = _league(31)  # 30 with a value: drawn whole
+    assert charts.league_shortlist(short, "A20", peers, ("similar",))[0] is short
+    figure = charts.league_figure(table, COMPLETIONS, 20.0)
+    assert figure.layout.xaxis.side == "top" and figure.layout.xaxis2.side == "bottom"
+    assert figure.layout.xaxis2.visible and figure.layout.xaxis2.matches == "x"
+    assert any(trace.xaxis == "x2" for trace in figure.data)
+    small = charts.league_figure(_league(5), COMPLETIONS, 20.0)
+    assert not small.layout.xaxis2.visible
+    assert text.league_shortlist_sentence(3, 40, "Blackpool", "Most similar areas (open data)") == (
+        "The chart shows Blackpool and its most similar areas (open data) (3 of the 40 areas), England’s value as a "
+        "line; the table below lists every area.")
+
+
+def test_funnel_legend_between_title_and_plot():
+    """The funnel's legend sits under its title, above the plot (below it, it printed over the axis title on a phone);
+    long titles are broken into lines."""
+    funnel = {"limits": pd.DataFrame({"denominator": [100.0, 1000.0], "upper_95": [60.0, 55.0],
+                                      "lower_95": [40.0, 45.0], "upper_998": [65.0, 57.0], "lower_998": [35.0, 43.0],
+                                      "benchmark": [50.0, 50.0]}),
+              "points": pd.DataFrame({"area_code": ["A"], "area_name": ["Area"], "x": [500.0], "value": [52.0],
+                                      "position": ["within 95% limits"]}),
+              "benchmark": 50.0, "x_label": "Effective population (count ÷ rate; rates are age-standardised)",
+              "adjusted": False}
+    figure = charts.funnel_figure(funnel, COMPLETIONS)
+    assert figure.layout.title.text == "Funnel plot around England<br>Unadjusted limits"
+    assert figure.layout.xaxis.title.text == "Effective population (count ÷ rate;<br>rates are age-standardised)"
+    legend, title = figure.layout.legend, figure.layout.title
+    assert (legend.yref, legend.yanchor, title.yref, title.yanchor) == ("container", "top", "container", "top")
+    assert legend.y < title.y and legend.y == pytest.approx(1 - (16 + 44) / charts.FUNNEL_HEIGHT)

@@ -279,13 +279,35 @@ def funnel_figure(data: Mapping, indicator: Mapping, highlight: str | None = Non
                            showarrow=True, arrowhead=2, ax=30, ay=-30, bgcolor="white")
     note = ("Limits adjusted for over-dispersion (Spiegelhalter, φ = "
             f"{text.format_number(data['phi'], 2)})" if data.get("adjusted") else "Unadjusted limits")
-    fig = _layout(fig, height=520, margin=dict(l=60, r=20, t=60, b=60),
-                  title=dict(text=f"Funnel plot around England — {note}", x=0.01, font=dict(size=15)),
-                  xaxis=dict(title=data.get("x_label"), type="log", showgrid=True, gridcolor="#eeeeee"),
+    # The legend sits between the title and the plot, where it pushes the plot down as far as its rows need (one or
+    # two on a desktop, seven on a phone); below the plot it printed over the axis title on a narrow screen.
+    # Long titles are broken into lines that fit a phone.
+    height, title = FUNNEL_HEIGHT, "Funnel plot around England<br>" + _lines(note, 40)
+    fig = _layout(fig, height=height, margin=dict(l=60, r=20, t=40, b=60),
+                  title=dict(text=title, x=0.01, y=1 - 24 / height, yref="container", yanchor="top",
+                             font=dict(size=15)),
+                  xaxis=dict(title=_lines(data.get("x_label") or "", 40), type="log", showgrid=True,
+                             gridcolor="#eeeeee", automargin=True),
                   yaxis=dict(title=text.unit_short(unit) or "value", showgrid=True, gridcolor="#eeeeee",
                              rangemode="tozero"),
-                  legend=dict(orientation="h", y=-0.2, x=0))
+                  legend=dict(orientation="h", x=0, yref="container", yanchor="top",
+                              y=1 - (16 + 22 * (title.count("<br>") + 1)) / height))
     return fig
+
+
+FUNNEL_HEIGHT = 600
+
+
+def _lines(label: str, limit: int) -> str:
+    """A chart title or axis title broken at spaces into lines of at most `limit` characters (Plotly's <br>); the text
+    is escaped for Plotly's HTML-like labels."""
+    words, lines = str(label).split(), []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= limit:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(text.hover_escape(line) for line in lines)
 
 
 def _position_styles(polarity: object) -> dict[str, tuple[str, str, str]]:
@@ -479,10 +501,33 @@ def spine_positions(profile: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- league table
 
+LEAGUE_SHORT_MAX = 30  # longer lists are first drawn as a shortlist (league_shortlist), the whole on request
+LEAGUE_EDGE = 10  # without a chosen area, the shortlist is the best and worst this many
+
+
+def league_shortlist(table: pd.DataFrame, area_code: str | None, peers: pd.DataFrame | None,
+                     groups: tuple[str, ...]) -> tuple[pd.DataFrame, str | None]:
+    """The rows of a long league table (queries.league_table, in rank order) to draw first, and the peer group they
+    come from: the chosen area with the members of its first peer group in `groups` that has any (peers: queries.
+    peer_groups), or without an area the LEAGUE_EDGE best and worst; (table, None) when it is short enough."""
+    ranked = table[table["value"].notna()]
+    if len(ranked) <= LEAGUE_SHORT_MAX:
+        return table, None
+    if area_code and peers is not None and len(peers):
+        group = next((g for g in groups if (peers["peer_group"] == g).any()), None)
+        if group is not None:
+            codes = {area_code, *peers.loc[peers["peer_group"] == group, "area_code"]}
+            return ranked[ranked["area_code"].isin(codes)], group
+    return pd.concat([ranked.head(LEAGUE_EDGE), ranked.tail(LEAGUE_EDGE)]), None
+
+
 def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object = None,
                   group: Mapping | None = None, highlight: str | None = None) -> go.Figure:
     """Areas in rank order (best at the top) with 95% intervals, coloured and shaped by comparison with England;
-    `group` is the chosen area's comparison with its peers (queries.group_comparison), drawn as a line."""
+    `group` is the chosen area's comparison with its peers (queries.group_comparison), drawn as a line.
+
+    A long list has its value axis at the top and again at the bottom, so one is on screen wherever the reader is
+    (a page cannot keep a chart's axis fixed while it scrolls)."""
     unit = indicator.get("unit")
     data = table[table["value"].notna()].copy()
     data["category"] = [text.category(r, indicator.get("publication_status")) for r in data.to_dict("records")]
@@ -514,8 +559,16 @@ def league_figure(table: pd.DataFrame, indicator: Mapping, england_value: object
             fig.add_vline(x=float(value), line=style)
             fig.add_trace(go.Scatter(x=[float(value)], y=[order[0] if order else None], mode="lines", line=style,
                                      name=f"{label} {format_bare(value, unit)}", hoverinfo="skip"))
-    return _layout(fig, height=max(260, 22 * len(data) + 120), margin=dict(l=10, r=20, t=40, b=40),
+    long = len(order) > 15
+    if long and order:  # a second, matching value axis at the bottom (an axis is drawn only for a trace on it)
+        fig.add_trace(go.Scatter(x=[float(data["value"].iloc[0])], y=[order[0]], xaxis="x2", mode="markers",
+                                 marker=dict(opacity=0), showlegend=False, hoverinfo="skip"))
+    return _layout(fig, height=max(260, 22 * len(data) + (170 if long else 120)),
+                   margin=dict(l=10, r=20, t=40, b=40 + (100 if long else 0)),
                    xaxis=dict(title=text.unit_short(unit), showgrid=True, gridcolor="#eeeeee", side="top"),
+                   xaxis2=dict(matches="x", overlaying="x", side="bottom", showgrid=False, visible=long,
+                               automargin=True),
                    yaxis=dict(categoryorder="array", categoryarray=order, range=[len(order) - 0.5, -0.5],
                               automargin=True),
-                   legend=dict(orientation="h", y=-0.02, x=0, yanchor="top"))
+                   legend=dict(orientation="h", y=-0.02, x=0, yanchor="top", yref="paper") if not long else
+                   dict(orientation="h", x=0, y=0, yanchor="bottom", yref="container"))

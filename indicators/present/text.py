@@ -678,6 +678,16 @@ def similar_set_caption(variables: object, families: list[str]) -> str:
             "(never on the figures they are compared on)")
 
 
+def league_shortlist_sentence(n_shown: int, n_total: int, area_name: str | None = None,
+                              group_label: str | None = None, edge: int = 10) -> str:
+    """What a shortened league chart shows (charts.league_shortlist)."""
+    if area_name and group_label:
+        what = f"{area_name} and its {group_label[:1].lower()}{group_label[1:]} ({n_shown} of the {n_total} areas)"
+    else:
+        what = f"the {edge} best and the {edge} worst of the {n_total} areas"
+    return f"The chart shows {what}, England’s value as a line; the table below lists every area."
+
+
 def peer_group_missing(group: str, source_id: str = "cipfa_neighbours") -> str:
     """A peer group the build has no data for: what it is and the command that gets it."""
     if group == "cipfa":
