@@ -5,7 +5,7 @@ import streamlit as st
 from indicators.present import glossary, svgcharts, text
 from indicators.present import profile as words
 from indicators.present.state import PEER_GROUP_LABELS
-from indicators.products import availability
+from indicators.products import availability, downloads
 from ui import foi, frame, markup
 
 
@@ -49,6 +49,7 @@ def render() -> None:
             markup.show(words.spine_table(profile, name), key="table_spine")
 
         st.header("Against a peer group")
+        group_view = None  # the group's values, for the CSV
         peers = ctx.wh.q("peer_groups", code)
         available = words.peer_groups_available(peers)
         with_members = [g for g in available if (peers["peer_group"] == g).any()]
@@ -68,6 +69,7 @@ def render() -> None:
                         markup.show(table, key=f"table_peers_{i}")
                 with right:
                     comparison = ctx.wh.q("peer_comparison", code, group)
+                    group_view = downloads.group_rows(comparison, f"{PEER_GROUP_LABELS[group]} of {name}")
                     sentences = words.peer_sentences(name, comparison, ctx.indicator)
                     st.markdown(say(words.peer_lead(name) if sentences else text.no_peer_figures(name)))
                     for sentence in sentences:
@@ -112,8 +114,13 @@ def render() -> None:
         else:
             st.markdown(words.ALL_COMPARED)
         foi.area_section(ctx, code)
-        frame.download_buttons(ctx, profile.assign(area_code=code, area_name=name), list(profile["indicator_id"]),
-                               "area-profile", f"Area profile: {name}", key="area")
+        pairs = downloads.view_pairs(profile)
+        view = downloads.with_comparators(
+            profile.assign(area_code=code, area_name=name), ctx.wh.q("comparator_rows", pairs),
+            ctx.wh.q("comparator_rows", pairs, (info.get("region_code"),)) if info.get("region_code") else None,
+            group_view)
+        frame.download_buttons(ctx, view, list(profile["indicator_id"]), "area-profile", f"Area profile: {name}",
+                               key="area", name=[name, code, "area-profile", "latest-periods"])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

@@ -61,7 +61,8 @@ def render() -> None:
         st.markdown("What happened when this build's files were last fetched from the publishers. A source that "
                     "could not be fetched is retried with the command shown, then `uv run indicators build`.")
         st.dataframe(fetched, hide_index=True, width="stretch")
-    frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability")
+    frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability",
+                           name=["all-families", "data-availability"])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

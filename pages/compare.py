@@ -6,6 +6,7 @@ import streamlit as st
 
 from indicators.present import charts, text
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
+from indicators.products import downloads
 from ui import frame
 
 ALL = "all"
@@ -99,8 +100,12 @@ def render() -> None:
                                     "Area": st.column_config.TextColumn(pinned=True),
                                     "Value": st.column_config.NumberColumn(help=f"Unit: {meta['unit']}",
                                                                            width="small")})
-        frame.download_buttons(ctx, table.assign(indicator_id=indicator_id), [indicator_id], "league-table",
-                               f"Compare areas: {meta['title']}", key="compare")
+        group_row = downloads.group_value_row(indicator_id, period, group, labels[choice]) if group else None
+        view = downloads.with_comparators(table.assign(indicator_id=indicator_id),
+                                          ctx.wh.q("comparator_rows", ((indicator_id, period),)), group=group_row)
+        frame.download_buttons(ctx, view, [indicator_id], "league-table", f"Compare areas: {meta['title']}",
+                               key="compare", name=[indicator_id, period, "league-table",
+                                                    *([ctx.area_name(code), code, choice] if group else [])])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

@@ -5,6 +5,7 @@ import streamlit as st
 from indicators.present import charts, glossary, text
 from indicators.present import lottery as words
 from indicators.present.state import BALANCE_DEATHS, default_completion
+from indicators.products import downloads
 from ui import frame
 
 NOT_IN_BUILD = "not available in this build"
@@ -113,8 +114,9 @@ def render() -> None:
                     st.dataframe(classes[["area_name", "x_value", "y_value", "bivariate_class"]].rename(columns={
                         "area_name": "Area", "x_value": "Completions", "y_value": "Deaths",
                         "bivariate_class": "Class (thirds)"}), hide_index=True, width="stretch")
-            frame.download_buttons(ctx, balance, [completion, BALANCE_DEATHS], "balance", "The balance view",
-                                   key="balance")
+            frame.download_buttons(ctx, downloads.with_comparators(balance, downloads.balance_england_row(
+                                       view["england"])), [completion, BALANCE_DEATHS], "balance", "The balance view",
+                                   key="balance", name=[completion, "vs", BALANCE_DEATHS, "balance", "latest-periods"])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from indicators.present import glossary, mapview, text
 from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES
+from indicators.products import downloads
 from ui import frame, markup, nav
 
 
@@ -70,8 +71,9 @@ def render() -> None:
                              for name in (value, "95% lower", "95% upper")})
         else:
             st.markdown(say(mapview.TABLE_INSTEAD))
-        frame.download_buttons(ctx, values.assign(indicator_id=indicator_id), [indicator_id], "map", meta["title"],
-                               key="map")
+        england_rows = ctx.wh.q("comparator_rows", ((indicator_id, period),)) if period else None
+        frame.download_buttons(ctx, downloads.with_comparators(values.assign(indicator_id=indicator_id), england_rows),
+                               [indicator_id], "map", meta["title"], key="map", name=[indicator_id, period, "map"])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

@@ -241,7 +241,7 @@ def test_accessibility(server, page, path):
 FIRST_REQUESTS = [("/?indicator=deaths_drug_misuse", "Deaths related to drug misuse"),
                   ("/lottery", "The postcode lottery"), ("/area?area=E06000009", "Blackpool"),
                   ("/compare", "Compare areas"), ("/availability", "Data availability"),
-                  ("/about", "About the data")]
+                  ("/downloads", "Download the data"), ("/about", "About the data")]
 
 
 @pytest.mark.parametrize("path,title", FIRST_REQUESTS, ids=[p.split("?")[0].strip("/") or "home" for p, _ in FIRST_REQUESTS])
@@ -256,7 +256,7 @@ def test_every_page_as_first_request(fresh_server, browser, path, title):
         settle(page)
         assert page.locator("h1").first.inner_text() == title
         assert page.get_by_text("Page not found").count() == 0
-        assert page.locator(PAGE_LINKS).count() == 6  # the navigation (ui.nav.links)
+        assert page.locator(PAGE_LINKS).count() == 7  # the navigation (ui.nav.links)
         assert page.get_by_text("Data build").count() >= 1  # the shared footer
         if "area=" in path:
             assert sidebar_input(page, "Area").input_value() == "Blackpool"
@@ -275,9 +275,13 @@ def test_download_csv_of_what_the_map_shows(server, page):
     with page.expect_download(timeout=20_000) as info:
         page.get_by_role("button", name="Download CSV").click()
     download = info.value
-    assert download.suggested_filename == "deaths_drug_misuse_map_2026-11-01.csv"
+    assert download.suggested_filename == "deaths_drug_misuse_2019-21_map_2026-11-01.csv"
     content = Path(download.path()).read_bytes()
     frame = pd.read_csv(io.BytesIO(content))
+    # The six areas of the view, then England's row (the benchmark), marked in row_kind.
+    assert list(frame["row_kind"]) == ["area"] * 6 + ["England"] and list(frame.columns)[0] == "row_kind"
+    assert frame.iloc[-1]["area_code"] == "E92000001" and frame.iloc[-1]["value"] == pytest.approx(5.1)
+    frame = frame[frame["row_kind"] == "area"]
     assert len(frame) == 6 and set(frame["area_code"]) >= {"E06000009", "E09000007"}
     assert set(frame["indicator_id"]) == {"deaths_drug_misuse"} and set(frame["period_label"]) == {"2019-21"}
     assert set(frame["build_id"]) == {"20261101-fixture0001"}

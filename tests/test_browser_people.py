@@ -226,3 +226,48 @@ def test_skip_link_moves_focus_past_the_map(real, tab):
     assert tab.evaluate("() => !!document.activeElement.closest('.ind-map-main')")
     assert tab.locator(".ind-map-london a:not([tabindex='-1'])").count() == 0
     assert tab.locator(".ind-map-london a").count() >= 30
+
+
+def test_whole_dataset_zip_downloads_in_the_browser(real, tab):
+    """The downloads page gives the whole dataset: the zip holds README.md and the files it documents, the Parquet zip
+    the same tables, and the DuckDB file is a warehouse with the same build id."""
+    import io
+    import zipfile
+
+    import duckdb
+
+    base, db = real
+    tab.goto(base + "/downloads")
+    wait_for_title(tab, "Download the data")
+    settled(tab)
+    with tab.expect_download(timeout=TIMEOUT) as info:
+        tab.get_by_role("button", name="Download the zip (CSV files and README)").click()
+    download = info.value
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        build_id, build_date = con.execute("SELECT build_id, build_date FROM published.build_info").fetchall()[0]
+    finally:
+        con.close()
+    assert download.suggested_filename == f"all_indicators_data_{build_date}.zip"
+    archive = zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read()))
+    names = archive.namelist()
+    assert names == ["README.md", "areas.csv", "indicator_values.csv", "indicators.csv", "sources.csv"]
+    readme = archive.read("README.md").decode()
+    assert all(f"`{name}`" in readme for name in names) and f"Build id: `{build_id}`" in readme
+    values = archive.read("indicator_values.csv").decode().splitlines()
+    assert values[0].startswith("indicator_id,area_code,area_name,period_label") and len(values) > 10_000
+    if tab.size == "desktop":  # the other two once are enough
+        with tab.expect_download(timeout=TIMEOUT) as info:
+            tab.get_by_role("button", name="Download the Parquet files (zip)").click()
+        parquet = zipfile.ZipFile(io.BytesIO(open(info.value.path(), "rb").read()))
+        assert parquet.namelist() == ["README.md", "areas.parquet", "indicator_values.parquet", "indicators.parquet",
+                                      "sources.parquet"]
+        with tab.expect_download(timeout=TIMEOUT) as info:
+            tab.get_by_role("button", name="Download the DuckDB file").click()
+        assert info.value.suggested_filename == f"all_indicators_warehouse_{build_date}.duckdb"
+        copy = duckdb.connect(info.value.path(), read_only=True)
+        try:
+            assert copy.execute("SELECT build_id FROM published.build_info").fetchall()[0][0] == build_id
+            assert copy.execute("SELECT count(*) FROM published.indicator_values").fetchall()[0][0] == len(values) - 1
+        finally:
+            copy.close()

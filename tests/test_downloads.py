@@ -20,6 +20,7 @@ from indicators.cli import main
 from indicators.errors import IndicatorsError
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
 from indicators.products import downloads
+from indicators.products import queries
 from indicators.products.queries import connect
 
 BUILD_ID = "20261101-fixture0001"
@@ -500,3 +501,50 @@ def test_library_never_imports_streamlit():
     modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert "duckdb" in modules and not any(m.split(".")[0] == "streamlit" for m in modules)
+
+
+# --------------------------------------------------------------------------- views with their comparators
+
+def test_view_csv_carries_england_region_and_group_rows_marked(con):
+    """A view's CSV: its own rows ('area'), then England's, the region's and the peer group's, marked in row_kind (the
+    first column), with the view's columns; the metadata explains each kind."""
+    pairs = (("deaths_drug_misuse", "2019-21"),)
+    areas = queries_map_values(con)
+    england = queries.comparator_rows(con, pairs)
+    region = queries.comparator_rows(con, pairs, ("E12000002",))
+    assert list(england["area_code"]) == ["E92000001"] and list(region["area_code"]) == ["E12000002"]
+    group = downloads.group_value_row("deaths_drug_misuse", "2019-21", {"value": 9.5, "method": "pooled",
+                                                                         "n_areas": 3}, "Geographic neighbours of X")
+    view = downloads.with_comparators(areas.assign(indicator_id="deaths_drug_misuse"), england, region, group)
+    view.attrs["build_id"] = BUILD_ID
+    frame = pd.read_csv(io.BytesIO(downloads.view_csv(view)))
+    assert list(frame.columns[:4]) == ["row_kind", "indicator_id", "area_code", "area_name"]
+    assert list(frame["row_kind"]) == ["area"] * len(areas) + ["England", "region", "peer group"]
+    england_row, region_row, group_row = frame.iloc[-3], frame.iloc[-2], frame.iloc[-1]
+    assert region_row["area_name"] == "North West" and region_row["value"] == region["value"].iloc[0]
+    assert (england_row["area_code"], england_row["value"]) == ("E92000001", 5.1)
+    assert pd.isna(england_row["compared_to_england"])  # England is not compared with itself
+    assert (group_row["area_name"], group_row["value"], group_row["group_method"], group_row["group_n_areas"]) == (
+        "Geographic neighbours of X", 9.5, "pooled", 3)
+    assert set(frame.columns) == set(areas.columns) | {"indicator_id", "row_kind", "group_method", "group_n_areas",
+                                                       "build_id"}
+    metadata = downloads.view_metadata(con, ["deaths_drug_misuse"], "https://dash.example/").decode()
+    assert "## The rows" in metadata and "- England: England's figure for the same indicator and period" in metadata
+
+
+def queries_map_values(con):
+    from indicators.products import queries
+
+    return queries.map_values(con, "deaths_drug_misuse", "2019-21")
+
+
+def test_view_file_names_say_what_is_inside():
+    assert downloads.view_file_name(["deaths_drug_misuse", "2019-21", "map"], "2026-11-01", "csv") == \
+        "deaths_drug_misuse_2019-21_map_2026-11-01.csv"
+    assert downloads.view_file_name(["Bournemouth, Christchurch and Poole", "E06000058", "area-profile",
+                                     "latest-periods"], "2026-11-01", "md", synthetic_data=True) == \
+        "synthetic_Bournemouth-Christchurch-and-Poole_E06000058_area-profile_latest-periods_2026-11-01.md"
+    assert downloads.view_file_name(["completion_opiate", "2020/21", "league-table", "St. Helens", "E08000013",
+                                     "neighbours"], "2026-11-01", "csv") == \
+        "completion_opiate_2020-21_league-table_St-Helens_E08000013_neighbours_2026-11-01.csv"
+    assert downloads.view_file_name(["../../etc/passwd", None, ""], "2026-11-01", "csv") == "etc-passwd_2026-11-01.csv"

@@ -16,10 +16,10 @@ from support import SQUARES, VALUES, make_warehouse, read_html_tables
 
 DASHBOARD = str(REPO / "dashboard.py")
 PAGES = ["pages/map.py", "pages/lottery.py", "pages/area.py", "pages/compare.py", "pages/about.py",
-         "pages/availability.py"]
+         "pages/availability.py", "pages/downloads.py"]
 TITLES = {"pages/map.py": "Deaths related to drug misuse", "pages/lottery.py": "The postcode lottery",
           "pages/area.py": "Area profile", "pages/compare.py": "Compare areas", "pages/about.py": "About the data",
-          "pages/availability.py": "Data availability"}
+          "pages/availability.py": "Data availability", "pages/downloads.py": "Download the data"}
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ QUERIES = frozenset({
     "indicator_summary", "coverage", "build_warnings",
     "build_info", "table_exists", "families", "availability_matrix", "odn_values_for_area", "local_values",
     "areas_to_ask", "fetch_status", "fetch_notice", "minimums", "group_comparison",
-    "place_names", "postcodes_loaded", "find_area",
+    "place_names", "postcodes_loaded", "find_area", "comparator_rows",
 })
 
 

@@ -266,23 +266,30 @@ def footer(ctx: Context, page: str | None = None) -> None:
 
 
 def download_buttons(ctx: Context, frame: pd.DataFrame, indicator_ids: list[str], what: str,
-                     page_title: str, key: str) -> None:
-    """CSV, metadata and citation for what the page shows (indicators.products.downloads); the files are made on click."""
+                     page_title: str, key: str, name: list | None = None) -> None:
+    """CSV, metadata and citation for what the page shows (indicators.products.downloads); the files are made on click.
+
+    `name` lists what the file names say the files hold (indicator, period, the view, area name and code...,
+    downloads.view_file_name); without it they are '<indicator or all_indicators>_<what>_<build date>'."""
     build_date = str(ctx.wh.build.get("build_date") or "")
     one = indicator_ids[0] if len(indicator_ids) == 1 else None
     mark = is_synthetic(ctx.wh)
     link = permalink(ctx)
     cols = st.columns(3)
+
+    def file_name(suffix: str, ext: str) -> str:
+        if name:
+            return downloads.view_file_name([*name[:-1], f"{name[-1]}{suffix}"], build_date, ext, synthetic_data=mark)
+        return downloads.download_name(one, build_date, f"{what}{suffix}", ext, synthetic_data=mark)
+
     try:
         frame = frame.copy()
         frame.attrs["build_id"] = ctx.wh.build_id
-        cols[0].download_button("Download CSV", lambda: downloads.view_csv(frame),
-                                file_name=downloads.download_name(one, build_date, what, "csv", synthetic_data=mark),
+        cols[0].download_button("Download CSV", lambda: downloads.view_csv(frame), file_name=file_name("", "csv"),
                                 mime="text/csv", key=f"dl_csv_{key}", on_click="ignore")
         cols[1].download_button("Download definitions and sources",
                                 lambda: ctx.wh.metadata(indicator_ids, link),
-                                file_name=downloads.download_name(one, build_date, f"{what}-metadata", "md",
-                                                                  synthetic_data=mark),
+                                file_name=file_name("-metadata", "md"),
                                 mime="text/markdown", key=f"dl_meta_{key}", on_click="ignore")
         cite = citation(ctx, page_title)
         with cols[2].popover("Cite this view"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 from indicators.present.state import to_params
-from pages import about, area, availability, compare, lottery
+from pages import about, area, availability, compare, downloads, lottery
 from pages import map as map_page
 
 # url path -> (page module, title, icon, short title for the row of links in the page on narrow screens)
@@ -26,6 +26,7 @@ PAGES = {
     "area": (area, "Area profile", ":material/location_on:", "Area"),
     "compare": (compare, "Compare areas", ":material/leaderboard:", "Compare"),
     "availability": (availability, "Data availability", ":material/grid_view:", "Availability"),
+    "downloads": (downloads, "Download the data", ":material/download:", "Download"),
     "about": (about, "About the data", ":material/info:", "About"),
 }
 HOME = "map"

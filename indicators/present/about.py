@@ -25,6 +25,17 @@ GLOSSARY_HEAD = "Words used on this site"
 GLOSSARY_ANCHOR = "glossary"
 GLOSSARY_INTRO = ("What the less familiar words on these pages mean. Where a page first uses one of them, it links "
                   "here.")
+DOWNLOADS_INTRO = ("Every published figure at once, with its definition, confidence limits, the counts behind it, how it "
+                   "compares with England, and where it comes from. Each page's own download button gives just what "
+                   "that page shows.")
+DOWNLOADS_PARQUET = ("The same four tables as Parquet files, with their column types (numbers, dates, true/false) and "
+                     "the same README: for R, Python, DuckDB or any tool that reads Parquet.")
+DOWNLOADS_DUCKDB = ("The database behind the dashboard: the published figures and everything around them (areas and "
+                    "their boundaries, peer groups, build warnings and provenance), to query with SQL in DuckDB.")
+TABLE_FILES = {"indicator_values": "every figure (one row per indicator, area and period)",
+               "indicators": "the definition of each indicator", "areas": "England, its regions and every area",
+               "sources": "the official files used, with licence and checksum",
+               "local_values": "figures loaded locally, marked as not official statistics"}
 POLARITY_WORDS = {"high_is_good": "higher is better", "low_is_good": "lower is better",
                   "no_polarity": "neither higher nor lower is better"}
 SOURCE_COLUMNS = ("publisher", "title", "file", "url", "licence", "retrieved", "sha256")
@@ -100,3 +111,14 @@ def build_line(build_id: str, build: Mapping) -> str:
 def glossary_entries() -> list[tuple[str, str, str]]:
     """(anchor, term, definition) of every glossary entry (data/glossary.toml), in its order."""
     return [(glossary.anchor(t.id), t.term, t.definition) for t in glossary.terms()]
+
+
+def downloads_zip_sentence(tables) -> str:
+    """What the zip of CSV files holds."""
+    listed = "; ".join(f"{t}.csv: {TABLE_FILES.get(t, t)}" for t in tables)
+    return f"A zip of README.md (what every column means, the methods, licence and how to cite) and {listed}."
+
+
+def downloads_one_sentence(title: str) -> str:
+    """The download of the indicator chosen above."""
+    return f"The same zip for the indicator chosen above only: {title}."

@@ -46,6 +46,7 @@ import pyarrow.parquet as pq
 
 from indicators import config
 from indicators.catalogue import load_methods
+from indicators.config import ENGLAND_CODE
 from indicators.errors import IndicatorsError, discard, writing
 from indicators.pipeline import synthetic
 from indicators.pipeline.schema import INDICATOR_VALUE_COLUMNS
@@ -332,11 +333,67 @@ def _column_cells(series: pd.Series) -> list[object]:
 
 
 def view_column_order(columns: Iterable[str]) -> list[str]:
-    """The published value columns in their published order, then any others in the given order, then build_id."""
+    """row_kind first when there is one, the published value columns in their published order, then any others in the
+    given order, then build_id."""
     columns = [str(c) for c in columns]
+    first = [c for c in (ROW_KIND,) if c in columns]
     known = [c for c in INDICATOR_VALUE_COLUMNS if c in columns]
-    others = [c for c in columns if c not in INDICATOR_VALUE_COLUMNS and c != "build_id"]
-    return known + others + ["build_id"]
+    others = [c for c in columns if c not in INDICATOR_VALUE_COLUMNS and c not in ("build_id", ROW_KIND)]
+    return first + known + others + ["build_id"]
+
+
+ROW_KIND = "row_kind"
+ROW_KINDS = {
+    "area": "a row of the view: an area it shows",
+    "England": "England's figure for the same indicator and period: the benchmark every area is compared with",
+    "region": "the figure of the area's region for the same indicator and period",
+    "peer group": "the value of the peer group the view compares with (group_method: pooled, or the average of the "
+                  "areas' values; group_n_areas: how many areas have a value), for the same indicator and period",
+}
+
+
+def with_comparators(view: pd.DataFrame, england: pd.DataFrame | None = None, region: pd.DataFrame | None = None,
+                     group: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The rows of a view followed by the rows it is compared with, each row marked in `row_kind` (ROW_KINDS):
+    'area' for the view's own rows, then 'England', 'region' and 'peer group' rows where given."""
+    parts = [view.assign(**{ROW_KIND: "area"})]
+    for kind, rows in (("England", england), ("region", region), ("peer group", group)):
+        if rows is not None and len(rows):
+            if kind != "peer group":  # the view's own columns, so that every row has the same ones
+                rows = rows[[c for c in rows.columns if c in view.columns]]
+            parts.append(rows.assign(**{ROW_KIND: kind}))
+    parts = [p.dropna(axis=1, how="all") if i else p for i, p in enumerate(parts)]  # no all-empty columns to concat
+    frame = pd.concat(parts, ignore_index=True, sort=False)
+    frame.attrs.update(view.attrs)
+    return frame
+
+
+def view_pairs(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """The (indicator_id, period_label) pairs of a view's rows that have a period, in order, once each."""
+    pairs = zip(frame["indicator_id"], frame["period_label"]) if len(frame) else []
+    return tuple(dict.fromkeys((str(i), str(p)) for i, p in pairs if isinstance(p, str) and p))
+
+
+def balance_england_row(england: dict) -> pd.DataFrame:
+    """England's row of the balance view (queries.balance_view's `england`: each indicator's latest value)."""
+    return pd.DataFrame([{"area_code": ENGLAND_CODE, "area_name": "England", "x_period": england.get("x_period"),
+                          "x_value": england.get("x"), "y_period": england.get("y_period"),
+                          "y_value": england.get("y")}])
+
+
+def group_value_row(indicator_id: str, period_label: str, group: dict, label: str) -> pd.DataFrame:
+    """The peer group row for with_comparators from queries.group_value's dict (value, method, n_areas)."""
+    return group_rows(pd.DataFrame([{"indicator_id": indicator_id, "period_label": period_label,
+                                     "group_value": group.get("value"), "group_method": group.get("method"),
+                                     "group_n_areas": group.get("n_areas")}]), label)
+
+
+def group_rows(comparison: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Peer group rows for with_comparators from a frame with indicator_id, period_label, group_value, group_method
+    and group_n_areas (queries.peer_comparison), named `label`."""
+    return pd.DataFrame({"indicator_id": comparison["indicator_id"], "area_name": label,
+                         "period_label": comparison["period_label"], "value": comparison["group_value"],
+                         "group_method": comparison["group_method"], "group_n_areas": comparison["group_n_areas"]})
 
 
 def view_csv(frame: pd.DataFrame, *, build_id: str | None = None) -> bytes:
@@ -499,6 +556,15 @@ def filename_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "-", str(text)).strip("-_")
 
 
+def view_file_name(parts: Sequence[str], build_date: str, ext: str, *, synthetic_data: bool = False) -> str:
+    """The file name of a view's download saying what is in it: its parts (indicator id, period, what the view is,
+    area name and code...) made safe and joined by '_', then the build date, e.g.
+    'deaths_drug_misuse_2019-21_map_2026-12-04.csv'; 'synthetic_' in front for synthetic test data."""
+    safe = [filename_part(str(part))[:60] for part in parts if part is not None and str(part).strip()]
+    what = "_".join(p for p in safe if p) or "view"
+    return download_name(None, build_date, what, ext, synthetic_data=synthetic_data).replace(f"{ALL_INDICATORS}_", "", 1)
+
+
 def download_name(indicator_id: str | None, build_date: str, what: str, ext: str, *, synthetic_data: bool = False) -> str:
     """'<indicator id or all_indicators>_<what>_<build date>.<ext>', with 'synthetic_' in front for a warehouse built
     from synthetic test data; raises UnsafeFileName on unsafe parts."""
@@ -651,6 +717,8 @@ def view_metadata(con: duckdb.DuckDBPyConnection, indicator_ids: list[str], perm
         if availability:
             lines += ["", "### Where figures exist", ""] + availability
         lines.append("")
+    lines += ["## The rows", "", f"The CSV's first column, `{ROW_KIND}`, says what each row is:", ""]
+    lines += [f"- {kind}: {meaning}." for kind, meaning in ROW_KINDS.items()] + [""]
     lines += ["## Comparison with England", ""] + _bullets(COMPARISON_NOTES) + [""]
     lines += ["## What empty values mean", ""] + _bullets(ROW_NOTES) + [""]
     lines += ["## Licence and attribution", ""] + _attribution_lines(queries.sources_of(con, ids)) + [""]
@@ -732,6 +800,25 @@ def bulk_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) ->
     members["README.md"] = bulk_readme(con, files, indicator=indicator)
     mark = f" {synthetic.NOTICE}" if is_synthetic(con) else ""
     return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date}).{mark}")
+
+
+def bulk_parquet_zip(con: duckdb.DuckDBPyConnection, *, indicator: str | None = None) -> bytes:
+    """The four bulk tables as Parquet files (table_parquet) with the README, as a deterministic zip (as bulk_zip)."""
+    check_indicator(con, indicator)
+    build_id, build_date = build_stamp(con)
+    files = {table: f"{table}.parquet" for table in BULK_TABLES}
+    members = {files[table]: table_parquet(con, table, indicator) for table in BULK_TABLES}
+    members["README.md"] = bulk_readme(con, files, indicator=indicator)
+    mark = f" {synthetic.NOTICE}" if is_synthetic(con) else ""
+    return _zip_bytes(members, build_date, f"{DASHBOARD_NAME}, build {build_id} ({build_date}), Parquet.{mark}")
+
+
+def warehouse_bytes(db_path: Path) -> bytes:
+    """The warehouse file as copy_warehouse makes it for download (never any restricted local rows), as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="indicators-warehouse-") as folder:
+        return copy_warehouse(Path(db_path), Path(folder) / "warehouse.duckdb").read_bytes()
 
 
 def table_parquet(con: duckdb.DuckDBPyConnection, table: str, indicator: str | None = None) -> bytes:

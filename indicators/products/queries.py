@@ -803,6 +803,19 @@ def peer_comparison(con, area_code: str, peer_group: str) -> pd.DataFrame:
         ORDER BY f.sort_order NULLS LAST, i.indicator_id""", [area_code, area_code, peer_group])
 
 
+def comparator_rows(con, pairs: tuple[tuple[str, str], ...], area_codes: tuple[str, ...] = (ENGLAND_CODE,)) -> pd.DataFrame:
+    """The published rows of `area_codes` (England by default; a region) for each (indicator_id, period_label) in
+    `pairs`: what a view compares its areas with, for its downloads."""
+    if not pairs or not area_codes:
+        return _df(con, "SELECT * FROM published.indicator_values WHERE false")
+    return _df(con, """
+        SELECT v.* FROM published.indicator_values v
+        JOIN (SELECT unnest(?) AS indicator_id, unnest(?) AS period_label) p USING (indicator_id, period_label)
+        WHERE list_contains(?, v.area_code)
+        ORDER BY list_position(?, v.area_code), v.indicator_id, v.period_end
+    """, [[i for i, _ in pairs], [p for _, p in pairs], list(area_codes), list(area_codes)])
+
+
 # --------------------------------------------------------------------------- finding an area
 
 PLACE_COLUMNS = ["place_name", "place_code", "place_kind", "area_code", "area_name", "formerly"]
