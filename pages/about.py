@@ -51,6 +51,12 @@ def render() -> None:
         st.subheader(md(term), anchor=anchor)
         st.markdown(md(definition))
 
+
+    st.header("How to add data")
+    for what, commands in words.ADDING_DATA:
+        st.markdown(md(what))
+        st.code(commands, language="bash")
+
     st.header("How to cite")
     st.code(frame.citation(ctx, "About the data"), language=None, wrap_lines=True)
     st.markdown(md(words.build_line(ctx.wh.build_id, ctx.wh.build)))

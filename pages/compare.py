@@ -100,12 +100,13 @@ def render() -> None:
                                     "Area": st.column_config.TextColumn(pinned=True),
                                     "Value": st.column_config.NumberColumn(help=f"Unit: {meta['unit']}",
                                                                            width="small")})
-        group_row = downloads.group_value_row(indicator_id, period, group, labels[choice]) if group else None
+        group_row = (downloads.group_value_row(indicator_id, period, group, labels[choice])
+                     if group is not None and not text.is_missing(group["group_value"]) else None)
         view = downloads.with_comparators(table.assign(indicator_id=indicator_id),
                                           ctx.wh.q("comparator_rows", ((indicator_id, period),)), group=group_row)
         frame.download_buttons(ctx, view, [indicator_id], "league-table", f"Compare areas: {meta['title']}",
                                key="compare", name=[indicator_id, period, "league-table",
-                                                    *([ctx.area_name(code), code, choice] if group else [])])
+                                                    *([ctx.area_name(code), code, choice] if grouped else [])])
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

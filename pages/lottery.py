@@ -8,7 +8,7 @@ from indicators.present.state import BALANCE_DEATHS, default_completion
 from indicators.products import downloads
 from ui import frame
 
-NOT_IN_BUILD = "not available in this build"
+NOT_IN_BUILD = "not available"
 
 
 URL_NAMES = ("indicator", "period", "area", "completion", "adjusted")  # what this page writes to its address

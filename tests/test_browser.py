@@ -201,7 +201,7 @@ def test_every_page_without_exceptions(server, page, shots, path, title):
     name = path.strip("/").split("?")[0] or "hostile"
     shoot(page, shots, name)
     if name == "hostile":
-        assert "is not an indicator in this build" in page.inner_text("body")
+        assert "is not an indicator of this dashboard" in page.inner_text("body")
         assert page.evaluate("() => typeof window.__xss") == "undefined"
 
 

@@ -244,7 +244,7 @@ def test_area_whose_figures_are_all_suppressed_or_missing(monkeypatch, suppresse
     at = run(monkeypatch, suppressed_warehouse, "pages/area.py", {"area": "E09000007"})
     body = texts(at)
     assert "Camden’s drug-misuse death rate for 2019–21 was withheld by the publisher" in body
-    assert "No indicator has a value for Camden in this build" in body
+    assert "No indicator has a value for Camden, so there are no trends to draw." in body
     assert not_possible(at).loc["Drug-misuse deaths", "Why"].startswith("withheld by the publisher")
 
 
@@ -255,7 +255,7 @@ def test_indicator_without_rows(monkeypatch, warehouse, page):
     assert not at.warning or page == "pages/lottery.py"
     body = texts(at)
     if page != "pages/area.py":
-        assert "No data in this build" in body or "no data in this build" in body
+        assert "No data for “Successful completion of alcohol treatment”" in body or "no data" in body
     assert at.sidebar.selectbox(key="w_indicator").value == "completion_alcohol"
     assert "w_period" not in [s.key for s in at.sidebar.selectbox]
 
@@ -270,7 +270,7 @@ def test_hostile_params_fall_back_with_notices(monkeypatch, warehouse, page):
     at = run(monkeypatch, warehouse, page, HOSTILE)
     no_exception(at)
     notices = [w.value for w in at.warning]
-    assert any("is not an indicator in this build" in n for n in notices)
+    assert any("is not an indicator of this dashboard" in n for n in notices)
     assert any("too long (10,000 characters)" in n for n in notices)
     assert any("`peers`" in n for n in notices) and any("`colour`" in n for n in notices)
     echoed = [m for n in notices for m in re.findall(r"`\w+` \(([^)]*)\)", n)]
@@ -328,14 +328,17 @@ def test_count_only_area_profile(monkeypatch, warehouse):
 
 def test_cipfa_peers_not_in_the_build_say_how_to_get_them(monkeypatch, warehouse):
     """Issue 13: Camden has no CIPFA neighbours in this warehouse: the group is still offered and says it is
-    not in this build, with the command that fetches it, rather than vanishing."""
+    not loaded, and where the page that says how to add it is (the command is on About the data), rather than
+    vanishing."""
     at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E09000007", "peers": "cipfa"})
     no_exception(at)
     assert "cipfa" in at.radio[0].options or "CIPFA nearest neighbours" in at.radio[0].options
     assert at.query_params["peers"] == "cipfa"
     info = plain(" ".join(i.value for i in at.info))
-    assert "CIPFA nearest neighbours are not in this build" in info
-    assert "indicators fetch --source cipfa_neighbours" in info
+    assert "CIPFA nearest neighbours are not loaded" in info and "About the data" in info
+    assert "indicators fetch" not in info
+    at = run(monkeypatch, warehouse, "pages/about.py")
+    assert any("uv run indicators fetch --source cipfa_neighbours" in c.value for c in at.code)
 
 
 def test_lottery_with_nine_areas_shows_no_gap_statistic_and_says_why(monkeypatch, tmp_path):
@@ -350,7 +353,7 @@ def test_lottery_with_nine_areas_shows_no_gap_statistic_and_says_why(monkeypatch
             "period; a funnel plot needs at least 10.") in infos
     body = texts(at)
     assert "times the value" not in body and "Best fifth" not in body and "I²" not in body
-    assert "it needs at least 10 areas with both figures, and this build has 9" in body
+    assert "it needs at least 10 areas with both figures, and 9 areas have them" in body
 
 
 def test_lottery_with_enough_areas_shows_the_gap(monkeypatch, tmp_path):

@@ -124,7 +124,7 @@ def test_indicator_without_data_has_no_period(choices):
     state, notices = parse_params({"indicator": "completion_alcohol"}, choices)
     assert notices == [] and state.indicator == "completion_alcohol" and state.period is None
     state, notices = parse_params({"indicator": "completion_alcohol", "period": "2020/21"}, choices)
-    assert state.period is None and "no data in this build" in notices[0]
+    assert state.period is None and "this indicator has no data" in notices[0]
 
 
 def test_repeated_params_use_the_last_value(choices):
@@ -193,13 +193,13 @@ def test_similar_not_compared_and_missing_sentences():
         "Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate. Cumberland did not exist in this "
         "period; the count is the sum of its 3 former districts.")
     assert text.comparison_sentence("Blackpool", DEATHS, _row("deaths_drug_misuse", "E06000009", "2019-21"),
-                                    None).endswith("has no England figure to compare with in this build.")
+                                    None).endswith("has no England figure to compare with.")
     not_published = dict(DEATHS, title="Take-home naloxone kits", publication_status="foi",
                          status_note="Only FOI surveys.")
     assert text.comparison_sentence("Blackpool", not_published, {}, None) == (
         "Take-home naloxone kits is not published for individual areas: Only FOI surveys.")
     assert text.comparison_sentence("Blackpool", DEATHS, {"period_label": None}, None) == (
-        "There is no drug-misuse death rate for any area in this build.")
+        "There is no drug-misuse death rate for any area in the published files this dashboard uses.")
 
 
 def test_group_sentence_uses_the_given_word():
@@ -239,8 +239,8 @@ def test_formats():
 
 def test_no_data_message():
     assert text.no_data_message(DEATHS, "nothing to rank") == (
-        "No data in this build for “Deaths related to drug misuse” (no figures in the source files used, not zeros), "
-        "so nothing to rank.")
+        "No data for “Deaths related to drug misuse” (no figures in the published files this dashboard uses, not "
+        "zeros), so nothing to rank.")
     restricted = dict(DEATHS, title="HCV tests", publication_status="restricted", status_note="Commissioners only.")
     assert text.no_data_message(restricted, "nothing to rank") == (
         "“HCV tests” is not published for individual areas (Commissioners only), so nothing to rank.")
@@ -300,7 +300,7 @@ def test_area_profile_against_the_rest_of_the_region_and_the_spread(con):
     assert deaths["spread_reason"] == "4 areas have a value for this period; gap measures need at least 10"
     assert not profile.loc["completion_alcohol", "has_row"]
     reasons = {r["indicator"]: r["reason"] for r in text.not_possible(profile.reset_index())}
-    assert reasons["Completions (alcohol)"] == "no data for any area in this build"
+    assert reasons["Completions (alcohol)"] == "no data for any area"
     assert reasons["Drug-misuse deaths"] == ("no comparison with the rest of the region: only 1 of the group's 2 "
                                              "other areas has a value for this period; a group figure needs at "
                                              "least 3")
@@ -362,6 +362,8 @@ def test_funnel_points_and_note(tmp_path):
     figure = charts.funnel_figure(adjusted, COMPLETIONS)
     assert "adjusted for over-dispersion (Spiegelhalter" in figure.layout.title.text.replace("<br>", " ")
     assert "Unadjusted" in charts.funnel_figure(funnel, COMPLETIONS).layout.title.text
+    empty = queries.funnel_data(con, "completion_alcohol", None)
+    assert not empty["available"] and empty["reason"] == "no data"
 
 
 # --------------------------------------------------------------------------- figures

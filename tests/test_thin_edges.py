@@ -154,11 +154,13 @@ def test_an_added_row_says_which_files_lack_it(built):
     manchester = value_row(con, "completion_opiate", "E08000003", "2021/22")
     assert manchester["source_id"] is None and manchester["source_file"] is None
     assert manchester["value_note"] == (
-        "No figure for this area and period in this build: it is not in the Fingertips file for indicator 90244 "
-        "(indicator-90244.csv) or the NDTMS ViewIt export (ViewIt Export Data_LAs.csv) used for this build.")
+        "No figure for this area and period: it is not in the Fingertips file for indicator 90244 "
+        "(indicator-90244.csv) or the NDTMS ViewIt export (ViewIt Export Data_LAs.csv), the published files this "
+        "dashboard uses.")
     unmet = value_row(con, "unmet_need_opiate_crack", "E08000003", "2020/21")
     assert unmet["value_note"].endswith("not in the Fingertips file for indicator 93517 "
-                                        "(indicator-93517_unmet_need_ocu_sample.csv) used for this build.")
+                                        "(indicator-93517_unmet_need_ocu_sample.csv), the published files this "
+                                        "dashboard uses.")
 
 
 # --------------------------------------------------------------------------- item 3: combined areas

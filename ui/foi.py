@@ -70,8 +70,8 @@ def area_section(ctx, area_code: str) -> None:
     st.header("Ask for this data")
     st.markdown(f"No one publishes these figures for {name}. Its council can be asked for them under the Freedom of "
                 "Information Act 2000, and must answer within 20 working days. Each request below asks for exactly "
-                "the figures this dashboard can load, with their definitions; a reply loaded with `indicators import` "
-                "is shown as an FOI figure.")
+                "the figures this dashboard can load, with their definitions; a reply, once loaded (About the data "
+                "says how), is shown as an FOI figure.")
     for family in families:
         with st.expander(f"Ask {name} for the {foi.family_request(family).short}", icon=":material/mail:"):
             ask_for_data(ctx, area_code, family, key=f"area_{family}")

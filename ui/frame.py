@@ -119,7 +119,7 @@ def _indicator_labels(records: list[dict], choices: Choices) -> dict[str, str]:
         if not text.is_missing(status) and status != text.OPEN_STATUS:
             label += " (not published)"
         elif not choices.periods.get(row["indicator_id"]):
-            label += " (no data in this build)"
+            label += " (no data)"
         labels[row["indicator_id"]] = label
     return labels
 
@@ -255,7 +255,7 @@ def footer(ctx: Context, page: str | None = None) -> None:
     st.divider()
     lines = ctx.facts.sources
     st.markdown("**Sources:** " + ("; ".join(text.md_escape(line) for line in lines) if lines else
-                                  "none recorded in this build") + ".")
+                                  "none recorded") + ".")
     st.markdown("Contains public sector information licensed under the Open Government Licence v3.0.")
     build = ctx.wh.build
     st.markdown(f"Data build {text.md_escape(build.get('build_date') or 'unknown date')} · build id "

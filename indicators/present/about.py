@@ -15,12 +15,12 @@ from indicators.present import glossary, text
 INTRO = ("Every figure here comes from an official publication, is shown with its 95% interval where one exists, and "
          "is labelled when it is suppressed, missing or not published. Nothing is estimated to fill a gap.")
 LICENCE = ("Contains public sector information licensed under the Open Government Licence v3.0. sha256 is the checksum "
-           "of the exact file this build read.")
+           "of the exact file the dashboard read.")
 MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: withheld by the publisher "
                  "(suppressed), not calculated by the publisher (the count is published but the publisher calculates "
                  "no rate from so few: ONS gives none below 10 deaths), count only (a count for an area whose "
-                 "boundaries the published rate does not cover), no data (not in the files used for this build), "
-                 "not published (no open per-area series) or not compared (a value without a valid interval).")
+                 "boundaries the published rate does not cover), no data (not in the published files the dashboard "
+                 "uses), not published (no open per-area series) or not compared (a value without a valid interval).")
 GLOSSARY_HEAD = "Words used on this site"
 GLOSSARY_ANCHOR = "glossary"
 GLOSSARY_INTRO = ("What the less familiar words on these pages mean. Where a page first uses one of them, it links "
@@ -62,9 +62,9 @@ def definition_fields(row: Mapping, fresh: Mapping) -> list[dict[str, str]]:
         {"Field": "Suppression", "Value": row.get("suppression")},
         {"Field": "Publisher", "Value": f"{row.get('publisher')} ({row.get('publisher_id')})"},
         {"Field": "Publication status", "Value": row.get("publication_status")},
-        {"Field": "Periods in this build", "Value": (
+        {"Field": "Periods", "Value": (
             f"{fresh.get('first_period')} to {fresh.get('latest_period')} ({fresh.get('n_periods')})"
-            if fresh.get("n_periods") else "no data in this build")},
+            if fresh.get("n_periods") else "no data")},
         {"Field": "Areas with a value in the latest period", "Value": str(fresh.get("n_areas_with_value", 0))},
         {"Field": "Indicator id", "Value": row.get("indicator_id")},
     ]
@@ -76,7 +76,7 @@ def freshness_rows(catalogue: pd.DataFrame, fresh: Mapping[str, Mapping]) -> lis
     for r in catalogue.to_dict("records"):
         f = fresh.get(r["indicator_id"], {})
         rows.append({"Indicator": r["title"],
-                     "Latest period": text.period_display(f.get("latest_period")) or "no data in this build",
+                     "Latest period": text.period_display(f.get("latest_period")) or "no data",
                      "Periods": int(f.get("n_periods") or 0),
                      "Areas with a value (latest)": int(f.get("n_areas_with_value") or 0)})
     return rows
@@ -122,3 +122,19 @@ def downloads_zip_sentence(tables) -> str:
 def downloads_one_sentence(title: str) -> str:
     """The download of the indicator chosen above."""
     return f"The same zip for the indicator chosen above only: {title}."
+
+
+# For whoever runs the dashboard: the commands are here and on the data availability page, not in other pages' words.
+ADDING_DATA = (
+    ("Newer files from the publishers", "uv run indicators fetch\nuv run indicators build"),
+    ("CIPFA nearest neighbours (from the Fingertips API)",
+     "uv run indicators fetch --source cipfa_neighbours\nuv run indicators build"),
+    ("Postcodes in the area search: put the ONS postcode to local authority lookup (ONS Postcode Directory or its "
+     "postcode to district extract, a CSV from the ONS Open Geography Portal) in data/raw/postcodes/, then rebuild",
+     "uv run indicators build"),
+    ("Local or community figures, and councils' replies to Freedom of Information requests: fill in the template, "
+     "then import it (not official statistics; restricted rows stay in the local session)",
+     "uv run indicators template --out local.csv\nuv run indicators import local.csv"),
+    ("Everything as files, from the command line (the same as the Download the data page)",
+     "uv run indicators export --out bulk.zip --format zip"),
+)

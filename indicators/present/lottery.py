@@ -84,18 +84,18 @@ def balance_lines(x_meta: Mapping, y_meta: Mapping, england: Mapping) -> str:
 def balance_too_few(n: int) -> str:
     """Fewer areas with both figures than any pattern needs."""
     areas = "Only 1 area has" if n == 1 else f"Only {n} areas have"
-    return (f"{areas} both figures in this build: too few to say anything about the pattern across England. The other "
-            "areas have no completions figure in the files used for this build (no data, not zeros).")
+    return (f"{areas} both figures: too few to say anything about the pattern across England. The other areas have no "
+            "completions figure in the published files the dashboard uses (no data, not zeros).")
 
 
 def balance_nothing(x_meta: Mapping, y_meta: Mapping) -> str:
-    return (f"No area has both {x_meta.get('short_title')} and {y_meta.get('short_title')} in this build (no data, not "
-            "zeros), so there is nothing to plot.")
+    return (f"No area has both {x_meta.get('short_title')} and {y_meta.get('short_title')} (no data, not zeros), so "
+            "there is nothing to plot.")
 
 
 def bivariate_too_few(minimum: int, n: int) -> str:
     return (f"The map divides areas into thirds on each measure; it needs at least {minimum} areas with both figures, "
-            f"and this build has {n}.")
+            f"and {'only 1 area has' if n == 1 else f'{n} areas have'} them.")
 
 
 _YEAR_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}

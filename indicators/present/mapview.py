@@ -107,7 +107,7 @@ def map_notice(england: Mapping | None, meta: Mapping, period: str | None, other
     if period is None:
         return text.no_data_message(meta, NO_DATA_CONSEQUENCE)
     if not england or text.is_missing(england.get("value")):
-        return (f"England’s figure for {text.period_display(period)} is not in this build, so no area can be "
+        return (f"There is no figure for England for {text.period_display(period)}, so no area can be "
                 f"compared with England: {other_colouring}.")
     return None
 
@@ -122,7 +122,7 @@ def foi_note(values: pd.DataFrame) -> str:
         return ""
     what = ("1 area’s figure is an FOI response: a council’s reply" if n == 1 else
             f"{n} areas’ figures are FOI responses: councils’ replies")
-    return (f"{what} to a Freedom of Information request, loaded with indicators import, not official statistics. "
+    return (f"{what} to a Freedom of Information request, not official statistics. "
             "Each such area names the request’s reference and the reply’s date.")
 
 

@@ -19,8 +19,8 @@ from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 
 CHOOSE_AREA = "Choose an area: type its name in the Area box, or select it on the map."
-GLANCE_INTRO = ("Each indicator at its latest period in this build, against England and against the rest of the "
-                "region (the region's other areas, pooled where counts allow), at 95%.")
+GLANCE_INTRO = ("Each indicator at its latest published period, against England and against the rest of the region "
+                "(the region's other areas, pooled where counts allow), at 95%.")
 # The spread of areas (range, quartiles) is published only where this many areas have a value (data/methods.toml).
 SPREAD_MIN_AREAS = load_minimums().areas_for_spread
 SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range of the areas with a value (how many is "
@@ -29,10 +29,9 @@ SPINE_EXPLAINED = ("Each row: England at the centre line; light bar, the range o
                    "the marker is this area, shaped, coloured and labelled by its comparison with England; the open "
                    "diamond is the rest of the region. For indicators without a better or worse direction, lower "
                    "values are on the left.")
-NO_SPINE = (f"No indicator has both a value for England and a spread of at least {SPREAD_MIN_AREAS} areas in this "
-            "build, so there is no spine chart.")
-NO_PEERS = ("No peer group is known for this area in this build (no shared borders, CIPFA neighbours or regional "
-            "neighbours).")
+NO_SPINE = (f"No indicator has both a value for England and a spread of at least {SPREAD_MIN_AREAS} areas, so there "
+            "is no spine chart.")
+NO_PEERS = "No peer group is known for this area (no shared borders, CIPFA neighbours or regional neighbours)."
 PEER_GROUP_HELP = ("Geographic neighbours share a border, topped up with the nearest areas to at least five; CIPFA "
                    "nearest neighbours are the areas most similar on CIPFA's socio-economic model; the most similar "
                    "areas are closest on population, opiate/crack use and drug-death history, never on the figures "
@@ -130,9 +129,9 @@ def missing_sentence(name: str, profile: pd.DataFrame) -> str | None:
         return None
     if missing == len(records):
         which = "The indicator has" if missing == 1 else f"None of the {missing} indicators has"
-        return f"{which} a figure for {name} in this build; the last section says why."
-    return (f"{missing} of {len(records)} indicators {'has' if missing == 1 else 'have'} no figure for {name} in this "
-            "build; the last section says why.")
+        return f"{which} a figure for {name}; the last section says why."
+    return (f"{missing} of {len(records)} indicators {'has' if missing == 1 else 'have'} no figure for {name}; the "
+            "last section says why.")
 
 
 def spine_table(profile: pd.DataFrame, name: str) -> str:
@@ -251,18 +250,17 @@ def trends(profile: pd.DataFrame, series_of: Callable[[str], tuple[pd.DataFrame,
 
 
 def single_period_sentence(single: Sequence[str]) -> str:
-    return f"Only one period in this build, so no line: {', '.join(single)}."
+    return f"Only one period is published, so no line: {', '.join(single)}."
 
 
 def no_trends_sentence(name: str) -> str:
-    return f"No indicator has a value for {name} in this build, so there are no trends to draw."
+    return f"No indicator has a value for {name}, so there are no trends to draw."
 
 
 def no_other_figures(name: str) -> str:
-    return (f"None for {name} in this build. Hepatitis C treatment is published openly only for operational delivery "
-            "networks (groups of areas), and naloxone supply only in Freedom of Information surveys; the data availability "
-            "page shows what exists for every area, and the import command (indicators import) loads local or "
-            "community figures.")
+    return (f"None for {name}. Hepatitis C treatment is published openly only for operational delivery networks "
+            "(groups of areas), and naloxone supply only in Freedom of Information surveys; the data availability page "
+            "shows what exists for every area, and how local or community figures can be added.")
 
 
 def odn_table(odn: pd.DataFrame) -> str:
@@ -276,7 +274,7 @@ def odn_table(odn: pd.DataFrame) -> str:
 def local_sentence(local: pd.DataFrame) -> str:
     """What the local rows are, and how many are restricted (shown only in a local session)."""
     restricted = int(local["access"].ne("public").sum())
-    return ("Loaded with the import command (indicators import); each row says who collected it, when and how."
+    return ("Local or community figures, not official statistics; each row says who collected it, when and how."
             + (f" {restricted} {'row is' if restricted == 1 else 'rows are'} restricted: shown only in this local "
                "session, never in a download or export." if restricted else ""))
 

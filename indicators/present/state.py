@@ -136,7 +136,7 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
     indicator = usable("indicator")
     fallback_indicator = choices.default_indicator
     if indicator is not None and indicator not in choices.indicators:
-        reject("indicator", "is not an indicator in this build",
+        reject("indicator", "is not an indicator of this dashboard",
                _title(choices, fallback_indicator))
         indicator = None
     indicator = indicator or fallback_indicator
@@ -146,7 +146,7 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
     if period is not None and period not in periods:
         latest = default_period(periods)
         reject("period", "is not a period of this indicator",
-               f"the latest period ({latest})" if latest else "no period (this indicator has no data in this build)")
+               f"the latest period ({latest})" if latest else "no period (this indicator has no data)")
         period = None
     period = period or default_period(periods)
 
@@ -168,7 +168,7 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
     completion = usable("completion")
     if completion is not None and completion not in choices.completions:
         fallback = default_completion(choices)
-        reject("completion", "is not a completions indicator in this build", _title(choices, fallback))
+        reject("completion", "is not a completions indicator of this dashboard", _title(choices, fallback))
         completion = None
 
     adjusted_raw = usable("adjusted")
@@ -181,7 +181,7 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
 
     family = usable("family")
     if family is not None and family not in choices.families:
-        reject("family", f"is not one of {', '.join(choices.families) or 'the families in this build'}",
+        reject("family", f"is not one of {', '.join(choices.families) or 'the families of this dashboard'}",
                "the first family")
         family = None
 

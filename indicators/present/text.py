@@ -32,7 +32,7 @@ CATEGORY_LABELS = {
     "not calculated": "Not calculated by the publisher",
     "not published": "Not published for areas",
     "count only": "Count only, no rate (boundary change)",
-    "no data": "No data in this build",
+    "no data": "No data",
 }
 CATEGORY_MEANINGS = {
     "better": "England's value lies outside the area's 95% interval, on the side that is worse.",
@@ -49,7 +49,7 @@ CATEGORY_MEANINGS = {
     "not published": "No open figure is published for individual areas.",
     "count only": ("A count is published but no rate for these boundaries: the area was created after the "
                    "period, so the publisher's rate covers the old areas only."),
-    "no data": "The source files used for this build have no figure for this area and period.",
+    "no data": "None of the published files this dashboard uses has a figure for this area and period.",
 }
 # published.indicator_values.value_status -> the category of a row without a value.
 _STATUS_CATEGORIES = {"suppressed": "suppressed", "not calculated": "not calculated", "count only": "count only",
@@ -264,7 +264,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
         return (f"{indicator.get('title')} is not published for individual areas"
                 + (f": {note}" if note else "") + ".")
     if not period:
-        return f"There is no {noun} for any area in this build."
+        return f"There is no {noun} for any area in the published files this dashboard uses."
     note = "" if is_missing(row.get("value_note")) else str(row.get("value_note")).strip()
     cat = category(row)
     if cat == "suppressed":
@@ -279,10 +279,10 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
         count = row.get("numerator")
         extra = f" (count: {format_count(count)})" if not is_missing(count) else ""
         if note.startswith(NOT_IN_BUILD_NOTE):
-            return (f"There is no {noun} for {plain_name(area_name)} in {period} in this build{extra}: "
+            return (f"There is no {noun} for {plain_name(area_name)} in {period}{extra}: "
                     f"{_missing_reason(note)} {how_to_get_figure()}")
         why = "" if not note or note.startswith(NO_FIGURE_NOTE) else f" {_as_sentences(note)}"
-        return f"There is no {noun} for {plain_name(area_name)} in {period} in this build{extra}.{why}"
+        return f"There is no {noun} for {plain_name(area_name)} in {period}{extra}.{why}"
     value = float(row["value"])
     word = row.get("compared_to_england") if compared is None else compared
     word = "not compared" if is_missing(word) else str(word)
@@ -294,7 +294,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
                 f" (95% interval {format_interval(lower, upper, unit, decimals)})")
     head = f"{possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
     if is_missing(benchmark_value):
-        return f"{head} has no {benchmark_name} figure to compare with in this build."
+        return f"{head} has no {benchmark_name} figure to compare with."
     bench = format_bare(benchmark_value, unit, decimals)
     if word == "similar":
         return (f"{head} is not significantly different from {possessive(benchmark_name)} {bench} "
@@ -379,7 +379,7 @@ def no_data_message(indicator: Mapping, consequence: str) -> str:
         note = str(indicator.get("status_note") or "").strip().rstrip(".")
         reason = f" ({note})" if note else ""
         return f"“{title}” is not published for individual areas{reason}, so {consequence}."
-    return (f"No data in this build for “{title}” (no figures in the source files used, not zeros), "
+    return (f"No data for “{title}” (no figures in the published files this dashboard uses, not zeros), "
             f"so {consequence}.")
 
 
@@ -435,7 +435,7 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
             reason = "not published for individual areas" + (
                 f" ({row.get('status_note')})" if row.get("status_note") else "")
         elif not period:
-            reason = "no data for any area in this build"
+            reason = "no data for any area"
         elif category(row) == "suppressed":
             reason = "withheld by the publisher" + (f": {note}" if note else "")
         elif category(row) == "not calculated":
@@ -486,7 +486,7 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
     period = period_display(period_label)
     if not gaps.get("available", True):
         return [f"No gap measure for {period}: {gaps.get('reason') or 'too few areas with a value'}."]
-    n = gaps.get("n_areas", 0)
+    n = int(gaps.get("n_areas", 0) or 0)
     out = [f"{n} {'area has' if n == 1 else 'areas have'} a value for {period}."]
     directed = gaps.get("polarity", indicator.get("polarity")) in ("high_is_good", "low_is_good")
     ratio = gaps.get("fifth_ratio")
@@ -595,7 +595,7 @@ SOURCE_NAMES = {
     "ukhsa_hcv_odn": "UKHSA hepatitis C table",
 }
 _FINGERTIPS_FILE = re.compile(r"indicator-(\d+)")
-NOT_IN_BUILD_NOTE = "No figure for this area and period in this build"
+NOT_IN_BUILD_NOTE = f"{NO_FIGURE_NOTE}: it is not in"
 
 
 def source_file_phrase(source_id: str, file: str) -> str:
@@ -609,7 +609,7 @@ def source_file_phrase(source_id: str, file: str) -> str:
 def placeholder_note(files: list[tuple[str, str]]) -> str:
     """value_note of a row the build adds for an area that no source file used mentions for that period."""
     where = " or ".join(source_file_phrase(s, f) for s, f in files) or "any source file"
-    return f"{NOT_IN_BUILD_NOTE}: it is not in {where} used for this build."
+    return f"{NOT_IN_BUILD_NOTE} {where}, the published files this dashboard uses."
 
 
 def combined_area_note(together: str) -> str:
@@ -636,15 +636,15 @@ def missing_source_warning(source_id: str) -> str:
 
 
 def _missing_reason(note: str) -> str:
-    """The placeholder note without its head: 'it is not in the Fingertips file ... used for this build.'."""
-    rest = note[len(NOT_IN_BUILD_NOTE):].lstrip(": ").strip()
-    return rest[:1].lower() + rest[1:] if rest else "not in the files used for this build."
+    """The placeholder note without its head: 'it is not in the Fingertips file ..., the published files ...'."""
+    rest = note[len(NO_FIGURE_NOTE):].lstrip(": ").strip()
+    return rest[:1].lower() + rest[1:] if rest else "it is not in the published files this dashboard uses."
 
 
 def how_to_get_figure() -> str:
     """What a reader can do about a figure the build's files lack."""
-    return ("The publishers' newer files may have it: `uv run indicators fetch` then `uv run indicators build` "
-            "gets them (the Data availability page lists what is published where).")
+    return ("The publishers' newer files may have it: the Data availability page lists what is published where, "
+            "and About the data how to add newer files.")
 
 
 def coverage_line(row: Mapping) -> str:
@@ -688,14 +688,14 @@ def league_shortlist_sentence(n_shown: int, n_total: int, area_name: str | None 
     return f"The chart shows {what}, England’s value as a line; the table below lists every area."
 
 
-def peer_group_missing(group: str, source_id: str = "cipfa_neighbours") -> str:
+def peer_group_missing(group: str) -> str:
     """A peer group the build has no data for: what it is and the command that gets it."""
     if group == "cipfa":
-        return ("CIPFA nearest neighbours are not in this build: their lists come from the Fingertips API. "
-                f"`uv run indicators fetch --source {source_id}` then `uv run indicators build` adds them.")
-    return "This peer group has no areas for this area in this build."
+        return ("CIPFA nearest neighbours are not loaded: their lists come from the Fingertips API (About the data "
+                "says how to add them).")
+    return "This peer group has no areas for this area."
 
 
 def no_peer_figures(area_name: str) -> str:
     """The peer section when the area has no figure to compare with a group."""
-    return f"{plain_name(area_name)} has no figure in this build to compare with the group."
+    return f"{plain_name(area_name)} has no figure to compare with the group."

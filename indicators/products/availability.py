@@ -53,7 +53,8 @@ STATUS_DESCRIPTIONS = {
     LOCAL_ONLY: "No published figure, but local or community data has been loaded and marked public; it is not "
                 "official statistics.",
     SUPPRESSED: "The publisher reports this area but withheld its figures, usually because the numbers are small.",
-    NO_DATA: "The publisher covers areas like this one, but the files used for this build hold no figure for it.",
+    NO_DATA: "The publisher covers areas like this one, but the published files the dashboard uses hold no figure "
+             "for it.",
     NOT_PUBLISHED: "Nobody publishes this openly per local authority: the figures are restricted to commissioners, "
                    "exist only in FOI surveys, or only for larger areas.",
 }
@@ -203,8 +204,8 @@ def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: p
             elif group is not None and group["is_suppressed"].any():
                 row.update(status=SUPPRESSED, note="The publisher withheld this area's figures (small numbers).")
             elif family_status[family] == "open":
-                row.update(status=NO_DATA, note="Published for areas like this one, but the files used for this "
-                                                "build have no figure for it.")
+                row.update(status=NO_DATA, note="Published for areas like this one, but the published files the "
+                                                "dashboard uses have no figure for it.")
             elif family_status[family] == "":
                 row.update(status=NO_DATA, note="This warehouse's catalogue has no indicator in this family.")
             else:

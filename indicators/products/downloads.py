@@ -347,8 +347,9 @@ ROW_KINDS = {
     "area": "a row of the view: an area it shows",
     "England": "England's figure for the same indicator and period: the benchmark every area is compared with",
     "region": "the figure of the area's region for the same indicator and period",
-    "peer group": "the value of the peer group the view compares with (group_method: pooled, or the average of the "
-                  "areas' values; group_n_areas: how many areas have a value), for the same indicator and period",
+    "peer group": "the value of the peer group the view compares the chosen area with, over its peers and never the "
+                  "area itself (group_method: pooled, or the average of the peers' values; group_n_areas: how many "
+                  "peers have a value), for the same indicator and period",
 }
 
 
@@ -382,10 +383,11 @@ def balance_england_row(england: dict) -> pd.DataFrame:
 
 
 def group_value_row(indicator_id: str, period_label: str, group: dict, label: str) -> pd.DataFrame:
-    """The peer group row for with_comparators from queries.group_value's dict (value, method, n_areas)."""
+    """The peer group row for with_comparators from queries.group_comparison's dict (group_value, group_method,
+    n_with_value)."""
     return group_rows(pd.DataFrame([{"indicator_id": indicator_id, "period_label": period_label,
-                                     "group_value": group.get("value"), "group_method": group.get("method"),
-                                     "group_n_areas": group.get("n_areas")}]), label)
+                                     "group_value": group.get("group_value"), "group_method": group.get("group_method"),
+                                     "group_n_areas": group.get("n_with_value")}]), label)
 
 
 def group_rows(comparison: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -671,7 +671,7 @@ def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool
                [indicator_id, period_label]) if period_label else pd.DataFrame()
     if head.empty:
         meta = indicator(con, indicator_id)
-        out["reason"] = ("no data in this build" if meta is None or not period_label else
+        out["reason"] = ("no data" if meta is None or not period_label else
                          f"a funnel plot needs a proportion or a rate with counts; this indicator is a "
                          f"{meta.get('value_type')} whose limits are {_method_name(con, meta.get('ci_method'))}")
         return out
