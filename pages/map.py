@@ -21,6 +21,7 @@ def render() -> None:
     else:
         indicator_id, period, area = ctx.state.indicator, ctx.state.period, ctx.state.area
         st.title(text.md_escape(meta["title"]))
+        st.markdown(text.md_escape(mapview.INTRO))
         england = ctx.wh.q("benchmark_value", indicator_id, period) if period else None
         notice = mapview.map_notice(england, meta, period, mapview.OTHER_COLOURING)
         lead = mapview.england_sentence(england, meta, period)

@@ -447,3 +447,12 @@ def test_availability_family_is_in_the_address(monkeypatch, warehouse):
     assert at.query_params["family"] == "completions"
     at = run(monkeypatch, warehouse, "pages/availability.py")
     assert at.radio(key="w_family_availability").value == "completions" and "family" not in at.query_params
+
+
+def test_home_page_says_what_the_dashboard_is_for(monkeypatch, warehouse):
+    """Issue 16: the map does not open without an introduction: two plain sentences, under the title."""
+    at = run(monkeypatch, warehouse, "pages/map.py")
+    no_exception(at)
+    first = re.sub(r"\\(.)", r"\1", at.markdown[0].value)
+    assert first.startswith("This dashboard puts the results of drug and alcohol treatment in each local authority")
+    assert first.count(". ") == 1 and "select an area on the map, or type a town or council in the Area box" in first

@@ -16,6 +16,10 @@ import pandas as pd
 from indicators.present import charts, svgmap, text
 from indicators.present.htmltable import Column
 
+INTRO = ("This dashboard puts the results of drug and alcohol treatment in each local authority in England next to "
+         "drug-related deaths and other harms, every figure with its uncertainty, source and date, to show how much "
+         "depends on where you live. The colours follow the legend; select an area on the map, or type a town or "
+         "council in the Area box, for its full profile.")
 MAP_HELP = ("Select an area (click it, or Tab to it and press Enter) to open its profile. Point at an area for its "
             "value, 95% interval, count and period. The table below lists every area.")
 INSET_TITLE = "London boroughs, enlarged"
