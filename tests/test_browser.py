@@ -256,6 +256,7 @@ def test_every_page_as_first_request(fresh_server, browser, path, title):
         settle(page)
         assert page.locator("h1").first.inner_text() == title
         assert page.get_by_text("Page not found").count() == 0
+        page.locator(PAGE_LINKS).nth(6).wait_for(state="attached", timeout=30_000)  # drawn as the run ends
         assert page.locator(PAGE_LINKS).count() == 7  # the navigation (ui.nav.links)
         assert page.get_by_text("Data build").count() >= 1  # the shared footer
         if "area=" in path:

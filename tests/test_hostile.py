@@ -515,6 +515,7 @@ def test_nul_characters_from_a_source_file_never_reach_a_csv_export(good, tmp_pa
     db = tmp_path / "warehouse.duckdb"
     assert main(["build", "--raw", str(raw), "--db", str(db)]) == 0
     for fmt in ("csv", "zip"):
+        (tmp_path / fmt).mkdir()  # an existing folder: the zip goes into it under its download name
         assert main(["export", "--db", str(db), "--out", str(tmp_path / fmt), "--format", fmt]) == 0
     exported = {p.name: p.read_bytes() for fmt in ("csv", "zip") for p in (tmp_path / fmt).iterdir()}
     values = next(data for name, data in exported.items() if "indicator_values" in name)

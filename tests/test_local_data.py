@@ -217,6 +217,7 @@ def test_public_local_rows_are_in_every_bulk_export_marked_and_restricted_rows_a
     ld.import_file(db, PUBLIC)
     outputs = {}
     for fmt in ("csv", "parquet", "zip"):
+        (tmp_path / fmt).mkdir()  # an existing folder: the zip goes into it under its download name
         assert main(["export", "--db", str(db), "--out", str(tmp_path / fmt), "--format", fmt]) == 0
         outputs[fmt] = {p.name: p.read_bytes() for p in (tmp_path / fmt).iterdir()}
     local_csv = next(data for name, data in outputs["csv"].items() if "local_values" in name)

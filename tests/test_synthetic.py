@@ -263,6 +263,7 @@ def test_every_download_carries_the_mark(synthetic_warehouse, con, tmp_path):
     assert parquet.schema.metadata[b"synthetic"].decode() == NOTICE
     for fmt in downloads.FORMATS:
         indicator = None if fmt == "duckdb" else "completion_opiate"
+        (tmp_path / fmt).mkdir()  # an existing folder: one-file formats go into it under their download name
         paths = downloads.export(synthetic_warehouse.db, tmp_path / fmt, indicator, fmt)
         assert paths and all(p.name.startswith("synthetic_") for p in paths), fmt
     assert downloads.download_name("completion_opiate", "2026-12-04", "map", "csv", synthetic_data=True) == \
