@@ -6,7 +6,7 @@ from indicators.present import glossary, svgcharts, text
 from indicators.present import profile as words
 from indicators.present.state import PEER_GROUP_LABELS
 from indicators.products import availability, downloads
-from ui import foi, frame, markup
+from ui import embed, foi, frame, markup
 
 
 URL_NAMES = ("area", "indicator", "period", "peers")  # what this page writes to its address
@@ -43,6 +43,7 @@ def render() -> None:
         if spine is not None:
             markup.show(spine, key="spine")  # SVG from indicators.present.svgcharts: data escaped, no script
             st.markdown(say(words.SPINE_EXPLAINED))
+            embed.spine_embed(code, name, len(profile))
         else:
             st.info(words.NO_SPINE)
         with frame.table_expander("Table: this area, its region and England"):
@@ -88,6 +89,7 @@ def render() -> None:
                 st.markdown(say(chart.caption))
                 with frame.table_expander():
                     markup.show(chart.table, key=f"table_trend_{chart.indicator_id}")
+                embed.trend_embed(code, name, chart.indicator_id, chart.short_title)
         if single:
             st.markdown(say(words.single_period_sentence(single)))
         if not charts and not single:

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from indicators.present import glossary, mapview, text
-from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES
+from indicators.present.state import COLOUR_MODE_LABELS, COLOUR_MODES, default_period
 from indicators.products import downloads
-from ui import frame, markup, nav
+from ui import embed, frame, markup, nav
 
 
 URL_NAMES = ("indicator", "period", "area", "colour")  # what this page writes to its address
@@ -75,6 +75,7 @@ def render() -> None:
         england_rows = ctx.wh.q("comparator_rows", ((indicator_id, period),)) if period else None
         frame.download_buttons(ctx, downloads.with_comparators(values.assign(indicator_id=indicator_id), england_rows),
                                [indicator_id], "map", meta["title"], key="map", name=[indicator_id, period, "map"])
+        embed.map_embed(meta, indicator_id, period, default_period(ctx.periods(indicator_id)))
 
 
 if __name__ == "__main__":  # a fresh server's first request for this URL (see dashboard.py)

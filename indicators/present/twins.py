@@ -8,6 +8,7 @@ Both sides build their links here, so a path changes in one place.
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlencode
 
@@ -46,3 +47,10 @@ def static_path(page: str, *, indicator: str | None = None, period: str | None =
 def site_url(base: str, path: str) -> str:
     """An absolute address in the published site at `base`."""
     return f"{base.rstrip('/')}/{path}"
+
+
+def iframe_snippet(url: str, title: str, height: int) -> str:
+    """The HTML to embed a page of the static site (as its own pages offer it: full width, no border, lazy)."""
+    e = html.escape
+    return (f'<iframe src="{e(url)}" title="{e(title)}" width="100%" height="{int(height)}" style="border:0" '
+            'loading="lazy"></iframe>')
