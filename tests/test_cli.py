@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import re
 import sys
 from pathlib import Path
 
@@ -56,6 +57,18 @@ def test_serve_with_mirror_fetches_builds_then_starts_streamlit(real_raw, tmp_pa
     assert command[command.index("--server.address") + 1] == "127.0.0.1"
     assert command[command.index("--server.port") + 1] == "8765"
     assert env["INDICATORS_DB"] == str(db.resolve())
+    # What serve said: the fetch per source and file, the build's stages, then a coverage line per indicator, last.
+    said = capsys.readouterr()
+    assert re.search(r"^\[1/\d+\] \w+", said.err, re.M)  # the fetch's progress, a line per source
+    stages = re.findall(r"^build: (.*) \(\d+\.\d s\)$", said.err, re.M)
+    assert [s.split(":")[0] for s in stages] == ["reading the official files", "geography", "indicators", "intervals",
+                                                 "peer groups", "statistics", "checks"]
+    lines = said.out.splitlines()
+    coverage = lines.index("coverage (areas with a value in the latest period / current areas):")
+    per_indicator = lines[coverage + 1:-1]
+    assert per_indicator and all(line.startswith("  ") for line in per_indicator)
+    assert any(re.match(r"  deaths_drug_misuse: \d+ of \d+ areas have a value in 2019–21", line) for line in per_indicator)
+    assert lines[-1].startswith("serving the dashboard at http://127.0.0.1:8765/")
     # A second serve reuses the warehouse: no fetch, no build.
     before = db.stat().st_mtime_ns
     assert cli.main(["serve", "--db", str(db), "--raw", str(tmp_path / "raw")]) == 0

@@ -547,13 +547,27 @@ def _locked(path: Path) -> bool:
         os.close(fd)
 
 
+def _stages(progress: bool):
+    """A function that says, when `progress` is on, which stage of the build starts and how long it has run."""
+    started = time.perf_counter()
+
+    def say(what: str) -> None:
+        if progress:
+            print(f"build: {what} ({time.perf_counter() - started:.1f} s)", file=sys.stderr, flush=True)
+
+    return say
+
+
 def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: list[Indicator],
                 report: BuildReport, progress: bool) -> None:
+    stage = _stages(progress)
+    stage("reading the official files")
     staged = stage_sources(raw_dir, sources, report, progress)
     for needed in ("boundaries", "ltla_utla", "code_changes", "ltla14"):
         if needed not in staged:
             raise BuildError(f"no {needed} table: the boundaries and lookups sources are required "
                              f"(missing from {raw_dir}: {', '.join(report.sources_missing) or 'nothing'})")
+    stage("geography: current and former areas, reorganisations, place names, boundaries, neighbours")
     geo = geography.build_geography(staged["boundaries"], staged["ltla_utla"],
                                     staged["code_changes"], staged["ltla14"])
     areas = geo.areas
@@ -573,6 +587,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         _write(con, "staged.reorganisations", geo.reorganisations)
         _write(con, "staged.ltla_current_utla", geo.ltla_current_utla)
 
+        stage("indicators: each one's rows, carried to today's areas")
         rows = indicator_rows(con, catalogue)
         _check_duplicates(rows)
         names = dict(zip(areas["area_code"], areas["area_name"]))
@@ -584,8 +599,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
             rows = rows.loc[rows["area_code"].isin(published_codes)].copy()
             rows["area_name"] = rows["area_code"].map(dict(zip(areas["area_code"], areas["area_name"])))
         _write(con, "staged.indicator_rows", _for_stats(rows, catalogue))
+        stage("intervals: each figure's 95% and 99.8% limits and comparison with England")
         apply_statistics(con, "staged.indicator_rows", "staged.indicator_values")
 
+        stage("peer groups")
         _publish_peers(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
         _write(con, "published.areas", areas)
         _write(con, "published.place_names", geo.places)
@@ -632,6 +649,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         newest = sources_df.groupby("source_id")["retrieved"].max().to_dict() if not sources_df.empty else {}
         _write(con, "published.fetch_status", fetch_status_frame(sources, fetch_status, report.sources_used,
                                                                  newest, catalogue, with_figures))
+        stage("statistics: comparisons, peer groups, ranks, funnels, gaps and trends")
         publish_statistics(con)
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
         is_synthetic = bool(report.synthetic_files)
@@ -649,6 +667,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         }]))
         for table in ("indicator_values", "areas", "indicators", "sources", "boundaries"):
             report.row_counts[table] = con.execute(f"SELECT count(*) FROM published.{table}").fetchall()[0][0]
+        stage("checks")
         result = run_checks(con)
         for message in result.warnings:
             report.warn("check", message)
