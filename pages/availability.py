@@ -46,7 +46,7 @@ def render() -> None:
     table = av.availability_table(matrix, families)
     chosen = ctx.state.area
     if chosen and table["Code"].eq(chosen).any():
-        st.markdown(f"The area chosen in the sidebar, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
+        st.markdown(f"The area chosen in the Area box, **{text.md_escape(ctx.area_name(chosen))}**, is listed first.")
         table = table.sort_values("Code", key=lambda codes: codes.ne(chosen), kind="stable")
     st.dataframe(table, hide_index=True, width="stretch")
     st.subheader("What the build warned about")

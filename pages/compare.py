@@ -35,7 +35,7 @@ def render() -> None:
         if choice == ALL:
             ctx.state = replace(ctx.state, peers=None)
         if not code:
-            st.markdown("Choose an area in the sidebar to filter the table to its peers and highlight it.")
+            st.markdown("Choose an area in the Area box to compare it with its peers and highlight it.")
         members = peers[peers["peer_group"] == choice] if choice != ALL else None
         if members is not None and members.empty:
             st.info(text.peer_group_missing(choice))

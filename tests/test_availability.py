@@ -102,7 +102,7 @@ def test_national_summary_sentences(con):
         "2 have no data in the files used).",
         "6 of 7 areas have any open drug-related deaths figure (latest period 2019-21; 1 has no data in the files used).",
         "0 of 7 areas have any open hepatitis C figure (7 are not published openly per area).",
-        "1 of 7 areas have any open naloxone figure (1 of them only from a Freedom of Information survey, licence "
+        "1 of 7 areas has any open naloxone figure (1 of them only from a Freedom of Information survey, licence "
         "not stated; latest period 2017/18; 3 have local data only; 3 are not published openly per area).",
     ]
 

@@ -403,7 +403,7 @@ def test_the_availability_matrix_counts_them_as_foi_figures(replied_db):
     assert naloxone.loc["E09000007", "note"] == ("Latest figure 2025/26: FOI response to request "
                                                  "FOI-naloxone-E09000007-20261005, reply of 3 November 2026; not "
                                                  "official statistics.")
-    assert summary[3] == ("1 of 7 areas have any open naloxone figure (1 of them only from a Freedom of Information "
+    assert summary[3] == ("1 of 7 areas has any open naloxone figure (1 of them only from a Freedom of Information "
                           "survey, licence not stated; latest period 2017/18; 3 have FOI figures only (the councils' "
                           "replies); 3 are not published openly per area).")
     table = av.availability_table(matrix, families).set_index("Code")

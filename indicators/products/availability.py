@@ -228,7 +228,7 @@ def national_summary(matrix: pd.DataFrame, families: pd.DataFrame) -> list[str]:
         part = matrix.loc[matrix["family"].eq(family)]
         counts = part["status"].value_counts()
         n_open = int(part["has_open_figure"].sum())
-        text = f"{n_open} of {total} areas have any open {nouns[family]} figure"
+        text = f"{n_open} of {total} areas {'has' if n_open == 1 else 'have'} any open {nouns[family]} figure"
         n_foi = int((part["has_open_figure"] & part["figure_status"].eq("foi")).sum())
         details = []
         if n_foi:
