@@ -19,15 +19,15 @@ def render() -> None:
     st.title("Download the data")
     st.markdown(md(words.DOWNLOADS_INTRO))
     try:
-        files = ctx.wh.read(downloads.export_tables)
+        files = ctx.wh.export_tables()
         st.subheader("Every indicator, as CSV files")
         st.markdown(md(words.downloads_zip_sentence(files)))
-        st.download_button("Download the zip (CSV files and README)", lambda: ctx.wh.read(downloads.bulk_zip),
+        st.download_button("Download the zip (CSV files and README)", lambda: ctx.wh.bulk_zip(),
                            file_name=downloads.download_name(None, build_date, "data", "zip", synthetic_data=mark),
                            mime="application/zip", key="dl_bulk_zip", on_click="ignore", type="primary")
         st.subheader("Every indicator, as Parquet")
         st.markdown(md(words.DOWNLOADS_PARQUET))
-        st.download_button("Download the Parquet files (zip)", lambda: ctx.wh.read(downloads.bulk_parquet_zip),
+        st.download_button("Download the Parquet files (zip)", lambda: ctx.wh.bulk_parquet_zip(),
                            file_name=downloads.download_name(None, build_date, "parquet", "zip", synthetic_data=mark),
                            mime="application/zip", key="dl_bulk_parquet", on_click="ignore")
         st.subheader("The whole warehouse, as a DuckDB file")
@@ -41,7 +41,7 @@ def render() -> None:
             st.subheader("One indicator")
             st.markdown(md(words.downloads_one_sentence(ctx.indicator(indicator).get("title", indicator))))
             st.download_button("Download this indicator (zip)",
-                               lambda: ctx.wh.read(lambda con: downloads.bulk_zip(con, indicator=indicator)),
+                               lambda: ctx.wh.bulk_zip(indicator),
                                file_name=downloads.download_name(indicator, build_date, "data", "zip",
                                                                  synthetic_data=mark),
                                mime="application/zip", key="dl_one_zip", on_click="ignore")

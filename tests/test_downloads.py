@@ -513,8 +513,9 @@ def test_view_csv_carries_england_region_and_group_rows_marked(con):
     england = queries.comparator_rows(con, pairs)
     region = queries.comparator_rows(con, pairs, ("E12000002",))
     assert list(england["area_code"]) == ["E92000001"] and list(region["area_code"]) == ["E12000002"]
-    group = downloads.group_value_row("deaths_drug_misuse", "2019-21", {"value": 9.5, "method": "pooled",
-                                                                         "n_areas": 3}, "Geographic neighbours of X")
+    group = downloads.group_value_row("deaths_drug_misuse", "2019-21", {"group_value": 9.5,
+                                                                         "group_method": "pooled", "n_with_value": 3},
+                                        "Geographic neighbours of X")
     view = downloads.with_comparators(areas.assign(indicator_id="deaths_drug_misuse"), england, region, group)
     view.attrs["build_id"] = BUILD_ID
     frame = pd.read_csv(io.BytesIO(downloads.view_csv(view)))

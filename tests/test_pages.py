@@ -458,21 +458,24 @@ def test_home_page_says_what_the_dashboard_is_for(monkeypatch, warehouse):
     assert first.count(". ") == 1 and "select an area on the map, or type a town or council in the Area box" in first
 
 
-def test_embed_codes_point_at_the_static_site(monkeypatch, warehouse):
+def test_embed_codes_point_at_the_static_site(monkeypatch, warehouse, tmp_path):
     """With the static site's address known, the map and the profile's charts offer the iframe code of their embed
     pages (indicators publish writes embed/map/<indicator>/, embed/area/<code>/spine/ and .../trend/<indicator>/);
-    without it nothing is offered."""
+    without it nothing is offered. (A spine chart needs 10 areas with a value: the invented spread warehouse.)"""
+    from support import make_spread_warehouse
+
     monkeypatch.setenv("INDICATORS_SITE_URL", "https://site.example/")
     at = run(monkeypatch, warehouse, "pages/map.py", {"indicator": "deaths_drug_misuse"})
     no_exception(at)
     codes = [c.value for c in at.code]
     assert ('<iframe src="https://site.example/embed/map/deaths_drug_misuse/" title="Map: Deaths related to drug '
             'misuse" width="100%" height="760" style="border:0" loading="lazy"></iframe>') in codes
-    at = run(monkeypatch, warehouse, "pages/area.py", {"area": "E06000009"})
+    at = run(monkeypatch, make_spread_warehouse(tmp_path / "spread.duckdb", n_areas=12), "pages/area.py",
+             {"area": "E06000901"})
     no_exception(at)
     codes = [c.value for c in at.code]
-    assert any('src="https://site.example/embed/area/E06000009/spine/"' in c for c in codes)
-    assert any('src="https://site.example/embed/area/E06000009/trend/completion_opiate/"' in c for c in codes)
+    assert any('src="https://site.example/embed/area/E06000901/spine/"' in c for c in codes)
+    assert any('src="https://site.example/embed/area/E06000901/trend/completion_opiate/"' in c for c in codes)
     monkeypatch.delenv("INDICATORS_SITE_URL")
     at = run(monkeypatch, warehouse, "pages/map.py")
     assert not [c for c in at.code if "<iframe" in c.value]

@@ -332,7 +332,8 @@ def test_static_map_is_the_apps_map(site, warehouse, monkeypatch):
     at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.query_params["indicator"] = "deaths_drug_misuse"
     at.run()
-    main, legend, inset = markups(at)
+    legend_above, main, legend, inset = markups(at)  # the legend twice: above the map on a phone, beside it wider
+    assert legend_above == legend
     page = (site / "map/deaths_drug_misuse/index.html").read_text()
 
     def unlinked(markup):
@@ -340,7 +341,8 @@ def test_static_map_is_the_apps_map(site, warehouse, monkeypatch):
 
     # the same areas, colours, names and link texts; only the addresses differ (the app's ?area=, the site's folders)
     static_main = re.search(r'<figure class="ind-map ind-map-main">.*?</figure>', page, re.S).group(0)
-    assert unlinked(static_main) == unlinked(main)
+    app_main = re.search(r'<figure class="ind-map ind-map-main">.*?</figure>', main, re.S).group(0)  # (the app
+    assert unlinked(static_main) == unlinked(app_main)  # also has a skip link before it and its target after it)
     assert legend in page
     assert re.findall(r'href="([^"]*)"', static_main)[0].startswith("../../area/E")
 

@@ -205,6 +205,25 @@ class Warehouse:
 
         return _read(self._snapshot, downloads.view_metadata, indicator_ids, link)
 
+    def export_tables(self) -> tuple[str, ...]:
+        """The tables the whole-dataset zip holds (indicators.products.downloads.export_tables)."""
+        from indicators.products import downloads
+
+        return _read(self._snapshot, downloads.export_tables)
+
+    def bulk_zip(self, indicator: str | None = None) -> bytes:
+        """The whole dataset, or one indicator, as a zip of CSV files with its README (downloads.bulk_zip; made
+        when the button is pressed, from this run's version of the warehouse)."""
+        from indicators.products import downloads
+
+        return _read(self._snapshot, downloads.bulk_zip, indicator=indicator)
+
+    def bulk_parquet_zip(self) -> bytes:
+        """The whole dataset as Parquet files with the README, zipped (downloads.bulk_parquet_zip)."""
+        from indicators.products import downloads
+
+        return _read(self._snapshot, downloads.bulk_parquet_zip)
+
     def citation(self, page_title: str, link: str) -> str:
         """indicators.products.downloads.citation of a view, accessed today (cached per build, view and day)."""
         return _citation(self.path, self.mtime_ns, self.build_id, page_title, link, date.today().isoformat(),

@@ -288,7 +288,7 @@ def funnel_tables(values: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minim
         multiplier = float(meta["multiplier"])
         england = part.loc[(part["area_code"] == ENGLAND_CODE) & part["usable"], "value"]
         if england.empty:
-            head["reason"] = "England's value for this period is not in this build"
+            head["reason"] = "there is no figure for England for this period"
             continue
         frame = part.loc[part["is_current"] & part["usable"]].copy()
         x = frame["numerator"] / frame["value"] * multiplier if funnel == "dsr" else frame["denominator"]

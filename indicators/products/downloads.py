@@ -346,7 +346,8 @@ ROW_KIND = "row_kind"
 ROW_KINDS = {
     "area": "a row of the view: an area it shows",
     "England": "England's figure for the same indicator and period: the benchmark every area is compared with",
-    "region": "the figure of the area's region for the same indicator and period",
+    "region": "the figure published for the area's whole region, for the same indicator and period (the area "
+              "profile compares an area with the rest of its region: its rows' region_value)",
     "peer group": "the value of the peer group the view compares the chosen area with, over its peers and never the "
                   "area itself (group_method: pooled, or the average of the peers' values; group_n_areas: how many "
                   "peers have a value), for the same indicator and period",

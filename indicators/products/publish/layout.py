@@ -91,7 +91,7 @@ def _nav(shell: Shell, page: Page) -> str:
 
 
 def _footer(shell: Shell, page: Page) -> str:
-    sources = "; ".join(e(s) for s in shell.sources) if shell.sources else "none recorded in this build"
+    sources = "; ".join(e(s) for s in shell.sources) if shell.sources else "none recorded"
     app = (f' · <a href="{e(page.app_link)}">this view in the interactive dashboard</a>' if page.app_link else "")
     return (f"<p><strong>Sources:</strong> {sources}.</p>"
             "<p>Contains public sector information licensed under the Open Government Licence v3.0.</p>"

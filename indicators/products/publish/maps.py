@@ -52,8 +52,8 @@ def map_body(site: common.Site, indicator_id: str, period: str | None, page_path
     parts = [f"<{heading}>{e(meta['title'])}</{heading}>",
              common.paragraph((f"{text.period_display(period)} · " if period else "")
                               + "upper-tier local authorities in England"
-                              + (" · the latest period in this build" if period and period == latest else
-                                 "" if period else " · no figures in this build"), "lead")]
+                              + (" · the latest period published" if period and period == latest else
+                                 "" if period else " · no figures yet"), "lead")]
     if notice:
         parts.append(common.paragraph(notice, "notice"))
     elif lead:
