@@ -60,6 +60,8 @@ def render() -> None:
         st.subheader("The last fetch of each source")
         st.markdown("What happened when this build's files were last fetched from the publishers. A source that "
                     "could not be fetched is retried with the command shown, then `uv run indicators build`.")
+        if fetched["Status"].eq(av.NO_FETCH_RECORDED).any():
+            st.markdown(av.NO_FETCH_EXPLAINED)
         st.dataframe(fetched, hide_index=True, width="stretch")
     frame.download_buttons(ctx, matrix, [], "data-availability", "Data availability", key="availability",
                            name=["all-families", "data-availability"])

@@ -201,6 +201,10 @@ def test_spine_chart_england_line_visible_without_scrolling_sideways(real, tab):
     assert tab.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     chart_box = chart.bounding_box()
     assert chart_box["x"] >= 0 and chart_box["x"] + chart_box["width"] <= width
+    # The table of comparisons that are not possible names long file names in sentences: they break, so it fits.
+    reasons = tab.locator("table.ind-table", has_text="Indicators that cannot be compared for Lancashire")
+    assert "_unmet_need_" in reasons.inner_text()
+    assert reasons.evaluate("t => t.scrollWidth <= t.closest('.ind-table-wrap').clientWidth")
 
 
 def test_skip_link_moves_focus_past_the_map(real, tab):

@@ -85,9 +85,9 @@ def test_spine_positions_on_the_page():
     assert completions.find(f"{SVG}polygon[@fill='none']") is None
     tip = deaths.find(f"{SVG}title").text.split("\n")
     assert tip == ["Drug-misuse deaths (2019–21)", "Blackpool: 20.0 per 100,000", "England: 5.0 per 100,000",
-                   "Region: 8.0 per 100,000", "Range of 150 areas: 2.0 to 20.0", "Worse than England"]
+                   "Rest of the region: 8.0 per 100,000", "Range of 150 areas: 2.0 to 20.0", "Worse than England"]
     texts = [t.text for t in svg.iter(f"{SVG}text") if t.text]
-    assert {"← worst", "England", "best →", "worse", "similar", "Region", "Blackpool: worse than England",
+    assert {"← worst", "England", "best →", "worse", "similar", "Rest of the region", "Blackpool: worse than England",
             "Blackpool: similar to England", "Range of areas (worst to best)", "25th to 75th percentile",
             "150 areas", "1 area"} <= set(texts)  # how many areas each row's range spans, at its end
     assert svg.get("role") == "img" and svg.get("aria-label").startswith("Spine chart: Blackpool against England")
@@ -179,7 +179,7 @@ def test_trend_labels_thin_out_when_there_are_many_periods():
 def test_html_table_formats_escapes_and_heads_rows():
     from support import read_html_tables
 
-    from indicators.present.htmltable import Column, html_table
+    from indicators.present.htmltable import TABLE_CSS, Column, html_table
 
     rows = pd.DataFrame([
         dict(area="<b>Blackpool</b> & co", value=19.4444, count=110.0, period="2019-21", note=None),
@@ -200,7 +200,10 @@ def test_html_table_formats_escapes_and_heads_rows():
                                      "Period": ["2019–21", "2020/21", ""], "Note": ["", 'said "no"', ""]}
     plain = html_table([{"a": 1}], [Column("a", "A", "count")], caption="c", row_headers=False)
     assert "<th scope=\"row\"" not in plain and '<td class="ind-num">1</td>' in plain
-    with pytest.raises(ValueError, match="kind 'money' is not one of text, number, count, period, interval"):
+    prose = html_table([{"a": "x", "why": "not in a_long_file_name.csv"}], [Column("a", "A"),
+                                                                          Column("why", "Why", "prose")], caption="c")
+    assert '<td class="ind-prose">not in a_long_file_name.csv</td>' in prose and ".ind-prose {" in TABLE_CSS
+    with pytest.raises(ValueError, match="kind 'money' is not one of text, prose, number, count, period, interval"):
         Column("x", "X", "money")
 
 

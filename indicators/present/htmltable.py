@@ -30,17 +30,19 @@ TABLE_CSS = """
 .ind-table tbody th { font-weight: 400; }
 .ind-table .ind-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ind-table .ind-nowrap { white-space: nowrap; }
+.ind-table .ind-prose { overflow-wrap: anywhere; min-width: 10em; }
 """
-KINDS = ("text", "number", "count", "period", "interval")
+KINDS = ("text", "prose", "number", "count", "period", "interval")
 _CLASSES = {"number": ' class="ind-num"', "count": ' class="ind-num"', "period": ' class="ind-nowrap"',
-            "interval": ' class="ind-nowrap"'}
+            "interval": ' class="ind-nowrap"', "prose": ' class="ind-prose"'}
 
 
 @dataclass(frozen=True)
 class Column:
     """One column: the field it shows, its header, and how to write its values.
 
-    kind: 'text' (as it is), 'number' (`decimals` places, thousands separated), 'count' (whole numbers
+    kind: 'text' (as it is), 'prose' (sentences that may name a long file: long words break, so the column fits a
+    phone), 'number' (`decimals` places, thousands separated), 'count' (whole numbers
     unless fractional), 'period' (year ranges with an en dash) or 'interval' (text kept on one line, such
     as '8.0 to 14.7'). Missing values are '–' in number columns and empty in text columns."""
     key: str

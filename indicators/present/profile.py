@@ -18,7 +18,8 @@ from indicators.present import htmltable, svgcharts, text
 from indicators.present.htmltable import Column
 from indicators.present.state import PEER_GROUP_LABELS, PEER_GROUPS
 
-CHOOSE_AREA = "Choose an area: type a place, council, code or postcode in the Area box, or select the area on the map."
+CHOOSE_AREA = ("Choose an area: type a place, council, code or postcode in the Area box, or select the area on the "
+               "map.")
 GLANCE_INTRO = ("Each indicator at its latest published period, against England and against the rest of the region "
                 "(the region's other areas, pooled where counts allow), at 95%.")
 # The spread of areas (range, quartiles) is published only where this many areas have a value (data/methods.toml).
@@ -302,5 +303,5 @@ def not_possible_table(profile: pd.DataFrame, name: str) -> str | None:
     if not missing:
         return None
     return htmltable.html_table(missing, [Column("indicator", "Indicator"), Column("period", "Period"),
-                                          Column("reason", "Why")],
+                                          Column("reason", "Why", "prose")],
                                 caption=f"Indicators that cannot be compared for {name}, and why")

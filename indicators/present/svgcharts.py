@@ -188,7 +188,7 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
                  if is_missing(r.get("value")) and not is_missing(r.get("numerator")) else [])
         tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}", *count,
                          f"England: {format_value(r.get('england_value'), unit)}",
-                         f"Region: {format_value(r.get('region_value'), unit)}",
+                         f"Rest of the region: {format_value(r.get('region_value'), unit)}",
                          f"Range of {spans}: {format_bare(r.get('area_min'), unit)} to "
                          f"{format_bare(r.get('area_max'), unit)}",
                          text.category_label(r)])
@@ -205,7 +205,7 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
                f"{area_name}: {CATEGORY_LABELS[c][0].lower()}{CATEGORY_LABELS[c][1:]}")
               for c in text.CATEGORIES if c in categories]
     if any_region:
-        items.append((marker("diamond-open", 13, 0, 10, INK, width=2), "Region"))
+        items.append((marker("diamond-open", 13, 0, 10, INK, width=2), "Rest of the region"))
     legend, legend_height = _legend(items, 20, bottom + 28, SPINE_WIDTH - 40)
     height = math.ceil(bottom + 28 + legend_height)
     name = (f"Spine chart: {area_name} against England, its region and the range of the areas with a value, for "

@@ -631,8 +631,8 @@ def combined_area_warning(source_id: str, published_as: str, larger: str, larger
 
 def missing_source_warning(source_id: str) -> str:
     """Build warning: a declared source had no files in the raw cache."""
-    return (f"{source_id}: no files in the raw cache, so nothing from this source is in this build "
-            f"(`uv run indicators fetch --source {source_id}`, then `uv run indicators build`)")
+    return (f"{source_id}: no files in the raw cache, so nothing from this source is in the data (to add it: "
+            f"uv run indicators fetch --source {source_id}, then uv run indicators build)")
 
 
 def _missing_reason(note: str) -> str:
@@ -655,11 +655,11 @@ def coverage_line(row: Mapping) -> str:
     if not is_missing(row.get("publication_status")) and str(row.get("publication_status")) != OPEN_STATUS:
         return f"{ident}: not published for individual areas ({row.get('publication_status')})"
     if is_missing(row.get("latest_period")):
-        return f"{ident}: WARNING no figure for any area in this build (0 of {total} areas)"
+        return f"{ident}: WARNING no figure for any area (0 of {total} areas)"
     have = int(row.get("n_with_value") or 0)
     counts = int(row.get("n_with_count_only") or 0)
     warning = "WARNING only " if have * 2 < total else ""
-    return (f"{ident}: {warning}{have} of {total} areas have a value in {period_display(row['latest_period'])} "
+    return (f"{ident}: {warning}{have} of {total} areas {'has' if have == 1 else 'have'} a value in {period_display(row['latest_period'])} "
             f"(latest period)" + (f", {counts} more a count only" if counts else ""))
 
 

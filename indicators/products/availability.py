@@ -345,8 +345,12 @@ def _bounds(geojson: dict) -> tuple[float, float, float, float] | None:
 
 # --------------------------------------------------------------------------- sources that could not be fetched
 
+NO_FETCH_RECORDED = "No fetch recorded"
+NO_FETCH_EXPLAINED = ("“No fetch recorded”: the files were put in the raw folder by hand (for example copied from "
+                      "another copy of the dashboard), so there is no fetch to report; the files used are counted all "
+                      "the same.")
 FETCH_STATUS_WORDS = {"fetched": "Fetched", "unchanged": "Unchanged since the last fetch", "failed": "Could not be fetched",
-                      "skipped": "Nothing to fetch (files are added by hand)", "": "Not recorded"}
+                      "skipped": "Nothing to fetch (files are added by hand)", "": NO_FETCH_RECORDED}
 
 
 FETCH_STATUS_COLUMNS = ["source_id", "title", "publisher", "status", "attempted_at", "file", "url", "answer", "error",
@@ -425,7 +429,7 @@ def fetch_status_table(status: pd.DataFrame) -> pd.DataFrame:
         "Source": status["source_id"],
         "Status": status["status"].map(lambda s: FETCH_STATUS_WORDS.get(s, s)),
         "Last attempt": status["attempted_at"].map(lambda t: _when(t) if t else ""),
-        "Files in this build": status["files_in_build"],
+        "Files used": status["files_in_build"],
         "What happened": status["error"].where(status["error"].ne(""), status["answer"]),
         "Retry with": status["retry"],
     })
