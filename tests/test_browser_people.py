@@ -275,3 +275,24 @@ def test_whole_dataset_zip_downloads_in_the_browser(real, tab):
             assert copy.execute("SELECT count(*) FROM published.indicator_values").fetchall()[0][0] == len(values) - 1
         finally:
             copy.close()
+
+
+def test_table_toolbars_leave_the_text_above_them_readable(real, tab):
+    """On a touch screen Streamlit always shows a table's toolbar, 44 px above the table: the text before each visible
+    table (here About's headings, such as 'Sources and licences') ends above its toolbar."""
+    if tab.size != "phone":
+        pytest.skip("a desktop shows a table's toolbar only while the pointer is over the table")
+    base, _ = real
+    tab.goto(base + "/about")
+    wait_for_title(tab, "About the data")
+    settled(tab)
+    tab.wait_for_selector("[data-testid='stDataFrame'] [data-testid='stElementToolbar']", state="attached",
+                          timeout=TIMEOUT)
+    overlaps = tab.evaluate("""() => [...document.querySelectorAll('[data-testid=stElementToolbar]')]
+        .filter(bar => bar.closest('[data-testid=stDataFrame]').getBoundingClientRect().height > 0)
+        .map(bar => {
+            let before = bar.closest('[data-testid=stElementContainer]').previousElementSibling;
+            while (before && before.getBoundingClientRect().height === 0) before = before.previousElementSibling;
+            return before ? before.getBoundingClientRect().bottom - bar.getBoundingClientRect().top : -1;
+        })""")
+    assert len(overlaps) >= 2 and [o for o in overlaps if o > 0.5] == []

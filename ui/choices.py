@@ -34,7 +34,9 @@ MESSAGE_KEY = "_area_search_message"
 # Streamlit folds the sidebar away below its "md" breakpoint (768 px): the choices are then drawn in the page.
 # The sidebar's page links are hidden there too: a page link, unlike Streamlit's own menu, leaves the folded-out
 # sidebar covering the page it opens on a phone; the page's own row of links takes their place. Below 640 px,
-# where Streamlit stacks columns, the map's legend is drawn above the map (pages/map.py draws it twice).
+# where Streamlit stacks columns, the map's legend is drawn above the map (pages/map.py draws it twice). On a touch
+# screen a table's toolbar (search, download, full screen) is always shown, 44 px above the table, over the heading
+# or sentence before it: tables get that much room above them there.
 NARROW_CSS = f"""<style>
 @media (min-width: 768px) {{ .st-key-{INLINE_KEY} {{ display: none; }} }}
 @media (max-width: 767.98px) {{ .st-key-page_links {{ display: none; }} }}
@@ -43,6 +45,7 @@ NARROW_CSS = f"""<style>
 @media (min-width: 640px) {{ .st-key-map_legend_narrow {{ display: none; }} }}
 @media (max-width: 639.98px) {{ .st-key-map_legend_wide {{ display: none; }} }}
 .st-key-map_legend_narrow .ind-map-legend li {{ display: inline-block; margin-right: 0.8rem !important; }}
+@media (hover: none) {{ [data-testid="stElementContainer"]:has([data-testid="stDataFrame"]) {{ margin-top: 2.5rem; }} }}
 </style>"""
 
 
