@@ -193,7 +193,7 @@ def test_similar_not_compared_and_missing_sentences():
         "Cumberland: 60 drug-misuse deaths in 2019–21, a count with no rate. Cumberland did not exist in this "
         "period; the count is the sum of its 3 former districts.")
     assert text.comparison_sentence("Blackpool", DEATHS, _row("deaths_drug_misuse", "E06000009", "2019-21"),
-                                    None).endswith("has no England figure to compare with.")
+                                    None).endswith("cannot be compared: there is no England figure.")
     not_published = dict(DEATHS, title="Take-home naloxone kits", publication_status="foi",
                          status_note="Only FOI surveys.")
     assert text.comparison_sentence("Blackpool", not_published, {}, None) == (

@@ -106,14 +106,16 @@ def test_spine_for_a_narrow_column_has_labels_above_the_bars():
     # Plot from x=12 to 348: centre 180, one unit of position (336 / 2) / 1.1 = 152.7.
     deaths, completions = narrow.findall(f"{SVG}g")[:2]
     label = deaths.find(f"{SVG}text")
-    assert (label.text, label.get("x"), label.get("y")) == ("Drug-misuse deaths (2019–21): worse", "12", "47")
+    assert (label.text, label.get("x"), label.get("y")) == ("Drug-misuse deaths (2019–21, 150 areas): worse", "12",
+                                                           "47")
     bars = deaths.findall(f"{SVG}rect")
     # The label's line is 34 + 13; the bar's centre 34 + 16 + 14 = 64, 14 high. Deaths' range: -1 (x 27.3) to +0.2.
     assert (bars[0].get("x"), bars[0].get("y"), bars[0].get("height")) == ("27.3", "57", "14")
     england = [line for line in narrow.iter(f"{SVG}line") if line.get("class") == "ind-spine-england"]
+    # The second label takes two lines (16 each): its bar's centre is 85 + 32 + 14 = 131.
     assert [(line.get("x1"), line.get("y1"), line.get("y2")) for line in england] == [("180", "53", "75"),
-                                                                                     ("180", "104", "126")]
-    assert completions.find(f"{SVG}text").text == "Completions (opiate) (2020/21): similar"
+                                                                                     ("180", "120", "142")]
+    assert [t.text for t in completions.findall(f"{SVG}text")] == ["Completions (opiate) (2020/21, 1 area):", "similar"]
     # Everything drawn lies inside the 360 units.
     xs = [float(v) for e in narrow.iter() for k, v in e.attrib.items() if k in ("x", "x1", "x2", "cx")]
     assert 0 <= min(xs) and max(xs) <= 360

@@ -153,7 +153,7 @@ def test_area_line_and_counts_in_words():
     import pandas as pd
     empty = pd.DataFrame([{"value": None, "numerator": None, "is_suppressed": False}] * 12)
     assert profile.missing_sentence("Bristol, City of", empty) == (
-        "None of the 12 indicators has a figure for Bristol in this build; the last section says why.")
+        "None of the 12 indicators has a figure for Bristol; the last section says why.")
     assert text.plain_name("Kingston upon Hull, City of") == "Kingston upon Hull"
 
 

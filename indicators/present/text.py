@@ -49,7 +49,7 @@ CATEGORY_MEANINGS = {
     "not published": "No open figure is published for individual areas.",
     "count only": ("A count is published but no rate for these boundaries: the area was created after the "
                    "period, so the publisher's rate covers the old areas only."),
-    "no data": "None of the published files this dashboard uses has a figure for this area and period.",
+    "no data": "No published file this dashboard uses has a figure for this area and period.",
 }
 # published.indicator_values.value_status -> the category of a row without a value.
 _STATUS_CATEGORIES = {"suppressed": "suppressed", "not calculated": "not calculated", "count only": "count only",
@@ -294,7 +294,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
                 f" (95% interval {format_interval(lower, upper, unit, decimals)})")
     head = f"{possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
     if is_missing(benchmark_value):
-        return f"{head} has no {benchmark_name} figure to compare with."
+        return f"{head} cannot be compared: there is no {benchmark_name} figure."
     bench = format_bare(benchmark_value, unit, decimals)
     if word == "similar":
         return (f"{head} is not significantly different from {possessive(benchmark_name)} {bench} "
