@@ -66,6 +66,7 @@ class Minimums:
     areas_for_spread: int
     others_in_group: int
     periods_for_trend: int
+    periods_for_gap_change: int
 
 
 def _read_toml(path: Path) -> dict:

@@ -1,12 +1,12 @@
-"""The postcode lottery: gap measures and a funnel plot for the chosen indicator, and the balance view of completions against drug-misuse deaths."""
+"""The postcode lottery: gap measures, whether the gap is widening and a funnel plot for the chosen indicator, and the balance view of completions against drug-misuse deaths."""
 
 import streamlit as st
 
-from indicators.present import charts, glossary, text
+from indicators.present import charts, glossary, svgcharts, text
 from indicators.present import lottery as words
 from indicators.present.state import BALANCE_DEATHS, default_completion
 from indicators.products import downloads
-from ui import frame
+from ui import frame, markup
 
 NOT_IN_BUILD = "not available"
 
@@ -38,6 +38,18 @@ def render() -> None:
             statement = words.deaths_statement(gaps.get("illustrative_deaths"), meta)
             if statement:
                 st.markdown(say(statement))
+
+        st.subheader(words.GAP_CHANGE_HEAD)
+        over = ctx.wh.q("gap_over_time", indicator_id)
+        st.markdown(say(words.gap_change_sentence(over)))
+        if not over["periods"].empty:
+            left, right = st.columns([3, 2])
+            with left:
+                markup.show(svgcharts.gap_time_svg(over["periods"], meta), key="gap_time")
+            with right:
+                st.markdown(say(words.gap_chart_note()))
+            with frame.table_expander():
+                markup.show(svgcharts.gap_time_table(over["periods"], meta), key="table_gap_time")
 
         st.subheader("Funnel plot")
         adjusted = frame.page_toggle(ctx, "adjusted", "Widen the limits for over-dispersion (Spiegelhalter)",

@@ -124,6 +124,8 @@ def _indicator_sentences(con, meta: dict, out: list[Said]) -> None:
         figure = gaps.get("illustrative_deaths")
         _add(out, f"lottery {ident} {period} deaths", lottery.deaths_statement(figure, meta), kind="deaths statement",
              figure=figure, indicator=ident, period=period)
+    _add(out, f"lottery {ident} over time", [lottery.gap_change_sentence(queries.gap_over_time(con, ident)),
+                                             lottery.gap_chart_note()])
     for adjusted in (False, True):
         funnel = queries.funnel_data(con, ident, period, adjusted)
         if funnel["available"]:

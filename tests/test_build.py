@@ -217,3 +217,33 @@ def test_fingertips_counts_only_get_both_wilson_levels(real_build, fixtures, tmp
 ])
 def test_normalise_name(name, expected):
     assert normalise_name(name) == expected
+
+
+def test_the_gap_over_time_rests_on_one_set_of_areas(real_build):
+    """Drug-misuse deaths: the areas the gap is compared on over time are exactly the current upper-tier areas with
+    a value and a positive 95% interval in every period in which at least 10 areas have one (counted here in SQL),
+    and every period's gap measures use all of them; with the whole shared mirror that is all 19 three-year
+    periods, and whether the gap has changed is tested."""
+    from indicators.config import UPPER_TIER_TYPES
+    from indicators.products import queries
+
+    con = real_build["con"]
+    periods, areas = q(con, """
+        WITH ok AS (SELECT v.area_code, v.period_label FROM published.indicator_values v
+                    JOIN published.areas a USING (area_code)
+                    WHERE v.indicator_id = 'deaths_drug_misuse' AND a.valid_to IS NULL
+                      AND list_contains(?, a.area_type) AND NOT coalesce(v.is_suppressed, false)
+                      AND v.value > 0 AND v.lower_ci_95 > 0 AND v.upper_ci_95 > v.lower_ci_95),
+             enough AS (SELECT period_label FROM ok GROUP BY 1 HAVING count(*) >= 10)
+        SELECT (SELECT count(*) FROM enough),
+               (SELECT count(*) FROM (SELECT area_code FROM ok WHERE period_label IN (SELECT period_label FROM enough)
+                                      GROUP BY 1 HAVING count(*) = (SELECT count(*) FROM enough)))""",
+                      [list(UPPER_TIER_TYPES)])[0]
+    over = queries.gap_over_time(con, "deaths_drug_misuse")
+    assert over["n_periods"] == periods
+    assert over["n_areas"] == areas
+    if areas >= 10:
+        assert set(over["periods"]["n_areas"]) == {areas} and len(over["periods"]) == periods
+    if real_build["whole"]:
+        assert periods == 19 and areas >= 100
+        assert over["tested"] and over["change"] in ("widened", "narrowed", "not changed significantly")

@@ -187,7 +187,8 @@ def test_nine_areas_have_no_spread_statistic_and_say_why(nine):
 def test_the_minimums_are_stated_once_and_published(nine):
     from indicators.catalogue import load_minimums
 
-    assert queries.minimums(nine) == {"areas_for_spread": 10, "others_in_group": 3, "periods_for_trend": 5}
+    assert queries.minimums(nine) == {"areas_for_spread": 10, "others_in_group": 3, "periods_for_trend": 5,
+                                      "periods_for_gap_change": 3}
     assert queries.minimums(nine) == vars(load_minimums())
 
 

@@ -35,7 +35,7 @@ QUERIES = frozenset({
     "balance_values", "balance_view", "peer_comparison", "trend_series", "sources_by_publisher", "source_summary",
     "indicator_summary", "coverage", "build_warnings",
     "build_info", "table_exists", "families", "availability_matrix", "odn_values_for_area", "local_values",
-    "areas_to_ask", "fetch_status", "fetch_notice", "minimums", "group_comparison",
+    "areas_to_ask", "fetch_status", "fetch_notice", "minimums", "group_comparison", "gap_over_time",
     "place_names", "postcodes_loaded", "find_area", "comparator_rows",
 })
 

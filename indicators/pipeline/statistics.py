@@ -1,5 +1,6 @@
-"""The build's statistics pass over the published values: recent trends, gap measures, the illustrative deaths
-figure and funnel plots, each into its own `published` table, so the query layer only reads.
+"""The build's statistics pass over the published values: recent trends, gap measures (each period, and over time on
+one set of areas), the illustrative deaths figure and funnel plots, each into its own `published` table, so the
+query layer only reads.
 
 Depends on numpy, pandas, duckdb, indicators.catalogue (method rules, minimums), indicators.config and
 indicators.stats (the methods, each cited there); comparator groups and rank intervals are in
@@ -18,7 +19,7 @@ from indicators.catalogue import Minimums, load_minimums, method_rule
 from indicators.config import ENGLAND_CODE, UPPER_TIER_TYPES
 from indicators.pipeline import comparators
 from indicators.stats.funnel import funnel_limits, overdispersion, widen_limits
-from indicators.stats.gaps import gap_measures, illustrative_fewer_deaths
+from indicators.stats.gaps import gap_change, gap_measures, illustrative_fewer_deaths
 from indicators.stats.trend import CANNOT, recent_trend
 
 NOT_TESTED = "not tested"
@@ -35,6 +36,13 @@ GAP_COLUMNS = ["indicator_id", "period_label", "period_end", "available", "reaso
                "n_higher_than_england", "n_lower_than_england",
                "share_worse_than_england", "tau2_log", "i2", "q", "n_with_interval", "tau_p90_p10_ratio",
                "area_min", "area_q25", "area_median", "area_q75", "area_max"]
+GAP_TIME_COLUMNS = ["indicator_id", "period_label", "period_end", "n_areas", "best_fifth_value", "worst_fifth_value",
+                    "fifth_ratio", "fifth_method", "p90_p10_ratio", "n_compared", "n_worse_than_england",
+                    "n_better_than_england", "n_higher_than_england", "n_lower_than_england", "tau2_log", "i2",
+                    "tau_p90_p10_ratio"]
+GAP_CHANGE_COLUMNS = ["indicator_id", "available", "tested", "reason", "first_period", "last_period", "n_periods",
+                      "n_areas", "n_areas_latest", "slope_per_year", "slope_lower", "slope_upper", "t", "df",
+                      "p_value", "change"]
 TREND_COLUMNS = ["indicator_id", "area_code", "trend", "first_period", "last_period", "n_points",
                  "periods_with_counts", "reason"]
 ILLUSTRATIVE_COLUMNS = ["indicator_id", "period_label", "available", "reason", "period_years", "england_deaths",
@@ -51,8 +59,9 @@ FUNNEL_LIMIT_COLUMNS = ["indicator_id", "period_label", "adjusted", "x", "lower_
 def publish_statistics(con: duckdb.DuckDBPyConnection, n_sim: int = 1000) -> None:
     """Every published statistic from published.indicator_values, .areas, .indicators and the peer tables.
 
-    Writes published.minimums, recent_trends, gap_measures, illustrative_deaths, funnels, funnel_points,
-    funnel_limits (here) and peer_groups, group_comparisons, rank_intervals (indicators.pipeline.comparators).
+    Writes published.minimums, recent_trends, gap_measures, gap_over_time, gap_change, illustrative_deaths, funnels,
+    funnel_points, funnel_limits (here) and peer_groups, group_comparisons, rank_intervals
+    (indicators.pipeline.comparators).
     The build calls it once the values are published; tests call it on a warehouse they write.
     """
     minimums = load_minimums()
@@ -63,6 +72,9 @@ def publish_statistics(con: duckdb.DuckDBPyConnection, n_sim: int = 1000) -> Non
     write(con, "published.recent_trends", recent_trends(values, catalogue, minimums))
     current = values.loc[values["is_current"]]
     write(con, "published.gap_measures", gap_table(current, catalogue, minimums))
+    over_time, change = gap_over_time(current, catalogue, minimums)
+    write(con, "published.gap_over_time", over_time)
+    write(con, "published.gap_change", change)
     write(con, "published.illustrative_deaths", illustrative_deaths(values, catalogue, minimums))
     funnels, points, limits = funnel_tables(values, catalogue, minimums)
     write(con, "published.funnels", funnels)
@@ -109,6 +121,8 @@ def minimums_frame(minimums: Minimums) -> pd.DataFrame:
                             "intervals, bivariate classes",
         "others_in_group": "areas with a value other than the area itself: a peer, region or group figure",
         "periods_for_trend": "the most recent periods with counts: the recent-trend test",
+        "periods_for_gap_change": "periods with enough areas, compared on one set of areas: whether the gap between "
+                                  "areas has changed",
     }
     return pd.DataFrame([{"minimum": name, "value": getattr(minimums, name), "applies_to": meaning[name]}
                          for name in Minimums.__dataclass_fields__])
@@ -192,11 +206,13 @@ def _too_few(n: int, minimum: int, what: str) -> str:
     return f"{have} a value for this period; {what} need at least {minimum}"
 
 
-_TEXT = {"indicator_id", "period_label", "reason", "polarity", "fifth_method", "funnel", "kind", "x_label"}
-_FLAGS = {"available", "overdispersed"}
+_TEXT = {"indicator_id", "period_label", "reason", "polarity", "fifth_method", "funnel", "kind", "x_label",
+         "first_period", "last_period", "change"}
+_FLAGS = {"available", "overdispersed", "tested"}
 _WHOLE = {"n_areas", "n_compared", "n_worse_than_england", "n_better_than_england", "n_higher_than_england",
           "n_lower_than_england", "n_with_interval",
-          "period_years", "n_without_rate", "areas_above_best", "areas_above_england"}
+          "period_years", "n_without_rate", "areas_above_best", "areas_above_england", "n_periods", "n_areas_latest",
+          "df"}
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -213,6 +229,79 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
         elif column not in ("area_codes", "period_end"):
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
+
+
+# --------------------------------------------------------------------------- is the gap widening?
+
+def gap_over_time(current: pd.DataFrame, catalogue: pd.DataFrame, minimums: Minimums
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """published.gap_over_time (one row per indicator and period) and published.gap_change (one row per
+    indicator): the gap measures of every period on ONE set of areas, and whether the gap has changed.
+
+    The periods compared are those in which at least `areas_for_spread` current upper-tier areas have a usable
+    value (and, for a method with confidence limits, a positive value and positive 95% limits); the areas are
+    those with such a value in every one of those periods, so a change is not an artefact of areas coming and
+    going. Below `areas_for_spread` such areas there is no table; below `periods_for_gap_change` periods, or
+    without confidence limits (no variance beyond chance), the table is published but no change is tested, and
+    `reason` says why. The test: indicators.stats.gaps.gap_change (the trend of the between-area variance beyond
+    chance, a summary-measures t test over areas, 95%).
+    """
+    time_rows, change_rows = [], []
+    for indicator_id, part in current.groupby("indicator_id", sort=True):
+        meta = catalogue.loc[indicator_id]
+        rule = method_rule(meta["ci_method"])
+        intervals = rule.limits != "none"
+        ok = part["usable"]
+        if intervals:
+            ok = ok & (part["value"] > 0) & (part["lower_ci_95"] > 0) & (part["upper_ci_95"] > part["lower_ci_95"])
+        used = part.loc[ok]
+        ends = part.groupby("period_label", sort=False)["period_end"].first().sort_values(kind="stable")
+        counts = used.groupby("period_label")["area_code"].nunique()
+        periods = [p for p in ends.index if counts.get(p, 0) >= minimums.areas_for_spread]
+        row = dict.fromkeys(GAP_CHANGE_COLUMNS)
+        row.update(indicator_id=indicator_id, available=False, tested=False, n_periods=len(periods))
+        change_rows.append(row)
+        what = "a value and a 95% interval" if intervals else "a value"
+        if not periods:
+            row.update(n_areas=0, reason=f"no period has {minimums.areas_for_spread} areas with {what}")
+            continue
+        kept = used.loc[used["period_label"].isin(periods)]
+        present = kept.groupby("area_code")["period_label"].nunique()
+        areas = sorted(present.index[present == len(periods)])
+        row.update(first_period=periods[0], last_period=periods[-1], n_areas=len(areas),
+                   n_areas_latest=int(counts.get(periods[-1], 0)))
+        span = f"{len(periods)} periods" if len(periods) > 1 else "the one period"
+        if len(areas) < minimums.areas_for_spread:
+            have = "no area has" if not areas else ("1 area has" if len(areas) == 1 else f"{len(areas)} areas have")
+            row.update(reason=f"{have} {what} in every one of the {span} with enough areas; comparing the gap "
+                              f"over time needs at least {minimums.areas_for_spread}")
+            continue
+        row["available"] = True
+        same = kept.loc[kept["area_code"].isin(areas)].assign(multiplier=float(meta["multiplier"]))
+        for period in periods:
+            frame = same.loc[same["period_label"] == period]
+            measures = gap_measures(frame, polarity=meta["polarity"], poolable=rule.poolable)
+            time_rows.append({"indicator_id": indicator_id, "period_label": period, "period_end": ends[period],
+                              **{k: measures.get(k) for k in GAP_TIME_COLUMNS[3:]}})
+        if len(periods) < minimums.periods_for_gap_change:
+            row.update(reason=f"only {len(periods)} {'period has' if len(periods) == 1 else 'periods have'} enough "
+                              f"areas; saying whether the gap has changed needs at least "
+                              f"{minimums.periods_for_gap_change}")
+            continue
+        if not intervals:
+            row.update(reason="this indicator has no confidence intervals, so the variance between areas beyond "
+                              "chance, which the test follows, cannot be estimated")
+            continue
+        grid = {name: same.pivot(index="area_code", columns="period_label", values=name)[periods]
+                for name in ("value", "lower_ci_95", "upper_ci_95")}
+        years = np.array([(pd.Timestamp(ends[p]) - pd.Timestamp("2000-01-01")).days / 365.25 for p in periods])
+        result = gap_change(grid["value"], grid["lower_ci_95"], grid["upper_ci_95"], years)
+        row.update({k: result[k] for k in ("slope_per_year", "slope_lower", "slope_upper", "t", "df", "p_value",
+                                           "change")})
+        row.update(tested=result["change"] is not None,
+                   reason="" if result["change"] is not None else "the areas' changes do not vary, so there is "
+                                                                    "nothing to test them against")
+    return _frame(time_rows, GAP_TIME_COLUMNS), _frame(change_rows, GAP_CHANGE_COLUMNS)
 
 
 # --------------------------------------------------------------------------- the illustrative deaths figure

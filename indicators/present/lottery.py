@@ -25,6 +25,7 @@ BIVARIATE_HEAD = "The same as a map"
 BIVARIATE_KEY = ("Thirds of the areas that have both figures: across, completions (low to high); up, deaths (low to "
                  "high). Top right (H/H, dark blue) is high completions with high deaths. Mid grey: not enough data.")
 COMPLETION_LABEL = "Completions indicator"
+GAP_CHANGE_HEAD = "Is the gap widening?"
 
 
 def gap_lead(meta: Mapping, period: str) -> str:
@@ -34,6 +35,45 @@ def gap_lead(meta: Mapping, period: str) -> str:
 
 def gap_head(meta: Mapping) -> str:
     return f"How big is the gap: {meta.get('short_title', 'no indicator')}"
+
+
+def gap_change_sentence(over: Mapping | None) -> str:
+    """Whether the gap between areas has widened, narrowed or not changed significantly since the first period
+    compared (published.gap_change, indicators.stats.gaps.gap_change), with the areas it rests on and the test;
+    where the build tested nothing, why, and no claim of a change. `over` is queries.gap_over_time's dict."""
+    if not over or not over.get("indicator_id"):
+        return "Whether the gap between areas has changed cannot be said: this indicator has no figures in this build."
+    if not over.get("available"):
+        return f"Whether the gap between areas has changed cannot be said: {over.get('reason')}."
+    first, last = text.period_display(over["first_period"]), text.period_display(over["last_period"])
+    if not over.get("tested"):
+        since = f" since {first}" if int(over["n_periods"]) > 1 else ""
+        return f"Whether the gap between areas has changed{since} is not tested: {over.get('reason')}."
+    n, latest = int(over["n_areas"]), int(over.get("n_areas_latest") or 0)
+    areas = f"the {n} areas with a value in all {int(over['n_periods'])} periods compared"
+    if latest > n:
+        areas += f", of {latest} with one in {last}"
+    verb = {"widened": "has widened", "narrowed": "has narrowed"}.get(over["change"], "has not changed significantly")
+    periods = over.get("periods")
+    ratios = ""
+    if periods is not None and len(periods) and not text.is_missing(periods["tau_p90_p10_ratio"].iloc[0]) \
+            and not text.is_missing(periods["tau_p90_p10_ratio"].iloc[-1]):
+        ratios = (f"; with chance removed, the 90th/10th percentile ratio was "
+                  f"{text.format_number(periods['tau_p90_p10_ratio'].iloc[0], 2)} in {first} and "
+                  f"{text.format_number(periods['tau_p90_p10_ratio'].iloc[-1], 2)} in {last}")
+    p = over["p_value"]
+    p_text = "p < 0.001" if p < 0.001 else f"p = {text.format_number(p, 3)}"
+    return (f"The gap between areas {verb} since {first} ({areas}{ratios}; trend test on the variance between areas "
+            f"beyond chance at 95%: {p_text}).")
+
+
+def gap_chart_note() -> str:
+    """How to read the chart of the gap over time (svgcharts.gap_time_svg) and what its test does not cover."""
+    return ("Each line is how many times higher the area at the 90th percentile is than the area at the 10th (1 would "
+            "mean no gap). The dashed line uses the published values; the solid line leaves out the part of the "
+            "spread that chance alone would make, and the test follows the variance behind it. The test asks "
+            "whether the gap grew or shrank steadily over the whole span; a turn in the latest periods is not "
+            "tested on its own.")
 
 
 def no_funnel(reason: object) -> str:

@@ -9,7 +9,8 @@ the page has a table twin. Everything from the data is escaped (html.escape); th
 script. `CHART_CSS` is added to the page with the markup (ui.markup).
 
 `spine_svg(profile, area_name)` takes indicators.products.queries.area_profile; `trend_svg(series, indicator,
-names)` takes the frame of indicators.products.queries.trend_series.
+names)` takes the frame of indicators.products.queries.trend_series; `gap_time_svg(periods, indicator)` (the
+lottery page's "Is the gap widening?") takes the `periods` of indicators.products.queries.gap_over_time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from indicators.present.charts import (
     ROLE_STYLES,
     spine_positions,
 )
-from indicators.present.htmltable import Column
+from indicators.present.htmltable import Column, html_table
 from indicators.present.text import (
     CATEGORY_LABELS,
     format_bare,
@@ -405,3 +406,93 @@ def trend_table(series: pd.DataFrame, names: Mapping[str, str]) -> tuple[list[di
         if role == "area" and "numerator" in series and series.loc[series["role"] == "area", "numerator"].notna().any():
             columns.append(Column("area_count", f"{who}: count", "count"))
     return rows, columns
+
+
+# --------------------------------------------------------------------------- is the gap widening?
+
+GAP_LINES = (("p90_p10_ratio", "90th/10th percentile ratio of the values", "#8c8c8c", "dash"),
+             ("tau_p90_p10_ratio", "The same with chance removed", "#1a64a8", "solid"))
+
+
+def gap_time_svg(periods: pd.DataFrame, indicator: Mapping) -> str:
+    """The gap between areas in every period, on one set of areas (queries.gap_over_time's `periods`): the
+    90th/10th percentile ratio of the areas' values and the same ratio with chance removed (from the between-area
+    variance beyond chance, which the sentence's test follows), as an SVG line chart whose y axis starts at 1
+    (no gap)."""
+    title = f"Gap between areas: {indicator.get('short_title') or indicator.get('title') or ''}"
+    labels = list(periods["period_label"])
+    lines = [(key, name, colour, dash) for key, name, colour, dash in GAP_LINES if periods[key].notna().any()]
+    figures = [float(v) for key, *_ in lines for v in periods[key] if not is_missing(v)]
+    ticks = nice_ticks(1.0, max(figures, default=2.0))
+    step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+    items = [(f'<line x1="0" y1="0" x2="26" y2="0" stroke="{colour}" stroke-width="2.2"'
+              + (f' stroke-dasharray="{DASHES[dash]}"' if DASHES[dash] else "")
+              + f'/><circle cx="13" cy="0" r="3.5" fill="{colour}"/>', name) for _, name, colour, dash in lines]
+    legend, legend_height = _legend(items, 10, 42, TREND_WIDTH - 20, size=12, gap=14, line_height=20)
+    label_size = 11
+    longest = max((len(text.period_display(p)) for p in labels), default=4)
+    left, right = 58, TREND_WIDTH - 14
+    top, bottom = 42 + legend_height, TREND_HEIGHT - (18 + longest * label_size * CHAR_WIDTH * 0.71)
+    y0, y1 = ticks[0], ticks[-1]
+
+    def x_of(i: int) -> float:
+        return left + (right - left) * (i + 0.5) / max(len(labels), 1)
+
+    def y_of(value) -> float:
+        return bottom - (bottom - top) * (float(value) - y0) / ((y1 - y0) or 1.0)
+
+    out = [f'<text x="10" y="20" font-size="14" font-weight="600">{_e(title)}</text>']
+    for t in ticks:
+        out.append(f'<line x1="{left}" y1="{_num(y_of(t))}" x2="{right}" y2="{_num(y_of(t))}" stroke="{GRID}"/>'
+                   f'<text x="{left - 6}" y="{_num(y_of(t) + 4)}" font-size="11" text-anchor="end" '
+                   f'class="ind-muted">{_e(_tick_label(t, step))}</text>')
+    mid = (top + bottom) / 2
+    out.append(f'<text x="14" y="{_num(mid)}" font-size="12" text-anchor="middle" '
+               f'transform="rotate(-90 14 {_num(mid)})">Ratio (1 = no gap)</text>')
+    every = max(1, math.ceil(len(labels) / 12))
+    for i, p in enumerate(labels):
+        if i % every and i != len(labels) - 1:
+            continue
+        out.append(f'<text x="{_num(x_of(i))}" y="{_num(bottom + 14)}" font-size="{label_size}" text-anchor="end" '
+                   f'transform="rotate(-45 {_num(x_of(i))} {_num(bottom + 14)})">{_e(text.period_display(p))}</text>')
+    out.append(f'<line x1="{left}" y1="{_num(bottom)}" x2="{right}" y2="{_num(bottom)}" stroke="#999999"/>')
+    for key, name, colour, dash in lines:
+        points = [(i, v) for i, v in enumerate(periods[key]) if not is_missing(v)]
+        dashes = f' stroke-dasharray="{DASHES[dash]}"' if DASHES[dash] else ""
+        out.append(f'<polyline points="{" ".join(f"{_num(x_of(i))},{_num(y_of(v))}" for i, v in points)}" '
+                   f'fill="none" stroke="{colour}" stroke-width="2.2"{dashes}/>')
+        for i, v in points:
+            tip = f"{name}, {text.period_display(labels[i])}: {format_bare(v, '', 2)}"
+            out.append(f'<circle cx="{_num(x_of(i))}" cy="{_num(y_of(v))}" r="3.5" fill="{colour}">'
+                       f'<title>{_e(tip)}</title></circle>')
+    first, last = (text.period_display(labels[0]), text.period_display(labels[-1])) if labels else ("", "")
+    n = int(periods["n_areas"].iloc[0]) if len(periods) else 0
+    name = (f"Line chart: {title}, {first} to {last}, on the same {n} areas in every period: "
+            f"{', '.join(label for _, label, *_ in lines).lower()}. The table below the chart gives the same figures.")
+    return (f'<figure class="ind-chart ind-trend"><svg xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {TREND_WIDTH} {TREND_HEIGHT}" role="img" aria-label="{_e(name)}">'
+            f'{"".join(out)}{legend}</svg></figure>')
+
+
+def gap_time_table(periods: pd.DataFrame, indicator: Mapping) -> str:
+    """The gap chart's twin: every period's gap measures on the one set of areas, as an HTML table."""
+    unit = text.unit_short(indicator.get("unit"))
+    # An indicator without a better or worse direction counts the areas significantly higher and lower instead.
+    judged = indicator.get("polarity") in ("high_is_good", "low_is_good")
+    first, second = (("n_worse_than_england", "n_better_than_england") if judged else
+                     ("n_higher_than_england", "n_lower_than_england"))
+    rows = [dict(r, compared=(f"{int(r[first])} / {int(r[second])} of {int(r['n_compared'])}"
+                              if not is_missing(r.get("n_compared")) and not is_missing(r.get(first)) else ""))
+            for r in periods.to_dict("records")]
+    columns = [Column("period_label", "Period", "period"),
+               Column("best_fifth_value", "Best fifth" if judged else "Highest fifth", "number"),
+               Column("worst_fifth_value", "Worst fifth" if judged else "Lowest fifth", "number"),
+               Column("fifth_ratio", "Ratio of the fifths", "number", 2),
+               Column("p90_p10_ratio", "90th/10th ratio", "number", 2),
+               Column("tau2_log", "Variance beyond chance (log)", "number", 3),
+               Column("tau_p90_p10_ratio", "90th/10th, chance removed", "number", 2),
+               Column("compared", ("Worse / better" if judged else "Higher / lower") + " than England (95%)",
+                      "interval")]
+    n = int(periods["n_areas"].iloc[0]) if len(periods) else 0
+    values = f"; values {unit}" if unit else ""
+    return html_table(rows, columns, caption=f"The gap in every period, on the same {n} areas{values}")

@@ -3,6 +3,10 @@
 Sentences are built from a row of the published contract and its catalogue entry; they say
 "significantly" only for a 95% comparison, give the direction (higher/lower) from the numbers
 and the judgement (better/worse) only where the indicator has a polarity.
+
+Longer than 500 lines on purpose: the words shared by the pages and the static site (formats, categories, notes, the
+methods) are in one place, to be read and changed together; a page's own sentences are in its module
+(indicators.present.lottery, mapview, profile).
 """
 
 from __future__ import annotations
@@ -514,6 +518,7 @@ def gap_sentences(gaps: Mapping, indicator: Mapping, period_label: str) -> list[
     return out
 
 
+
 def overdispersion_sentence(disp: Mapping, adjusted: bool) -> str:
     """What the funnel plot's over-dispersion test found and which limits are drawn, in plain words first."""
     phi, p = disp.get("phi"), disp.get("p_value")
@@ -578,6 +583,17 @@ METHODS = (
      "not a count of deaths caused or preventable. England's total is its own published figure.",
      "Morris CN. Parametric empirical Bayes inference. J Am Stat Assoc 1983;78:47-55; Marmot M, et al. Fair "
      "society, healthy lives. 2010."),
+    ("Is the gap widening?", "The gap measures of every period on one set of areas: the current areas with a value "
+     "and a 95% interval in every period in which at least 10 areas have one (the page says how many), so a change "
+     "is not areas coming and going. Whether the gap has changed is a test for a linear trend over time in the "
+     "between-area variance beyond chance (DerSimonian-Laird, on the log scale, not truncated at zero): each area's "
+     "share of that variance is followed over the periods, its least-squares slope per year taken, and the mean of "
+     "those slopes tested against zero by a one-sample t test across areas (a summary-measures analysis), at 95%. "
+     "It allows for an area's figures in successive periods being related (3-year periods overlap), treats areas "
+     "as independent of each other and is approximate. It needs at least 3 such periods and 10 such areas; "
+     "otherwise the page says so and claims no change.",
+     "DerSimonian R, Laird N. Control Clin Trials 1986;7:177-88; Matthews JNS, Altman DG, Campbell MJ, Royston P. "
+     "Analysis of serial measurements in medical research. BMJ 1990;300:230-5."),
 )
 
 

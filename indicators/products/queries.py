@@ -656,6 +656,18 @@ def gap_summary(con, indicator_id: str, period_label: str | None) -> dict | None
     return out
 
 
+def gap_over_time(con, indicator_id: str) -> dict:
+    """Is the gap widening? The indicator's row of published.gap_change as a dict (available, tested, reason,
+    first_period, last_period, n_periods, n_areas, n_areas_latest, slope_per_year and its 95% interval, t, df,
+    p_value, change) and `periods`: published.gap_over_time, the gap measures of every period compared on the one
+    set of areas, oldest first (empty where there is no such set). `indicator_id` is None when the build has no
+    row for the indicator."""
+    change = _df(con, "SELECT * FROM published.gap_change WHERE indicator_id = ?", [indicator_id])
+    out = change.iloc[0].to_dict() if not change.empty else {"indicator_id": None, "available": False}
+    out["periods"] = _df(con, """SELECT * FROM published.gap_over_time WHERE indicator_id = ?
+                                 ORDER BY period_end, period_label""", [indicator_id])
+    return out
+
 def funnel_data(con, indicator_id: str, period_label: str | None, adjusted: bool = False) -> dict:
     """A funnel plot around England's value (published.funnels, funnel_points, funnel_limits).
 

@@ -1,4 +1,5 @@
-"""How big is the postcode lottery: gap measures across areas for one indicator and period; depends on numpy, pandas and intervals.py.
+"""How big is the postcode lottery, and is it widening: gap measures across areas for one indicator and period, and the
+test of their change over time; depends on numpy, pandas, scipy.special and intervals.py.
 
 Every measure here is descriptive and comes with its caveat in the docstring; pages
 should show them next to the uncertainty (rank intervals, funnel plots), never alone.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import stdtr, stdtrit
 
 from indicators.config import ENGLAND_CODE
 from indicators.stats.compare import BETTER, HIGHER, LOWER, NOT_COMPARED, WORSE
@@ -178,6 +180,62 @@ def gap_table(df: pd.DataFrame, poolable: bool = False) -> pd.DataFrame:
         rows.append({"indicator_id": indicator_id, "period_label": period_label,
                      **gap_measures(part, poolable=poolable)})
     return pd.DataFrame(rows)
+
+
+def gap_change(values, lowers, uppers, years) -> dict:
+    """Has the between-area variance beyond chance changed over time, on ONE set of areas?
+
+    `values`, `lowers`, `uppers`: arrays of shape (areas, periods), every area with a positive value and 95%
+    limits in every period (the same areas throughout); `years`: each period's position in time (its end, in
+    years). The measure is the DerSimonian-Laird between-area variance on the log scale (`gap_measures`' tau2_log,
+    here not truncated at zero). Each area's share of it in period t is
+    d_it = (w_it (y_it - ybar_t)^2 - (k - 1) / k) / (S1_t - S2_t / S1_t), with y = log value, w = 1 / se^2,
+    se = (log upper - log lower) / (2 * 1.96), ybar_t the weighted mean, S1, S2 the sums of w and w^2, so that
+    sum_i d_it is the period's variance. The test is a summary-measures test (Matthews et al. 1990): each area's
+    least-squares slope of k * d_it on time, b_i, whose mean is the slope of the variance on time; a one-sample t
+    test of the b_i (k - 1 degrees of freedom) against zero. An area's figures in different periods may be
+    correlated (overlapping 3-year periods share deaths); the test only assumes areas are independent of one
+    another. It is approximate: the weights and the yearly mean are estimated, and the b_i are skewed.
+
+    Returns slope_per_year (of tau2_log), slope_lower, slope_upper (its 95% interval), t, df, p_value (two-sided)
+    and change: 'widened' or 'narrowed' where p < 0.05, otherwise 'not changed significantly'; NaNs and change
+    None when fewer than 2 areas or 2 periods, or when the slopes do not vary.
+
+    References: DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials 1986;7:177-88.
+    Matthews JNS, Altman DG, Campbell MJ, Royston P. Analysis of serial measurements in medical research. BMJ
+    1990;300:230-5.
+    """
+    v, lo, hi = (np.asarray(a, dtype=float) for a in (values, lowers, uppers))
+    x = np.asarray(years, dtype=float)
+    out = {"slope_per_year": np.nan, "slope_lower": np.nan, "slope_upper": np.nan, "t": np.nan, "df": np.nan,
+           "p_value": np.nan, "change": None}
+    if v.ndim != 2 or v.shape[0] < 2 or v.shape[1] < 2 or x.size != v.shape[1]:
+        return out
+    if not (np.isfinite(v).all() and np.isfinite(lo).all() and np.isfinite(hi).all()
+            and (v > 0).all() and (lo > 0).all() and (hi > lo).all()):
+        raise ValueError("gap_change needs a positive value and 95% limits for every area in every period")
+    k = v.shape[0]
+    y = np.log(v)
+    w = 1 / ((np.log(hi) - np.log(lo)) / (2 * Z95)) ** 2
+    s1, s2 = w.sum(axis=0), (w ** 2).sum(axis=0)
+    mean = (w * y).sum(axis=0) / s1
+    share = (w * (y - mean) ** 2 - (k - 1) / k) / (s1 - s2 / s1)
+    centred = x - x.mean()
+    if not (centred ** 2).sum() > 0:
+        return out
+    slopes = k * (share * centred).sum(axis=1) / (centred ** 2).sum()
+    slope = float(slopes.mean())
+    se = float(slopes.std(ddof=1) / np.sqrt(k))
+    if not se > 1e-9 * float(np.abs(slopes).max()):   # slopes all equal (to rounding): nothing to test against
+        return out
+    df = k - 1
+    t = slope / se
+    half = float(stdtrit(df, 0.975)) * se
+    p = float(2 * stdtr(df, -abs(t)))
+    change = ("widened" if slope > 0 else "narrowed") if p < 0.05 else "not changed significantly"
+    out.update(slope_per_year=slope, slope_lower=slope - half, slope_upper=slope + half, t=float(t), df=df,
+               p_value=p, change=change)
+    return out
 
 
 def shrunken_rates(values, lower, upper) -> dict:
