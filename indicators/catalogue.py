@@ -165,6 +165,8 @@ class Indicator:
     series: tuple[str, ...] = ()
     sql_template: str = ""     # a template in data/templates/ used instead of an own <id>.sql
     publisher_name: str = ""   # the publisher's name of the indicator, checked by the fetch where it can be
+    # The staged series of England by deprivation decile for this indicator (published.deprivation_deciles).
+    deprivation_series: str = ""
 
     @property
     def rule(self) -> MethodRule:

@@ -27,6 +27,10 @@ def render() -> None:
                 st.markdown("**Caveats:**\n" + "\n".join(f"- {md(c)}" for c in caveats))
             st.dataframe(words.definition_fields(row, fresh.get(row["indicator_id"], {})), hide_index=True,
                          width="stretch")
+            deciles = ctx.wh.q("deprivation_deciles", row["indicator_id"])
+            if not deciles.empty:
+                st.markdown(md(words.deprivation_sentence(deciles, row.get("unit"))))
+                st.dataframe(words.deprivation_rows(deciles, row.get("unit")), hide_index=True, width="stretch")
 
     st.header("How fresh each indicator is")
     st.dataframe(words.freshness_rows(catalogue, fresh), hide_index=True, width="stretch")

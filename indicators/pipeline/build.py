@@ -87,6 +87,8 @@ def stage_sources(raw_dir: Path, sources: list[Source], report: BuildReport,
             raise BuildError(f"{source.id}: could not parse {', '.join(p.name for p in files)}: "
                              f"{type(exc).__name__}: {exc}") from exc
         report.sources_used[source.id] = [p.name for p in files]
+        for warning in staged.pop("warnings", pd.DataFrame(columns=["warning"]))["warning"]:
+            report.warn("parser", f"{source.id}: {warning}", source.id)
         for name, frame in staged.items():
             if name == "observations":
                 frame = conform_observations(frame)
@@ -124,13 +126,15 @@ def normalise_name(name: str) -> str:
 
 
 def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
-                       report: BuildReport, combined_pairs: list[combined.CombinedPair] | None = None) -> pd.DataFrame:
+                       report: BuildReport, combined_pairs: list[combined.CombinedPair] | None = None,
+                       strict: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Fill missing area codes (sources that publish names only) by exact normalised-name match.
 
     Where two areas share a name (Dorset the county and Dorset the unitary), the one that
     existed at the end of the row's period is taken. A name declared as two areas published
     together (data/combined_areas.toml) goes to the larger one, with a note. Unmatched or still
-    ambiguous names are left out, and listed in the build report, rather than guessed.
+    ambiguous names are left out, and listed in the build report, rather than guessed; for the
+    sources in `strict` (whose parsers set NAMES_MUST_MATCH) such a name stops the build instead.
     """
     if combined_pairs:
         names = dict(zip(areas["area_code"], areas["area_name"]))
@@ -156,6 +160,13 @@ def resolve_area_codes(observations: pd.DataFrame, areas: pd.DataFrame,
     todo = observations.loc[missing, ["area_name", "period_end"]]
     observations.loc[missing, "area_code"] = [pick(n, e) for n, e in todo.itertuples(index=False)]
     unmatched = observations.loc[missing & observations["area_code"].eq("")]
+    failing = unmatched.loc[unmatched["source_id"].isin(strict)]
+    if not failing.empty:
+        first = failing.iloc[0]
+        raise InputError(first["source_file"], f"area name {first['area_name']!r} matches no upper-tier area "
+                         f"in the ONS lookups (or more than one that existed in {first['period_label']})",
+                         where="an area given by name only",
+                         expected="the name of an English county or unitary authority as the ONS lookups spell it")
     for (source_id, name), _ in unmatched.groupby(["source_id", "area_name"]):
         report.warn("unmatched name", f"{source_id}: area name {name!r} matches no upper-tier area "
                     "unambiguously; its rows are left out", source_id)
@@ -573,7 +584,8 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
     areas = geo.areas
     observations = staged.get("observations", conform_observations(pd.DataFrame(columns=list(OBSERVATION_COLUMNS))))
     combined_pairs = combined.load_combined()
-    observations = resolve_area_codes(observations, areas, report, combined_pairs)
+    strict = frozenset(s.id for s in sources if getattr(s.module(), "NAMES_MUST_MATCH", False))
+    observations = resolve_area_codes(observations, areas, report, combined_pairs, strict)
 
     con = duckdb.connect(str(path))
     try:
@@ -604,6 +616,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
 
         stage("peer groups")
         _publish_peers(con, catalogue, areas, staged.get("population"), geo.ltla_current_utla)
+        _write(con, "published.deprivation_deciles", _deprivation_deciles(staged.get("deprivation_deciles"), catalogue))
         _write(con, "published.areas", areas)
         _write(con, "published.place_names", geo.places)
         _publish_postcodes(con, staged.get("postcodes"), report)
@@ -654,10 +667,10 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
         is_synthetic = bool(report.synthetic_files)
         if is_synthetic:
-            report.warnings.append(f"{len(report.synthetic_files)} file(s) carry the synthetic test data marker "
-                                   f"({', '.join(report.synthetic_files[:3])}"
-                                   f"{', ...' if len(report.synthetic_files) > 3 else ''}): every page and "
-                                   "download of this warehouse says it is not real figures")
+            report.warn("synthetic", f"{len(report.synthetic_files)} file(s) carry the synthetic test data marker "
+                        f"({', '.join(report.synthetic_files[:3])}"
+                        f"{', ...' if len(report.synthetic_files) > 3 else ''}): every page and "
+                        "download of this warehouse says it is not real figures")
         report.build_id = make_build_id(sources_df, catalogue, built_at, is_synthetic)
         _write(con, "published.build_info", pd.DataFrame([{
             "build_id": report.build_id, "built_at": built_at.isoformat(),
@@ -711,6 +724,29 @@ def _publish_networks(con: duckdb.DuckDBPyConnection, staged: dict[str, pd.DataF
         con.execute("CREATE TABLE published.hcv_odn_values AS SELECT * FROM staged.hcv_odn_values "
                     "ORDER BY odn_code, period_end, period_label")
         con.execute("CREATE TABLE published.hcv_odn_areas AS SELECT * FROM staged.la_odn ORDER BY area_code")
+
+
+DEPRIVATION_COLUMNS = ["indicator_id", "period_label", "period_start", "period_end", "decile", "decile_label", "value",
+                       "numerator", "denominator", "value_note", "source_id", "source_file"]
+
+
+def _deprivation_deciles(staged: pd.DataFrame | None, catalogue: list[Indicator]) -> pd.DataFrame:
+    """published.deprivation_deciles: England by deprivation decile for the indicators that name a
+    `deprivation_series` in their catalogue entry, as the publisher gives them (decile numbers and labels
+    as published: read the label for which end is most deprived)."""
+    wanted = {i.deprivation_series: i.id for i in catalogue if i.deprivation_series}
+    if staged is None or staged.empty or not wanted:
+        frame = pd.DataFrame(columns=DEPRIVATION_COLUMNS)
+    else:
+        frame = staged.loc[staged["series"].isin(wanted)].copy()
+        frame.insert(0, "indicator_id", frame.pop("series").map(wanted))
+        frame = frame[DEPRIVATION_COLUMNS].sort_values(["indicator_id", "period_label", "decile"], ignore_index=True)
+    for column in ("period_start", "period_end"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    for column in ("value", "numerator", "denominator"):
+        frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    frame["decile"] = pd.to_numeric(frame["decile"]).astype("int64")
+    return frame
 
 
 def _check_duplicates(rows: pd.DataFrame) -> None:

@@ -70,6 +70,33 @@ def definition_fields(row: Mapping, fresh: Mapping) -> list[dict[str, str]]:
     ]
 
 
+def deprivation_sentence(deciles: pd.DataFrame, unit: object) -> str:
+    """'England by deprivation decile, 2018/19 (...): 16.2% in Decile 10 (most deprived), 18.2% in Decile 1 (least
+    deprived); lowest in ..., highest in ...' (deciles as the publisher labels them) for the latest period of
+    indicators.products.queries.deprivation_deciles; '' when there are none."""
+    if deciles.empty:
+        return ""
+    period = deciles["period_label"].iloc[-1]
+    rows = deciles.loc[deciles["period_label"].eq(period) & deciles["value"].notna()].sort_values("decile")
+    if rows.empty:
+        return ""
+    ends = [rows.iloc[-1], rows.iloc[0]] if len(rows) > 1 else [rows.iloc[0]]
+    low, high = rows.loc[rows["value"].idxmin()], rows.loc[rows["value"].idxmax()]
+    return (f"England by deprivation decile, {text.period_display(period)} (no intervals: the denominators are "
+            f"estimates): " + ", ".join(f"{text.format_value(r['value'], unit)} in {r['decile_label']}" for r in ends)
+            + f"; lowest in {low['decile_label']}, {text.format_value(low['value'], unit)}; highest in "
+            f"{high['decile_label']}, {text.format_value(high['value'], unit)}.")
+
+
+def deprivation_rows(deciles: pd.DataFrame, unit: object) -> list[dict[str, str]]:
+    """The deciles as rows of a small table: Period, Decile (as published), Value, In treatment, Estimated."""
+    return [{"Period": text.period_display(r["period_label"]), "Decile": r["decile_label"],
+             "Value": text.format_value(r["value"], unit),
+             "Numerator": text.format_number(r["numerator"], 0) if not text.is_missing(r["numerator"]) else "–",
+             "Denominator": text.format_number(r["denominator"], 0) if not text.is_missing(r["denominator"]) else "–"}
+            for r in deciles.to_dict("records")]
+
+
 def freshness_rows(catalogue: pd.DataFrame, fresh: Mapping[str, Mapping]) -> list[dict]:
     """How fresh each indicator is: latest period, number of periods and areas with a value."""
     rows = []

@@ -193,6 +193,20 @@ def latest_values_for_area(con, area_code: str) -> pd.DataFrame:
     """, [ENGLAND_CODE, area_code])
 
 
+DEPRIVATION_COLUMNS = ["indicator_id", "period_label", "period_start", "period_end", "decile", "decile_label",
+                       "value", "numerator", "denominator", "value_note", "source_id", "source_file"]
+
+
+def deprivation_deciles(con, indicator_id: str) -> pd.DataFrame:
+    """England by deprivation decile for one indicator, as the publisher gives it (published.deprivation_deciles):
+    one row per period and decile; decile numbers and labels as published (read `decile_label` for which end is
+    the most deprived). Empty when the indicator has none or the warehouse predates the table."""
+    if not table_exists(con, "deprivation_deciles"):
+        return pd.DataFrame(columns=DEPRIVATION_COLUMNS)
+    return _df(con, f"""SELECT {', '.join(DEPRIVATION_COLUMNS)} FROM published.deprivation_deciles
+                        WHERE indicator_id = ? ORDER BY period_end, decile""", [indicator_id])
+
+
 def boundaries_geojson(con) -> dict:
     """The simplified boundaries of the current areas as a GeoJSON FeatureCollection."""
     rows = con.execute("SELECT area_code, area_name, geometry FROM published.boundaries ORDER BY area_code").fetchall()
