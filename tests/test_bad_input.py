@@ -550,6 +550,10 @@ class FaultyApi(BaseHTTPRequestHandler):
                 self._send(200, json.dumps(AREA_TYPES).encode(), "application/json")
             else:
                 self._send(200, json.dumps(AREA_TYPES).encode(), "application/json")
+        elif path == "/api/available_data":  # 90244 also at the earlier upper-tier type 402
+            indicator = int(query.partition("indicator_id=")[2])
+            body = [{"IndicatorId": indicator, "AreaTypeId": t} for t in ([502, 402] if indicator == 90244 else [502])]
+            self._send(200, json.dumps(body).encode(), "application/json")
         elif path == "/api/indicator_metadata/by_indicator_id":
             body = {"92447": {"Descriptive": {"Name": "Successful completion of alcohol treatment"}}}
             self._send(200, json.dumps(body).encode(), "application/json")
@@ -666,10 +670,13 @@ def test_fingertips_plan_against_the_local_api_installs_every_file(api, cached):
     raw, _ = cached
     report = fetch_all(raw, sources=[get_source("fingertips")], downloader=api, progress=False)
     expected = ["area_types.json"] + [f"indicator-{i}.csv" for i in (90244, 90245, 92447, 92432, 93517, 93532, 91117)]
+    expected.append("indicator-90244_area_type_402.csv")
     assert report.fetched == {"fingertips": sorted(expected)}
     manifest = read_manifest(raw / "fingertips")["files"]
     assert manifest["indicator-91117.csv"]["url"].endswith(
         "indicator_ids=91117&child_area_type_id=502&parent_area_type_id=15")
+    assert manifest["indicator-90244_area_type_402.csv"]["url"].endswith(
+        "indicator_ids=90244&child_area_type_id=402&parent_area_type_id=15")
     assert manifest["indicator-90244.csv"]["sha256"] == hashlib.sha256(INDICATOR_CSV.encode()).hexdigest()
     assert json.loads((raw / "fingertips" / "area_types.json").read_bytes()) == AREA_TYPES
 

@@ -246,8 +246,19 @@ def _responses(fixtures: Path) -> dict[str, object]:
     }
 
 
+ALL_IDS = (90244, 90245, 92447, 92432, 93517, 93532, 91117)
+
+
+def _available(indicator_id: int, *area_types: int) -> list[dict]:
+    """An `available_data?indicator_id=` answer: one {IndicatorId, AreaTypeId} per area type with data."""
+    return [{"IndicatorId": indicator_id, "AreaTypeId": t} for t in area_types]
+
+
 def test_plan_downloads_discovers_area_type_and_alcohol_id(fixtures: Path) -> None:
-    api = FakeApi(_responses(fixtures))
+    responses = _responses(fixtures)
+    for i in ALL_IDS:  # every indicator at the newest type only, and lower-tier districts (ignored)
+        responses[f"{API}available_data?indicator_id={i}"] = _available(i, 502, 501)
+    api = FakeApi(responses)
     plan = fingertips.plan_downloads(api)
     # The ids the catalogue's series name, in catalogue order (family, then indicator id).
     assert [d.name for d in plan] == ["area_types.json", "indicator-92447.csv", "indicator-90245.csv",
@@ -259,6 +270,33 @@ def test_plan_downloads_discovers_area_type_and_alcohol_id(fixtures: Path) -> No
     assert all("child_area_type_id=502&" in d.url for d in plan[1:])
     assert not any(d.optional for d in plan)
     assert API + "indicator_metadata/by_indicator_id?indicator_ids=92447" in api.calls
+
+
+def test_plan_asks_for_every_upper_tier_area_type_an_indicator_has(fixtures: Path) -> None:
+    """Periods published only at an earlier upper-tier type (402, 302, 202, 102) are fetched at that type."""
+    responses = _responses(fixtures)
+    for i in ALL_IDS:
+        responses[f"{API}available_data?indicator_id={i}"] = _available(i, 502)
+    responses[f"{API}available_data?indicator_id=90244"] = _available(90244, 102, 401, 402, 502, 6)
+    plan = fingertips.plan_downloads(FakeApi(responses))
+    names = [d.name for d in plan]
+    assert names[8:] == ["indicator-90244_area_type_402.csv", "indicator-90244_area_type_102.csv"]
+    assert plan[8].url.endswith("indicator_ids=90244&child_area_type_id=402&parent_area_type_id=15")
+    assert plan[9].url.endswith("indicator_ids=90244&child_area_type_id=102&parent_area_type_id=15")
+
+
+def test_plan_asks_every_upper_tier_type_when_the_available_data_lookup_fails(fixtures: Path, caplog) -> None:
+    responses = _responses(fixtures)
+    for i in ALL_IDS[1:]:
+        responses[f"{API}available_data?indicator_id={i}"] = _available(i, 502)
+    with caplog.at_level(logging.WARNING):
+        per_type = fingertips.downloads_per_area_type(
+            FakeApi(responses), list(ALL_IDS), fingertips.upper_tier_area_types(_api(fixtures, "area_types.json")))
+    assert list(per_type) == [502, 402, 302, 202, 102]
+    assert [d.name for d in per_type[502]] == [f"indicator-{i}.csv" for i in ALL_IDS]
+    for older in (402, 302, 202, 102):
+        assert [d.name for d in per_type[older]] == [f"indicator-90244_area_type_{older}.csv"]
+    assert "could not list the area types of Fingertips indicator 90244" in caplog.text
 
 
 def test_newest_upper_tier_is_chosen_by_date_not_by_id() -> None:

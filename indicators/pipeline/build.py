@@ -203,9 +203,12 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
               combined_pairs: list[combined.CombinedPair] | None = None) -> pd.DataFrame:
     """Put every series on current upper-tier areas (see README, "Reorganisations").
 
-    Same footprint: the old area's figures are carried to the new code. Split or boundary
-    change: counts are re-aggregated from districts where every district's count exists; a
-    rate that cannot be re-derived is left missing with a note. Old areas keep their own rows.
+    Same footprint: the old area's figures are carried to the new code. Otherwise counts are
+    re-aggregated where the new area is a sum of published areas: of its districts (district
+    figures, e.g. ONS deaths), or of the old upper-tier areas it was made of when it is their whole
+    union (a merger; upper-tier figures such as Fingertips'); a rate that cannot be re-derived is
+    left missing with a note, and where neither works (a split, or districts moved between areas)
+    the note says so. Old areas keep their own rows.
     Finally every current area gets a row for every period of every indicator, empty where
     the source files have nothing, so "no data" is explicit rather than an absent row. Such an
     empty row names no source (source_id, source_file and edition NULL); its note says which
@@ -223,8 +226,11 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
         carry_from.setdefault(new, []).append((old, old_name))
     rebuilt = reorgs.loc[reorgs["relation"] != "same_footprint"]
     rebuilt_from: dict[str, list[str]] = {}
-    for old_name, new in rebuilt[["old_name", "new_code"]].itertuples(index=False):
+    merged_from: dict[str, list[str]] = {}  # a new area that is the whole union of old upper-tier areas
+    for old, old_name, new, relation in rebuilt[["old_code", "old_name", "new_code", "relation"]].itertuples(index=False):
         rebuilt_from.setdefault(new, []).append(old_name)
+        if relation == "merged":
+            merged_from.setdefault(new, []).append(old)
     # The districts of a rebuilt area are those that existed the day before it was created
     # (whatever their code prefix: BCP was built from two unitaries and a district).
     created = {}
@@ -273,24 +279,25 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
                 added.append(new)
                 continue
             parts = districts.get(code, [])
-            if code in rebuilt_from and ind.reaggregate == "counts" and parts:
-                have = [d for d in parts if d in present.index]
-                nums = present.loc[have, "numerator"] if have else pd.Series(dtype=float)
+            whole_areas = merged_from.get(code, [])
+            if code in rebuilt_from and ind.reaggregate == "counts" and (parts or whole_areas):
                 olds_text = " and ".join(sorted(set(rebuilt_from[code])))
-                if len(have) == len(parts) and nums.notna().all():
-                    new["numerator"] = float(nums.sum())
-                    dens = present.loc[have, "denominator"]
+                members, kind = next(((m, k) for m, k in ((parts, "districts"), (whole_areas, "areas"))
+                                      if _all_counted(present, m)), ([], ""))
+                if members:
+                    new["numerator"] = float(present.loc[members, "numerator"].sum())
+                    dens = present.loc[members, "denominator"]
                     if dens.notna().all() and ind.rule.poolable:
                         new["denominator"] = float(dens.sum())
                     new["value_note"] = _note(
                         f"{names[code]} did not exist in this period; the count is the sum of its "
-                        f"{len(have)} former districts.",
+                        f"{len(members)} former {kind}.",
                         "" if new["denominator"] is not None else
                         f"The publisher's rate covers only the old areas ({olds_text}) and cannot be re-derived for the new boundaries.")
-                    new["source_id"] = present.loc[have[0], "source_id"]
-                    new["source_file"] = present.loc[have[0], "source_file"]
-                    new["edition"] = present.loc[have[0], "edition"]
-                    new["harmonisation"] = "re-aggregated from districts: " + ",".join(sorted(have))
+                    new["source_id"] = present.loc[members[0], "source_id"]
+                    new["source_file"] = present.loc[members[0], "source_file"]
+                    new["edition"] = present.loc[members[0], "edition"]
+                    new["harmonisation"] = f"re-aggregated from {kind}: " + ",".join(sorted(members))
                 else:
                     new["value_note"] = (f"{names[code]} did not exist in this period and the counts "
                                          f"of its former districts are not all published; the figures "
@@ -317,6 +324,11 @@ def harmonise(rows: pd.DataFrame, catalogue: list[Indicator], areas: pd.DataFram
     if added:
         out = pd.concat([out, pd.DataFrame(added)], ignore_index=True)
     return out
+
+
+def _all_counted(present: pd.DataFrame, codes: list[str]) -> bool:
+    """Whether every one of `codes` has a row with a count (so their sum is the whole of the new area's)."""
+    return bool(codes) and all(c in present.index for c in codes) and bool(present.loc[codes, "numerator"].notna().all())
 
 
 # --------------------------------------------------------------------------- publish helpers

@@ -5,8 +5,14 @@ One CSV per indicator from `all_data/csv/by_indicator_id` (the layout changed ar
 used` and `Time period range`), so every column is found by its name. Breakdown rows (a
 non-empty `Category`) are left out; empty values stay null with the publisher's
 `Value note`. The upper-tier area type id changes with each reorganisation (102, 202,
-302, 402, 502, ...), so the fetch plan discovers it from `area_types` by name; the indicator ids
-it downloads are those the catalogue's series name (`fingertips:<id>`), never a list in code.
+302, 402, 502, ...), so the fetch plan discovers the types from `area_types` by name, and asks
+for each indicator at every upper-tier type it has data for (`available_data`): periods published
+only at an earlier type (before the areas of the newest one existed) are otherwise missing. The
+indicator ids it downloads are those the catalogue's series name (`fingertips:<id>`), never a list in
+code. The newest type's file is `indicator-<id>.csv`, an earlier type's
+`indicator-<id>_area_type_<type id>.csv`. Where two types publish the same area and period, the newer
+type's figure is the publisher's current one and wins (a difference is counted in a warning); the
+build carries or re-aggregates the older types' areas onto current areas (see README, "Reorganisations").
 """
 
 from __future__ import annotations
@@ -148,24 +154,65 @@ def parse_csv(path: Path) -> pd.DataFrame:
 def stage(files: list[Path]) -> dict[str, pd.DataFrame]:
     """Observations from every `indicator-*.csv`, and the upper-tier area type named in `area_types.json`.
 
-    Identical duplicates (the same row in two files) are kept once; rows for the same
-    indicator, area, period, sex and age with different values raise InputError.
+    Identical duplicates (the same row in two files) are kept once. Rows for the same indicator,
+    area, period, sex and age with different values raise InputError when they come from files of
+    the same area type; from different area types, the newer type's row wins and the number of
+    such rows is reported in the `warnings` table.
     """
     frames = []
     tables: dict[str, pd.DataFrame] = {}
+    area_types: object = None
     for path in map(Path, files):
         if path.name.lower() == AREA_TYPES_FILE:
-            area_type_id, area_type_name = choose_upper_tier_area_type(_read_json(path), source=path)
+            area_types = _read_json(path)
+            area_type_id, area_type_name = choose_upper_tier_area_type(area_types, source=path)
             tables["fingertips_area_type"] = pd.DataFrame(
                 {"area_type_id": [area_type_id], "area_type_name": [area_type_name]})
         else:
-            frames.append(_parse(path))
+            frames.append(_parse(path).assign(_area_type=area_type_of_file(path)))
+    warnings = []
     if frames:
-        observations = _drop_identical_duplicates(pd.concat(frames, ignore_index=True))
-        tables["observations"] = conform_observations(observations.drop(columns=["_row"]))
+        observations = pd.concat(frames, ignore_index=True)
+        observations["_age"] = _area_type_age(observations["_area_type"], area_types)
+        observations, superseded = _resolve_duplicates(observations)
+        if superseded:
+            warnings.append(f"{superseded} row(s) published at an earlier area type differ from the newer type's "
+                            "figure for the same area and period; the newer type's figure is used")
+        tables["observations"] = conform_observations(observations.drop(columns=["_row", "_area_type", "_age"]))
     else:
         tables["observations"] = empty_observations()
+    tables["warnings"] = pd.DataFrame({"warning": warnings}, dtype="str")
     return tables
+
+
+_AREA_TYPE_FILE = re.compile(r"_area_type_(\d+)\.csv$", re.IGNORECASE)
+NEWEST = -1  # the area type of a file without a suffix: the newest upper-tier type when it was fetched
+
+
+def area_type_file_name(indicator_id: int, area_type_id: int | None) -> str:
+    """'indicator-90244.csv' for the newest upper-tier area type (None), else 'indicator-90244_area_type_402.csv'."""
+    suffix = "" if area_type_id is None else f"_area_type_{area_type_id}"
+    return f"indicator-{indicator_id}{suffix}.csv"
+
+
+def area_type_of_file(path: Path) -> int:
+    """The area type id in a file name made by area_type_file_name; NEWEST for the newest type's file."""
+    m = _AREA_TYPE_FILE.search(Path(path).name)
+    return int(m[1]) if m else NEWEST
+
+
+def _area_type_age(ids: pd.Series, area_types: object) -> pd.Series:
+    """0 for the newest type's files, then 1, 2, ... going back: by the start dates in the type names
+    (area_types.json), else by id (Fingertips has numbered successive upper-tier types upwards)."""
+    starts: dict[int, tuple] = {}
+    if isinstance(area_types, list):
+        for item in area_types:
+            if isinstance(item, dict) and "Id" in item and "Name" in item:
+                start, open_ended = _area_type_start(str(item["Name"]))
+                starts[int(item["Id"])] = (start, open_ended, int(item["Id"]))
+    older = sorted({int(i) for i in ids if i != NEWEST}, key=lambda i: starts.get(i, ((0, 0), False, i)), reverse=True)
+    age = {NEWEST: 0, **{i: n + 1 for n, i in enumerate(older)}}
+    return ids.map(age)
 
 
 def _parse(path: Path) -> pd.DataFrame:
@@ -294,6 +341,44 @@ def _drop_identical_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
                     where=f"data row {other['_row']}",
                     expected="one value per indicator, area, period, sex and age")
     return frame.drop_duplicates(OBSERVATION_KEY, keep="first")
+
+
+def _resolve_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per key: the newest area type's (`_age` 0 is newest), the first file's among equals.
+    Rows that differ from the kept one raise InputError when they are of the same area type; rows of an
+    older type that differ are dropped and counted."""
+    repeated = frame.duplicated(OBSERVATION_KEY, keep=False)
+    if not repeated.any():
+        return frame, 0
+    dups = frame.loc[repeated].sort_values([*OBSERVATION_KEY, "_age"], kind="stable")
+    group = dups.groupby(OBSERVATION_KEY, sort=False).ngroup()
+    leaders = dups.loc[~group.duplicated()]  # the first row of each key: newest type, first file
+    kept = leaders.set_index(group.loc[leaders.index].to_numpy()).reindex(group.to_numpy())
+    kept.index = dups.index
+    same = pd.Series(True, index=dups.index)
+    for column in VALUE_COLUMNS:
+        a, b = dups[column].astype("float64"), kept[column].astype("float64")
+        both_missing = a.isna() & b.isna()
+        close = (a - b).abs() <= 1e-12 + 1e-12 * b.abs()
+        same &= both_missing | close.fillna(False)
+    differ = ~same
+    conflict = differ & dups["_age"].eq(kept["_age"])
+    if conflict.any():
+        other = dups.loc[conflict].iloc[0]
+        first = kept.loc[conflict].iloc[0]
+        series, area, period, sex, age = (other[c] for c in OBSERVATION_KEY)
+        raise InputError(
+            other["source_file"],
+            f"contradicts {first['source_file']} data row {first['_row']}: "
+            f"{series}, area {area}, period {period}, {sex}, {age} has value {other['value']} "
+            f"here and {first['value']} there",
+            where=f"data row {other['_row']}",
+            expected="one value per indicator, area, period, sex and age")
+    superseded = int((differ & dups["_age"].gt(kept["_age"])).sum())
+    order = frame.assign(_position=range(len(frame))).sort_values([*OBSERVATION_KEY, "_age", "_position"],
+                                                                  kind="stable")
+    first_rows = order.drop_duplicates(OBSERVATION_KEY, keep="first").sort_values("_position")
+    return first_rows.drop(columns="_position"), superseded
 
 
 def _same(a: float, b: float) -> bool:
@@ -432,13 +517,66 @@ def indicator_csv_url(indicator_id: int, area_type_id: int) -> str:
             f"&child_area_type_id={area_type_id}&parent_area_type_id={PARENT_AREA_TYPE_ENGLAND}")
 
 
+def upper_tier_area_types(area_types: object, source: str | Path = API + "area_types") -> list[tuple[int, str]]:
+    """Every upper-tier area type in an `area_types` response, newest first (as choose_upper_tier_area_type
+    orders them)."""
+    choose_upper_tier_area_type(area_types, source)  # the same checks and errors for a malformed response
+    found = []
+    for item in area_types:
+        name = str(item["Name"])
+        if _UPPER_TIER.search(name) and not _NOT_UPPER_TIER.search(name):
+            start, open_ended = _area_type_start(name)
+            found.append((start, open_ended, int(item["Id"]), name))
+    found.sort(reverse=True)
+    return [(area_type_id, name) for _, _, area_type_id, name in found]
+
+
+def available_area_types(get_json: Callable[[str], object], indicator_id: int) -> set[int] | None:
+    """The area type ids Fingertips has data for, for one indicator (`available_data?indicator_id=`);
+    None when the look-up fails or says nothing usable (the caller then asks for every upper-tier type)."""
+    url = f"{API}available_data?indicator_id={indicator_id}"
+    try:
+        answer = get_json(url)
+    except FetchError as exc:
+        log.warning("could not list the area types of Fingertips indicator %s (%s)", indicator_id, exc)
+        return None
+    ids = set()
+    for item in answer if isinstance(answer, list) else []:
+        if isinstance(item, dict):
+            value = next((v for k, v in item.items() if k.lower() == "areatypeid"), None)
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                ids.add(int(value))
+    return ids or None
+
+
+def downloads_per_area_type(get_json: Callable[[str], object], indicator_ids: list[int],
+                            area_types: list[tuple[int, str]]) -> dict[int, list[Download]]:
+    """Per upper-tier area type (newest first), the indicator CSVs to fetch at it: every indicator at the newest
+    type (`indicator-<id>.csv`), and at each earlier type the indicators Fingertips has data for there
+    (`indicator-<id>_area_type_<t>.csv`). When the available-data look-up fails for an indicator, every
+    earlier type is asked (a type without data gives a CSV with a header only)."""
+    newest = area_types[0][0]
+    plan: dict[int, list[Download]] = {type_id: [] for type_id, _ in area_types}
+    for indicator_id in indicator_ids:
+        available = available_area_types(get_json, indicator_id)
+        for type_id, _ in area_types:
+            if type_id == newest:
+                plan[type_id].append(Download(area_type_file_name(indicator_id, None),
+                                              indicator_csv_url(indicator_id, type_id)))
+            elif available is None or type_id in available:
+                plan[type_id].append(Download(area_type_file_name(indicator_id, type_id),
+                                              indicator_csv_url(indicator_id, type_id)))
+    return plan
+
+
 def plan_downloads(get_json: Callable[[str], object], catalogue: list[Indicator] | None = None) -> list[Download]:
-    """`area_types.json` plus one `indicator-<id>.csv` per Fingertips id the catalogue's series name (the default
-    catalogue: data/indicators, or INDICATORS_CATALOGUE), at the newest upper-tier area type. An id whose
+    """`area_types.json` plus each Fingertips id the catalogue's series name (the default catalogue:
+    data/indicators, or INDICATORS_CATALOGUE) at every upper-tier area type it has data for. An id whose
     catalogue entry gives a `publisher_name` is checked by that name first (`resolve_id_by_name`)."""
     wanted = catalogue_indicator_ids(load_catalogue() if catalogue is None else catalogue)
-    area_type_id, area_type_name = discover_upper_tier_area_type(get_json)
-    log.info("Fingertips upper-tier area type: %s (%s)", area_type_id, area_type_name)
+    url = API + "area_types"
+    area_types = upper_tier_area_types(get_json(url), url)
+    log.info("Fingertips upper-tier area types, newest first: %s", ", ".join(f"{i} ({n})" for i, n in area_types))
     ids = list(dict.fromkeys(resolve_id_by_name(get_json, i, name) if name else i for i, name in wanted))
-    return [Download(name=AREA_TYPES_FILE, url=API + "area_types")] + [
-        Download(name=f"indicator-{i}.csv", url=indicator_csv_url(i, area_type_id)) for i in ids]
+    per_type = downloads_per_area_type(get_json, ids, area_types)
+    return [Download(name=AREA_TYPES_FILE, url=url)] + [d for type_id, _ in area_types for d in per_type[type_id]]
