@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from support import make_warehouse, read_html_tables
 
+from indicators.pipeline.build import publish_network_figures
 from indicators.pipeline.sources import ukhsa_hcv_odn
 from indicators.products import availability as av
 from indicators.products import local_data as ld
@@ -33,6 +35,7 @@ def fixture_db(tmp_path_factory) -> Path:
             con.register("_f", staged[name])
             con.execute(f"CREATE TABLE published.{published} AS SELECT * FROM _f")
             con.unregister("_f")
+        publish_network_figures(con)
     finally:
         con.close()
     return db
@@ -46,15 +49,17 @@ def con(fixture_db):
 
 
 # Worked out by hand from tests/support.py (VALUES, HARM_VALUES) and the two local-data fixtures.
+# HCV: every area in the ODN lookup has its network's figure (network-level); North Yorkshire is in none.
+NET = "network-level figure"
 EXPECTED = {
     # area: (completions, deaths, hcv, naloxone)
-    "E06000009": ("open figure", "open figure", "not published", "open figure"),        # Blackpool: Release 2017/18
-    "E09000007": ("open figure", "open figure", "not published", "local data only"),    # Camden: public local row
-    "E06000063": ("no data", "open figure", "not published", "not published"),          # Cumberland: count only
-    "E09000012": ("suppressed", "open figure", "not published", "local data only"),     # Hackney
-    "E08000003": ("open figure", "open figure", "not published", "not published"),      # Manchester: restricted only
+    "E06000009": ("open figure", "open figure", NET, "open figure"),                    # Blackpool: Release 2017/18
+    "E09000007": ("open figure", "open figure", NET, "local data only"),                # Camden: public local row
+    "E06000063": ("no data", "open figure", NET, "not published"),                      # Cumberland: count only
+    "E09000012": ("suppressed", "open figure", NET, "local data only"),                 # Hackney
+    "E08000003": ("open figure", "open figure", NET, "not published"),                  # Manchester: restricted only
     "E06000065": ("no data", "no data", "not published", "not published"),              # North Yorkshire
-    "E09000033": ("open figure", "open figure", "not published", "local data only"),    # Westminster
+    "E09000033": ("open figure", "open figure", NET, "local data only"),                # Westminster
 }
 
 
@@ -90,10 +95,12 @@ def test_matrix_details(con):
     assert m.loc[("E08000003", "hcv"), "per_area_status"] == "restricted"
     assert m.loc[("E06000009", "naloxone"), "per_area_status"] == "foi"
     assert m.loc[("E09000007", "deaths"), "per_area_status"] == "open"
-    # HCV: open only per ODN; the note names the network where the lookup covers the area.
-    assert m.loc[("E09000007", "hcv"), "note"].endswith(
-        "Open figure for its HCV operational delivery network only: Fixture Network London, latest 2021/22.")
-    assert "operational delivery network" not in m.loc[("E06000065", "hcv"), "note"]
+    # HCV: open only per ODN; the note gives the network's latest figure, labelled as the network's.
+    assert m.loc[("E09000007", "hcv"), "note"] == (
+        "Figure for Fixture Network London (covers 3 areas): 80 in 2021/22 (latest), for the whole network, never "
+        "split between its areas.")
+    assert m.loc[("E09000007", "hcv"), "has_open_figure"] == False  # noqa: E712 (not the area's own figure)
+    assert "network" not in m.loc[("E06000065", "hcv"), "note"]
 
 
 def test_national_summary_sentences(con):
@@ -101,7 +108,8 @@ def test_national_summary_sentences(con):
         "4 of 7 areas have any open treatment-completion figure (latest period 2020/21; 1 is suppressed; "
         "2 have no data in the files used).",
         "6 of 7 areas have any open drug-related deaths figure (latest period 2019-21; 1 has no data in the files used).",
-        "0 of 7 areas have any open hepatitis C figure (7 are not published openly per area).",
+        "0 of 7 areas have any open hepatitis C figure (6 have only their HCV network's figure, for all the "
+        "network's areas; 1 is not published openly per area).",
         "1 of 7 areas has any open naloxone figure (1 of them only from a Freedom of Information survey, licence "
         "not stated; latest period 2017/18; 3 have local data only; 3 are not published openly per area).",
     ]
@@ -133,8 +141,9 @@ def test_odn_values_for_an_area_list_the_member_areas(con):
     assert camden["value"].iloc[1] == 80.0
     assert set(camden["n_member_areas"]) == {3}
     assert set(camden["member_area_names"]) == {"Camden, Hackney, Westminster"}
-    assert av.odn_caption(camden) == ("HCV treatment in your ODN, Fixture Network London (3 areas: Camden, Hackney, "
-                                      "Westminster). A figure for the whole network, not for this area alone.")
+    assert av.odn_caption(camden) == (
+        "HCV treatment starts in your area's HCV network: figure for Fixture Network London (covers 3 areas: Camden, "
+        "Hackney, Westminster). A figure for the whole network, never split between its areas and not this area's own.")
     north = queries.odn_values_for_area(con, "E06000063")
     assert list(north["value"]) == [120.0, 150.0] and set(north["member_area_codes"]) == {
         "E06000009, E06000063, E08000003"}
@@ -180,7 +189,8 @@ def test_table_has_a_column_per_family(con):
     hackney = table.set_index("Code").loc["E09000012"]
     assert hackney["Successful completions"] == "✱ Suppressed by the publisher"
     assert hackney["Take-home naloxone"] == "◐ Local data only (not official statistics) (2022/23)"
-    assert hackney["Hepatitis C treatment"] == "⊘ Not published for this area"
+    assert hackney["Hepatitis C treatment"] == "◇ Network-level figure only (not this area's own)"
+    assert table.set_index("Code").loc["E06000065", "Hepatitis C treatment"] == "⊘ Not published for this area"
 
 
 def test_family_sources_come_from_the_catalogue(con):
@@ -276,7 +286,8 @@ def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_pat
     app = _page(db, monkeypatch, "pages/area.py", area="E06000009")
     assert not app.exception, [e.value for e in app.exception]
     body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
-    assert "HCV treatment in your ODN, Fixture Network North (3 areas: Blackpool, Cumberland, Manchester)" in body
+    assert ("HCV treatment starts in your area's HCV network: figure for Fixture Network North (covers 3 areas: "
+            "Blackpool, Cumberland, Manchester)") in body
     assert "1 row is restricted: shown only in this local session, never in a download or export" in body
     markup = [json.loads(e.proto.json) for e in app.get("bidi_component")]
     local = [t for m in markup for t in read_html_tables(m) if "Access" in t.columns][0]
@@ -284,3 +295,55 @@ def test_area_profile_shows_the_network_and_flags_local_rows(fixture_db, tmp_pat
     assert local["Value"].tolist() == ["30.0"] and local["Count"].tolist() == ["300"]
     odn = [t for m in markup for t in read_html_tables(m) if t.attrs["caption"].startswith("HCV figures")][0]
     assert list(odn.columns) == ["Period", "Value", "Count", "Denominator", "Note", "Source"] and len(odn) >= 1
+
+
+# --------------------------------------------------------------------------- network-level figures (issue 14, item 7)
+
+def test_network_figures_are_labelled_and_never_apportioned(con):
+    from indicators.products import queries
+
+    network = queries.network_figures(con).set_index("area_code")
+    assert list(queries.network_figures(con).columns) == queries.NETWORK_COLUMNS
+    assert sorted(network.index) == ["E06000009", "E06000063", "E08000003", "E09000007", "E09000012", "E09000033"]
+    camden = network.loc["E09000007"]
+    assert (camden["network_label"], camden["value"], camden["period_label"]) == (
+        "figure for Fixture Network London (covers 3 areas)", 80.0, "2021/22")
+    assert camden["indicator_id"] == "hcv_treatment_starts_pwid"
+    # Every member area gets the whole network's figure, never a share of it.
+    assert network.loc[["E06000009", "E06000063", "E08000003"], "value"].tolist() == [150.0] * 3
+    assert list(queries.network_figures(con, "E06000065").index) == []
+    profile = queries.area_profile(con, "E09000007").set_index("indicator_id")
+    hcv = profile.loc["hcv_treatment_starts_pwid"]
+    assert pd.isna(hcv["value"]) and hcv["network_value"] == 80.0 and hcv["network_period"] == "2021/22"
+    assert hcv["network_label"] == "figure for Fixture Network London (covers 3 areas)"
+    assert pd.isna(profile.loc["completion_opiate", "network_label"])
+
+
+def test_profile_words_show_the_network_figure_as_the_networks(con):
+    from indicators.present import profile as words
+    from indicators.present import text
+    from indicators.products import queries
+
+    profile = queries.area_profile(con, "E09000007")
+    row = profile.set_index("indicator_id").loc["hcv_treatment_starts_pwid"].to_dict()
+    assert text.category(row, row["publication_status"]) == "network figure"
+    sentence = ("Figure for Fixture Network London (covers 3 areas): 80 people starting treatment in 2021/22; not this "
+                "area's own and not compared.")
+    assert text.network_sentence(row) == sentence
+    assert ("HCV treatment starts (ODN): " + sentence, None) in words.glance("Camden", profile, "London")
+    table = read_html_tables(words.spine_table(profile, "Camden"))[0].set_index("Indicator")
+    assert table.loc["HCV treatment starts (ODN)", "Compared with England"] == (
+        "Network-level figure only, not this area's own: " + sentence)
+    assert table.loc["HCV treatment starts (ODN)", "Camden"] == "–"
+    reasons = {r["indicator"]: r["reason"] for r in text.not_possible(profile)}
+    assert reasons["HCV treatment starts (ODN)"] == (
+        "published only for a network of areas, never split between them: " + sentence)
+
+
+def test_area_page_shows_the_network_figure(fixture_db, tmp_path, monkeypatch):
+    db = Path(shutil.copyfile(fixture_db, tmp_path / "network.duckdb"))
+    app = _page(db, monkeypatch, "pages/area.py", area="E06000009")
+    assert not app.exception, [e.value for e in app.exception]
+    body = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))
+    assert ("HCV treatment starts (ODN): Figure for Fixture Network North (covers 3 areas): 150 people starting "
+            "treatment in 2021/22; not this area's own and not compared.") in body

@@ -36,6 +36,7 @@ from indicators.pipeline.schema import (
     OBSERVATION_COLUMNS,
     conform_observations,
     value_status_sql,
+    table_exists,
 )
 from indicators.pipeline.sources import Source, all_sources
 from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
@@ -645,6 +646,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
             con.execute("CREATE TABLE published.peer_cipfa AS SELECT * FROM staged.peer_cipfa")
         _publish_networks(con, staged)
         _write(con, "published.indicators", catalogue_frame(catalogue))
+        publish_network_figures(con)
         _write(con, "published.families", families_frame())
         _write(con, "published.methods", methods_frame())
         fetch_status = _fetch_status(raw_dir, report)
@@ -729,6 +731,9 @@ def _fetch_status(raw_dir: Path, report: BuildReport) -> dict[str, dict]:
         return {}
 
 
+NETWORK_SOURCE = "ukhsa_hcv_odn"  # figures published only per HCV operational delivery network, never per area
+
+
 def _publish_networks(con: duckdb.DuckDBPyConnection, staged: dict[str, pd.DataFrame]) -> None:
     """published.hcv_odn_values (HCV figures per operational delivery network) and published.hcv_odn_areas (which
     network covers each area), when the UKHSA ODN source is in the raw folder."""
@@ -736,6 +741,35 @@ def _publish_networks(con: duckdb.DuckDBPyConnection, staged: dict[str, pd.DataF
         con.execute("CREATE TABLE published.hcv_odn_values AS SELECT * FROM staged.hcv_odn_values "
                     "ORDER BY odn_code, period_end, period_label")
         con.execute("CREATE TABLE published.hcv_odn_areas AS SELECT * FROM staged.la_odn ORDER BY area_code")
+
+
+def publish_network_figures(con: duckdb.DuckDBPyConnection) -> None:
+    """published.network_figures, from published.hcv_odn_values, hcv_odn_areas, areas and indicators (nothing when
+    the build has no network tables): one row per current area in a network and per network-only indicator (its
+    sources include NETWORK_SOURCE), holding the network's latest figure (the latest period with a value or a
+    withheld row). The same whole figure for every member area: never apportioned to them, never compared."""
+    if not (table_exists(con, "published", "hcv_odn_values") and table_exists(con, "published", "hcv_odn_areas")):
+        return
+    con.execute("""
+        CREATE TABLE published.network_figures AS
+        WITH members AS (
+            SELECT m.odn_code, CAST(count(*) AS BIGINT) AS n_member_areas,
+                   string_agg(coalesce(a.area_name, m.area_name), ', ' ORDER BY coalesce(a.area_name, m.area_name))
+                       AS member_area_names
+            FROM published.hcv_odn_areas m LEFT JOIN published.areas a USING (area_code) GROUP BY m.odn_code),
+        latest AS (
+            SELECT odn_code, arg_max(period_label, period_end) AS period_label FROM published.hcv_odn_values
+            WHERE value IS NOT NULL OR is_suppressed GROUP BY odn_code)
+        SELECT l.area_code, i.indicator_id, v.odn_code, v.odn_name, mb.n_member_areas, mb.member_area_names,
+               v.period_label, v.period_end, v.value, coalesce(v.is_suppressed, false) AS is_suppressed, v.value_note
+        FROM published.hcv_odn_areas l
+        JOIN latest USING (odn_code)
+        JOIN published.hcv_odn_values v ON v.odn_code = latest.odn_code AND v.period_label = latest.period_label
+        JOIN members mb ON mb.odn_code = l.odn_code
+        JOIN published.areas a ON a.area_code = l.area_code AND a.valid_to IS NULL
+        CROSS JOIN (SELECT indicator_id FROM published.indicators
+                    WHERE list_contains(string_split(source_ids, ','), ?)) i
+        ORDER BY l.area_code, i.indicator_id""", [NETWORK_SOURCE])
 
 
 DEPRIVATION_COLUMNS = ["indicator_id", "period_label", "period_start", "period_end", "decile", "decile_label", "value",

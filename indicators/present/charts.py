@@ -41,12 +41,13 @@ CATEGORY_COLOURS = {
     "not calculated": "#d4b9a7",
     "not published": "#f1b6da",
     "count only": "#b8c4c9",
+    "network figure": "#d8cce8",  # pale lilac: a figure, but the network's, never coloured as the area's own
     "no data": "#eeeeee",
 }
 CATEGORY_SYMBOLS = {
     "better": "circle", "similar": "diamond", "worse": "square", "higher": "triangle-up",
     "lower": "triangle-down", "not compared": "x", "suppressed": "x", "not calculated": "x", "not published": "x",
-    "count only": "x", "no data": "x",
+    "count only": "x", "network figure": "x", "no data": "x",
 }
 # Viridis, five classes from its light end to indigo (its near-black end is left out so that no class
 # looks like the dark grey of 'suppressed'): colour-blind-safe and ordered in lightness.

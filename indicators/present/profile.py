@@ -71,6 +71,8 @@ def glance(name: str, profile: pd.DataFrame, region_name: str | None) -> list[tu
     out = []
     for row in profile.to_dict("records"):
         if not text.has_figure(row):
+            if row.get("network_label") and not text.is_missing(row.get("network_label")):
+                out.append((f"{row.get('short_title') or row.get('title')}: {text.network_sentence(row)}", None))
             continue
         region = None
         if not text.is_missing(row.get("value")) and not text.is_missing(row.get("region_value")):

@@ -24,7 +24,7 @@ import pandas as pd
 # per-area series, nothing in the files used.
 COMPARISON_CATEGORIES = ("better", "similar", "worse", "higher", "lower")
 CATEGORIES = COMPARISON_CATEGORIES + ("not compared", "suppressed", "not calculated", "not published", "count only",
-                                      "no data")
+                                      "network figure", "no data")
 CATEGORY_LABELS = {
     "better": "Better than England",
     "similar": "Similar to England",
@@ -36,6 +36,7 @@ CATEGORY_LABELS = {
     "not calculated": "Not calculated by the publisher",
     "not published": "Not published for areas",
     "count only": "Count only, no rate (boundary change)",
+    "network figure": "Network-level figure only, not this area's own",
     "no data": "No data",
 }
 CATEGORY_MEANINGS = {
@@ -53,6 +54,8 @@ CATEGORY_MEANINGS = {
     "not published": "No open figure is published for individual areas.",
     "count only": ("A count is published but no rate for these boundaries: the area was created after the "
                    "period, so the publisher's rate covers the old areas only."),
+    "network figure": ("No figure is published for this area; the one shown is for the whole network of areas it "
+                       "belongs to (an HCV operational delivery network), never split between them or compared."),
     "no data": "No published file this dashboard uses has a figure for this area and period.",
 }
 # published.indicator_values.value_status -> the category of a row without a value.
@@ -150,7 +153,8 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
 
     Order matters: an indicator that is not published for areas is 'not published' whatever the
     row says, unless the row is a council's reply to a Freedom of Information request (a `foi_reference`,
-    queries.map_values); no row is 'no data'; a row without a value takes its state from the build's
+    queries.map_values); no value but the area's network's figure (an HCV network) is 'network figure'; no row
+    is 'no data'; a row without a value takes its state from the build's
     `value_status` (withheld 'suppressed', 'not calculated' by the publisher, 'count only' for an area created
     after the period, 'no data'), or, from a frame without that column, 'suppressed' when withheld, 'count only'
     with a count and 'no data' without one; a value whose comparison is missing or 'not compared' is 'not
@@ -159,6 +163,8 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     if (not is_missing(publication_status) and str(publication_status) != OPEN_STATUS
             and is_missing(row.get("foi_reference"))):
         return "not published"
+    if is_missing(row.get("value")) and not is_missing(row.get("network_label")) and row.get("network_label"):
+        return "network figure"
     if not row.get("has_row", True):
         return "no data"
     status = row.get("value_status")
@@ -174,6 +180,22 @@ def category(row: Mapping, publication_status: object = OPEN_STATUS) -> str:
     if is_missing(word) or str(word) not in COMPARISON_CATEGORIES:
         return "not compared"
     return str(word)
+
+
+def network_label(network: str, n_areas: int) -> str:
+    """'figure for <network> (covers N areas)': how every view labels a figure published only for a group of areas
+    (an HCV operational delivery network), which is never apportioned to its areas nor coloured as one's own."""
+    return f"figure for {network} (covers {int(n_areas)} area{'s' if int(n_areas) != 1 else ''})"
+
+
+def network_sentence(row: Mapping) -> str:
+    """'Figure for <network> (covers N areas): 160 people starting treatment in 2022/23; not this area's own and not
+    compared.' for a profile row with a network figure (queries.area_profile's network_* columns)."""
+    label = str(row.get("network_label"))
+    figure = ("withheld by the publisher" if bool(row.get("network_suppressed"))
+              else format_value(row.get("network_value"), row.get("unit"), 0))
+    return (f"{label[:1].upper()}{label[1:]}: {figure} in {period_display(row.get('network_period'))}; "
+            "not this area's own and not compared.")
 
 
 def foi_label(reference: str, response_date) -> str:
@@ -218,6 +240,8 @@ def category_label(row: Mapping, publication_status: object = OPEN_STATUS) -> st
     cat = category(row, publication_status)
     if cat == "not compared":
         return f"{CATEGORY_LABELS[cat]} ({not_compared_reason(row)})"
+    if cat == "network figure":
+        return f"{CATEGORY_LABELS[cat]}: {network_sentence(row)}"
     return CATEGORY_LABELS[cat]
 
 
@@ -438,6 +462,9 @@ def not_possible(profile: pd.DataFrame) -> list[dict]:
         if not is_missing(status) and str(status) != OPEN_STATUS:
             reason = "not published for individual areas" + (
                 f" ({row.get('status_note')})" if row.get("status_note") else "")
+        elif not is_missing(row.get("network_label")) and row.get("network_label") and is_missing(row.get("value")):
+            reason = ("published only for a network of areas, never split between them: "
+                      + network_sentence(row))
         elif not period:
             reason = "no data for any area"
         elif category(row) == "suppressed":

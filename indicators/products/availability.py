@@ -6,7 +6,7 @@ naloxone only in a charity's FOI surveys, HCV only per operational delivery netw
 `availability_matrix` says, for every current upper-tier area and family, which status applies.
 Its inputs are frames the query layer reads (indicators.products.queries.availability_matrix:
 published.indicator_values, published.indicators with its availability JSON, public rows of
-local.values and the published ODN tables), so it stays true as data arrive.
+local.values and published.network_figures), so it stays true as data arrive.
 
 Statuses, in the order they are decided:
 - 'open figure': an official or published-survey figure (value or count) in some period;
@@ -14,6 +14,8 @@ Statuses, in the order they are decided:
   with `indicators import` (a public local row with a `foi_reference`; not official statistics);
 - 'local data only': no such figure, but a public local-data row (not official statistics);
 - 'suppressed': the publisher has rows for the area but withheld every figure;
+- 'network-level figure': no figure for the area, but one for the HCV operational delivery network it
+  belongs to (labelled 'figure for <network> (covers N areas)', never apportioned to the areas);
 - 'no data': the family is published per area, but the files used for the build hold nothing
   for this area;
 - 'not published': nobody publishes the family openly per area (restricted, FOI-only or ODN-only).
@@ -26,15 +28,16 @@ import re
 
 import pandas as pd
 
-from indicators.present.text import foi_label, md_escape
+from indicators.present.text import foi_label, format_value, md_escape, network_label, period_display
 
 OPEN_FIGURE = "open figure"
 FOI_FIGURE = "FOI figure"
+NETWORK_FIGURE = "network-level figure"
 LOCAL_ONLY = "local data only"
 SUPPRESSED = "suppressed"
 NO_DATA = "no data"
 NOT_PUBLISHED = "not published"
-STATUSES = (OPEN_FIGURE, FOI_FIGURE, LOCAL_ONLY, SUPPRESSED, NO_DATA, NOT_PUBLISHED)
+STATUSES = (OPEN_FIGURE, FOI_FIGURE, LOCAL_ONLY, SUPPRESSED, NETWORK_FIGURE, NO_DATA, NOT_PUBLISHED)
 
 # Words every view uses; "not published", "suppressed" and "no data" never share wording.
 STATUS_LABELS = {
@@ -42,6 +45,7 @@ STATUS_LABELS = {
     FOI_FIGURE: "FOI figure (council's reply, not official statistics)",
     LOCAL_ONLY: "Local data only (not official statistics)",
     SUPPRESSED: "Suppressed by the publisher",
+    NETWORK_FIGURE: "Network-level figure only (not this area's own)",
     NO_DATA: "No data in the files used",
     NOT_PUBLISHED: "Not published for this area",
 }
@@ -53,6 +57,8 @@ STATUS_DESCRIPTIONS = {
     LOCAL_ONLY: "No published figure, but local or community data has been loaded and marked public; it is not "
                 "official statistics.",
     SUPPRESSED: "The publisher reports this area but withheld its figures, usually because the numbers are small.",
+    NETWORK_FIGURE: "No figure is published for this area alone; one is published for the network of areas it belongs "
+                    "to (an HCV operational delivery network), for all of them together and never split between them.",
     NO_DATA: "The publisher covers areas like this one, but the published files the dashboard uses hold no figure "
              "for it.",
     NOT_PUBLISHED: "Nobody publishes this openly per local authority: the figures are restricted to commissioners, "
@@ -67,10 +73,12 @@ STATUS_COLOURS = {
     FOI_FIGURE: "#E69F00",       # orange
     LOCAL_ONLY: "#56B4E9",       # sky blue
     SUPPRESSED: "#4d4d4d",       # dark grey
+    NETWORK_FIGURE: "#d8cce8",   # pale lilac: the network's figure, never an area's own colour
     NO_DATA: "#e6e6e6",          # pale grey: never read as a value
     NOT_PUBLISHED: "#f1b6da",    # pink
 }
-STATUS_SYMBOLS = {OPEN_FIGURE: "●", FOI_FIGURE: "◆", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NO_DATA: "○", NOT_PUBLISHED: "⊘"}
+STATUS_SYMBOLS = {OPEN_FIGURE: "●", FOI_FIGURE: "◆", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NETWORK_FIGURE: "◇", NO_DATA: "○",
+                  NOT_PUBLISHED: "⊘"}
 
 PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
 _STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
@@ -133,13 +141,14 @@ def _source_statuses(cat: pd.DataFrame) -> dict[tuple[str, str], str]:
 
 
 def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: pd.DataFrame, local: pd.DataFrame,
-                        odn: dict[str, tuple[str, str]], families: pd.DataFrame) -> pd.DataFrame:
+                        network: pd.DataFrame, families: pd.DataFrame) -> pd.DataFrame:
     """One row per current upper-tier area x side-by-side family; columns MATRIX_COLUMNS.
 
     `areas`: the current upper-tier areas (area_code, area_name, region_name); `catalogue`: published.indicators;
     `figures`: every value row's indicator_id, area_code, period_label, period_end, source_id, has_figure,
     is_suppressed; `local`: public local rows with a figure (indicator_id, area_code, period_label, period_end,
-    source_id, foi_reference, foi_response_date); `odn`: area_code -> (ODN name, latest period with a figure);
+    source_id, foi_reference, foi_response_date); `network`: queries.network_figures (each area's network's latest
+    figure, per network-only indicator);
     `families`: published.families.
     """
     shown = side_by_side(families)
@@ -155,6 +164,8 @@ def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: p
         for i, s in zip(values["indicator_id"], values["source_id"])]
     local = local.loc[local["indicator_id"].isin(family_of)].copy()
     local["family"] = local["indicator_id"].map(family_of)
+    network = network.loc[network["indicator_id"].map(family_of).eq("hcv")].drop_duplicates("area_code")
+    network = network.set_index("area_code")
 
     family_status = {}
     family_note = {}
@@ -210,10 +221,17 @@ def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: p
                 row.update(status=NO_DATA, note="This warehouse's catalogue has no indicator in this family.")
             else:
                 row.update(status=NOT_PUBLISHED, note=family_note[family] or "Not published openly per local authority.")
-            if family == "hcv" and area.area_code in odn:
-                odn_name, period = odn[area.area_code]
-                row["note"] = (row["note"] + f" Open figure for its HCV operational delivery network only: "
-                               f"{odn_name}, latest {period}.").strip()
+            if family == "hcv" and area.area_code in network.index:
+                figure = network.loc[area.area_code]
+                said = ("withheld by the publisher" if bool(figure["is_suppressed"])
+                        else format_value(figure["value"], "", 0))
+                sentence = (f"{figure['network_label'][:1].upper()}{figure['network_label'][1:]}: {said} in "
+                            f"{period_display(figure['period_label'])} (latest), for the whole network, never split "
+                            "between its areas.")
+                if row["status"] in (NO_DATA, NOT_PUBLISHED):
+                    row.update(status=NETWORK_FIGURE, note=sentence)
+                else:
+                    row["note"] = f"{row['note']} {sentence}".strip()
             row["status_label"] = STATUS_LABELS[row["status"]]
             rows.append(row)
     return pd.DataFrame(rows, columns=MATRIX_COLUMNS)
@@ -240,6 +258,8 @@ def national_summary(matrix: pd.DataFrame, families: pd.DataFrame) -> list[str]:
                                    "have FOI figures only (the councils' replies)"),
                                   (LOCAL_ONLY, "has local data only", "have local data only"),
                                   (SUPPRESSED, "is suppressed", "are suppressed"),
+                                  (NETWORK_FIGURE, "has only its HCV network's figure, for all the network's areas",
+                                   "have only their HCV network's figure, for all the network's areas"),
                                   (NO_DATA, "has no data in the files used", "have no data in the files used"),
                                   (NOT_PUBLISHED, "is not published openly per area",
                                    "are not published openly per area")):
@@ -251,13 +271,14 @@ def national_summary(matrix: pd.DataFrame, families: pd.DataFrame) -> list[str]:
 
 
 def odn_caption(odn_values: pd.DataFrame) -> str:
-    """'HCV treatment in your ODN, <name> (N areas: a, b, c)' for the frame odn_values_for_area returned; '' if empty."""
+    """'HCV treatment starts in your area's HCV network: figure for <name> (covers N areas: a, b, c). ...' for the
+    frame odn_values_for_area returned; '' if empty."""
     if odn_values.empty:
         return ""
     first = odn_values.iloc[-1]
-    n = int(first["n_member_areas"])
-    return (f"HCV treatment in your ODN, {first['odn_name']} ({n} area{'s' if n != 1 else ''}: "
-            f"{first['member_area_names']}). A figure for the whole network, not for this area alone.")
+    label = network_label(first["odn_name"], int(first["n_member_areas"]))
+    return (f"HCV treatment starts in your area's HCV network: {label[:-1]}: {first['member_area_names']}). "
+            "A figure for the whole network, never split between its areas and not this area's own.")
 
 
 def family_sources(catalogue: pd.DataFrame, family: str) -> pd.DataFrame:

@@ -324,16 +324,9 @@ def availability_matrix(con) -> pd.DataFrame:
     local = local.loc[local["value"].notna() | local["numerator"].notna(),
                       ["indicator_id", "area_code", "period_label", "period_end", "source_id", "foi_reference",
                        "foi_response_date"]]
-    odn = {}
-    if table_exists(con, "hcv_odn_values") and table_exists(con, "hcv_odn_areas"):
-        rows = con.execute("""
-            SELECT l.area_code, arg_max(v.odn_name, v.period_end), arg_max(v.period_label, v.period_end)
-            FROM published.hcv_odn_areas l JOIN published.hcv_odn_values v USING (odn_code)
-            WHERE v.value IS NOT NULL GROUP BY l.area_code""").fetchall()
-        odn = {code: (name, period) for code, name, period in rows}
     catalogue = _df(con, "SELECT * FROM published.indicators")
     areas = upper_tier_areas(con)[["area_code", "area_name", "region_name"]]
-    return availability.availability_matrix(areas, catalogue, figures, local, odn, families(con))
+    return availability.availability_matrix(areas, catalogue, figures, local, network_figures(con), families(con))
 
 
 def fetch_status(con) -> pd.DataFrame:
@@ -526,6 +519,26 @@ def minimums(con) -> dict[str, int]:
     return dict(con.execute("SELECT minimum, value FROM published.minimums").fetchall())
 
 
+NETWORK_COLUMNS = ["area_code", "indicator_id", "odn_code", "odn_name", "n_member_areas", "member_area_names",
+                   "period_label", "value", "is_suppressed", "value_note", "network_label"]
+
+
+def network_figures(con, area_code: str | None = None) -> pd.DataFrame:
+    """published.network_figures for every current area in an HCV network (or one area): per network-only
+    indicator, the network's latest figure, with `network_label` ('figure for <network> (covers N areas)'). A
+    figure for the whole network: never apportioned to its areas, never compared. Empty when the build had no
+    network tables."""
+    from indicators.present.text import network_label
+
+    if not table_exists(con, "network_figures"):
+        return pd.DataFrame(columns=NETWORK_COLUMNS)
+    frame = _df(con, """
+        SELECT * FROM published.network_figures WHERE ? IS NULL OR area_code = ? ORDER BY area_code, indicator_id""",
+                [area_code, area_code])
+    frame["network_label"] = [network_label(n, int(k)) for n, k in zip(frame["odn_name"], frame["n_member_areas"])]
+    return frame[NETWORK_COLUMNS]
+
+
 def area_profile(con, area_code: str) -> pd.DataFrame:
     """One row per catalogue indicator for one area at the indicator's latest period (the latest with any
     figure for any area): the area's row (has_row False when it has none); England's value and 95% limits;
@@ -570,6 +583,11 @@ def area_profile(con, area_code: str) -> pd.DataFrame:
     """, [area_code, ENGLAND_CODE, area_code])
     frame["region_code"] = (info or {}).get("region_code") or ""
     frame["region_name"] = (info or {}).get("region_name") or ""
+    # A figure published only for the area's network: in its own columns, never in the area's value.
+    network = network_figures(con, area_code).set_index("indicator_id")
+    for column, source in (("network_label", "network_label"), ("network_value", "value"),
+                           ("network_period", "period_label"), ("network_suppressed", "is_suppressed")):
+        frame[column] = frame["indicator_id"].map(network[source]) if not network.empty else None
     return frame
 
 
