@@ -244,7 +244,9 @@ def test_availability_with_the_release_and_odn_files(built):
         "licence not stated; latest period 2017/18; 149 are not published openly per area).")
     hcv = matrix.loc[matrix["family"].eq("hcv")].set_index("area_code")
     assert not hcv["has_open_figure"].any()
-    assert hcv.loc["E06000063", "note"].endswith("Fixture Network North, latest 2021/22.")
+    assert hcv.loc["E06000063", "status"] == "network-level figure"
+    assert hcv.loc["E06000063", "note"] == ("Figure for Fixture Network North (covers 3 areas): 150 in 2021/22 (latest), "
+                                            "for the whole network, never split between its areas.")
     cumberland = queries.odn_values_for_area(con, "E06000063")
     assert list(cumberland["value"]) == [120.0, 150.0]
     assert set(cumberland["member_area_names"]) == {"Blackpool, Cumberland, Manchester"}
