@@ -202,7 +202,7 @@ def stand_in(synthetic_warehouse):
     server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     policy = FetchPolicy(attempts=2, backoff=0.01, sleep=lambda s: None)
-    downloader = Downloader(policy, client=httpx.Client(transport=Loopback(server.server_address[1])), progress=False)
+    downloader = Downloader(policy, client=httpx.Client(transport=Loopback(server.server_address[1])))
     yield downloader
     downloader.close()
     server.shutdown()
