@@ -8,10 +8,13 @@ publisher's stand-in:
   of ../shared/data/raw/fingertips; every other indicator is answered with the API's header row and no
   rows (what Fingertips sends for an indicator without data at an area type), so no figure is invented.
   The CIPFA lists are tests/fixtures/cipfa_neighbours (a 404 for areas without one: those files are optional).
+  `available_data` says every indicator has data at the newest upper-tier type (502) only, so the plan asks for
+  one file per indicator.
 - ons (www.ons.gov.uk): ons_deaths and population, the real workbooks.
 - geoportal (ONS Open Geography Portal): boundaries, the real GeoJSON and TopoJSON (INDICATORS_URL_ is per
   source, so this stand-in also answers the TopoJSON's GitHub path).
-- github (raw.githubusercontent.com): lookups, the real CSVs (its third file is put in by hand, never asked for).
+- github (raw.githubusercontent.com): lookups, the real CSVs (its third file is put in by hand, never asked for),
+  and ons_sdg, the real ONS SDG 3.5.1 CSV at its pinned path.
 
 Bodies are gzip-encoded when the client accepts it, as the real servers do, and ETags are honoured.
 """
@@ -19,6 +22,7 @@ Bodies are gzip-encoded when the client accepts it, as the real servers do, and 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -31,7 +35,7 @@ SOURCES = {
     "fingertips_api": ("fingertips", "cipfa_neighbours"),
     "ons": ("ons_deaths", "population"),
     "geoportal": ("boundaries",),
-    "github": ("lookups",),
+    "github": ("lookups", "ons_sdg"),
 }
 SAMPLES = {93517: "indicator-93517_unmet_need_ocu_sample.csv", 93532: "indicator-93532_unmet_need_alcohol_sample.csv"}
 
@@ -70,7 +74,12 @@ def fingertips_api(raw: Path, fixtures: Path) -> StandIn:
         path = fixtures / "cipfa_neighbours" / f"nn-{code}.json"
         return Reply(path.read_bytes(), "application/json") if path.is_file() else None
 
+    def available(seen: Seen) -> Reply:
+        indicator = int(seen.query.get("indicator_id", "0"))
+        return Reply(json.dumps([{"IndicatorId": indicator, "AreaTypeId": 502}]).encode(), "application/json")
+
     stand_in.route("/api/all_data/csv/by_indicator_id", indicator_csv)
+    stand_in.route("/api/available_data", available)
     stand_in.route("/api/areas/by_parent_area_code", neighbours)
     return stand_in
 
