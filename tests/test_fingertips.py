@@ -351,7 +351,9 @@ def test_plan_downloads_reads_the_ids_from_the_catalogue(fixtures: Path, tmp_pat
     (tmp_path / "new_measure.toml").write_text(NEW_INDICATOR_TOML.format(series='["fingertips:12345", "ndtms:x"]'))
     (tmp_path / "local_only.toml").write_text(NEW_INDICATOR_TOML.replace("new_measure", "local_only")
                                               .format(series="[]").replace('sql_template = "first_series"\n', ""))
-    plan = fingertips.plan_downloads(FakeApi(_responses(fixtures)), load_catalogue(tmp_path))
+    responses = _responses(fixtures)
+    responses[f"{API}available_data?indicator_id=12345"] = _available(12345, 502)
+    plan = fingertips.plan_downloads(FakeApi(responses), load_catalogue(tmp_path))
     assert [d.name for d in plan] == ["area_types.json", "indicator-12345.csv"]
 
 
