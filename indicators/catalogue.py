@@ -43,6 +43,8 @@ class Family:
     order: int
     not_published_title: str = ""
     not_published_note: str = ""
+    # The scorecard: the indicators that each get a column of their own; none means one column for the family.
+    scorecard: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,24 @@ def load_families(path: Path = FAMILIES_FILE) -> dict[str, Family]:
         out[item["id"]] = Family(id=item["id"], title=item["title"], noun=item["noun"],
                                  side_by_side=bool(item.get("side_by_side", False)), order=order,
                                  not_published_title=item.get("not_published_title", ""),
-                                 not_published_note=" ".join(item.get("not_published_note", "").split()))
+                                 not_published_note=" ".join(item.get("not_published_note", "").split()),
+                                 scorecard=tuple(item.get("scorecard", ())))
     return out
+
+
+# The status of a source's figures in a catalogue entry's `availability`, best first; only per-area sources count.
+PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
+STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
+
+
+def per_area_status(publication_status: str, availability: list[dict]) -> str:
+    """The best status any source has *per local authority* (ODN, regional or national sources don't count)."""
+    statuses = [i.get("status", "") for i in availability
+                if str(i.get("geography", "")).lower() in PER_AREA_GEOGRAPHIES]
+    if not availability:
+        statuses = [publication_status]
+    ranked = sorted((s for s in statuses if s in STATUS_RANK), key=STATUS_RANK.get)
+    return ranked[0] if ranked else "not collected"
 
 
 def _method(path: Path, name: str, item: dict) -> MethodRule:

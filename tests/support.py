@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from indicators.pipeline.build import families_frame, methods_frame
+from indicators.pipeline.scorecard import publish_scorecard
 from indicators.pipeline.statistics import publish_statistics
 
 ENGLAND = "E92000001"
@@ -279,6 +280,7 @@ def make_warehouse(path: Path, *, values: list[tuple] | None = None, build_id: s
                    lower_ci_998 AS pub_lower_ci_998, upper_ci_998 AS pub_upper_ci_998
             FROM published.indicator_values""")
         publish_statistics(con)
+        publish_scorecard(con)
     finally:
         con.close()
     return path

@@ -225,7 +225,7 @@ def _axe_source() -> str:
 
 
 @pytest.mark.parametrize("path", ["/", "/lottery", "/area?area=E06000009", "/compare", "/about",
-                                  "/availability"])
+                                  "/availability", "/scorecard"])
 def test_accessibility(server, page, path):
     """No serious or critical axe-core violation of WCAG 2.x A/AA rules anywhere on the page."""
     source = _axe_source()
@@ -241,7 +241,8 @@ def test_accessibility(server, page, path):
 FIRST_REQUESTS = [("/?indicator=deaths_drug_misuse", "Deaths related to drug misuse"),
                   ("/lottery", "The postcode lottery"), ("/area?area=E06000009", "Blackpool"),
                   ("/compare", "Compare areas"), ("/availability", "Data availability"),
-                  ("/downloads", "Download the data"), ("/about", "About the data")]
+                  ("/downloads", "Download the data"), ("/about", "About the data"),
+                  ("/scorecard?region=E12000007&sort=completion_opiate", "Scorecard: the postcode lottery in one table")]
 
 
 @pytest.mark.parametrize("path,title", FIRST_REQUESTS, ids=[p.split("?")[0].strip("/") or "home" for p, _ in FIRST_REQUESTS])

@@ -9,6 +9,7 @@ static area profile says the same sentences and shows the same numbers as the ap
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -129,7 +130,7 @@ def test_every_area_and_indicator_has_its_page_and_every_link_resolves(site):
     # --all-periods: the earlier period of opiate completions has its own page, linked from the latest one
     assert "map/completion_opiate/2019-20/index.html" in pages
     assert ("a", "../../map/completion_opiate/2019-20/") in pages["map/completion_opiate/index.html"].refs
-    for name in ("index.html", "about/index.html", "areas/index.html", "downloads/index.html",
+    for name in ("index.html", "about/index.html", "areas/index.html", "downloads/index.html", "scorecard/index.html",
                  "embed/map/deaths_drug_misuse/index.html",
                  "embed/area/E06000009/trend/completion_opiate/index.html"):
         assert name in pages, name
@@ -324,6 +325,42 @@ def test_static_profile_says_what_the_app_says(site, warehouse, monkeypatch):
         assert chart in page
 
 
+def test_static_scorecard_is_the_apps(site, warehouse, monkeypatch):
+    """The static scorecard shows the app's default view: the same table and sentences, every area linked to its
+    static profile, and the CSV the app's download gives for that view."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+    from test_pages import DASHBOARD
+
+    from indicators.present import scorecard as sc
+    from indicators.products import downloads, queries
+
+    monkeypatch.setenv("INDICATORS_DB", str(warehouse))
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    at.switch_page("pages/scorecard.py")
+    at.run()
+    assert not at.exception
+    app_tables = [t for e in at.get("bidi_component") for t in read_html_tables(json.loads(e.proto.json))]
+    static = read_html_tables((site / "scorecard" / "index.html").read_text(encoding="utf-8"))
+    assert static[0].equals(app_tables[0]) and len(static[0]) == len(CURRENT) + 1
+    links = parse(site / "scorecard" / "index.html").refs
+    names = {code: name for code, name, *_ in AREAS} | {"E06000065": "North Yorkshire"}
+    assert [ref for tag, ref in links if ref.startswith("../area/")] == [
+        f"../area/{c}/" for c in sorted(CURRENT + ["E06000065"], key=lambda c: names[c])]
+    con = queries.connect(warehouse)
+    try:
+        rows = sc.chosen(queries.scorecard(con), None, "area")
+        build_id = queries.build_info(con)["build_id"]
+    finally:
+        con.close()
+    (csv,) = (site / "scorecard").glob("*_scorecard_*.csv")
+    assert csv.read_bytes() == downloads.view_csv(sc.csv_rows(rows), build_id=build_id)
+    page = (site / "scorecard" / "index.html").read_text(encoding="utf-8")
+    for sentence in sc.summary(queries.scorecard(queries.connect(warehouse))):
+        assert html.escape(sentence, quote=False) in page
+
+
 def test_static_map_is_the_apps_map(site, warehouse, monkeypatch):
     from streamlit.testing.v1 import AppTest
     from test_pages import DASHBOARD, markups
@@ -374,6 +411,8 @@ def test_real_build_every_area_and_indicator_and_every_link(real_site):
     pages = walk(out, APP)
     assert not [c for c in areas if f"area/{c}/index.html" not in pages]
     assert not [i for i in indicators if f"map/{i}/index.html" not in pages]
+    scorecard = read_html_tables((out / "scorecard" / "index.html").read_text(encoding="utf-8"))[0]
+    assert len(scorecard) == len(areas)  # one row per current area
 
 
 @pytest.mark.parametrize("page, params, twin", [
@@ -381,6 +420,7 @@ def test_real_build_every_area_and_indicator_and_every_link(real_site):
     ("pages/map.py", {"indicator": "deaths_drug_misuse"}, "map/deaths_drug_misuse/"),
     ("pages/map.py", {"indicator": "completion_opiate", "period": "2019/20"}, "map/completion_opiate/"),
     ("pages/about.py", {}, "about/"),
+    ("pages/scorecard.py", {}, "scorecard/"),
     ("pages/lottery.py", {}, None),
     ("pages/area.py", {}, None),
 ])

@@ -37,7 +37,7 @@ QUERIES = frozenset({
     "build_info", "table_exists", "families", "availability_matrix", "odn_values_for_area", "local_values",
     "areas_to_ask", "fetch_status", "fetch_notice", "minimums", "group_comparison", "gap_over_time",
     "place_names", "postcodes_loaded", "find_area", "comparator_rows",
-    "deprivation_deciles",
+    "deprivation_deciles", "scorecard",
 })
 
 

@@ -35,7 +35,8 @@ from ui.data import Warehouse, open_warehouse
 CTX_KEY = "_dashboard_context"
 SEEN_KEY = "_dashboard_url_seen"
 # Page widgets; like the sidebar's, their values are kept across pages in `keep_<name>`.
-PAGE_PARAMS = {"peers": None, "colour": "comparison", "completion": None, "adjusted": False, "family": None}
+PAGE_PARAMS = {"peers": None, "colour": "comparison", "completion": None, "adjusted": False, "family": None,
+               "region": None, "sort": "area"}
 HOW_TO_BUILD = (
     "Build it with `uv run indicators build` (after `uv run indicators fetch`; offline, point `--raw` at a "
     "folder of the official files, e.g. `uv run indicators build --raw ../shared/data/raw`), or start "
@@ -189,6 +190,22 @@ def page_choice(ctx: Context, name: str, label: str, options: list, format_func=
     value = st.radio(label, options, key=key, format_func=lambda option: text.md_escape(format_func(option)),
                      horizontal=horizontal, help=help, on_change=remember)
     ctx.state = replace(ctx.state, **{name: value if kept in options else PAGE_PARAMS.get(name)})
+    return value
+
+
+def page_select(ctx: Context, name: str, label: str, options: list, format_func=str, default=None,
+                help: str | None = None, page: str = ""):
+    """A select box for page-owned state `name` (region, sort), remembered like page_choice's; the option "" stands
+    for no choice (state None)."""
+    key = f"w_{name}_{page}"
+    st.session_state[key] = _remembered(name, options, default)
+
+    def remember() -> None:
+        st.session_state[f"keep_{name}"] = st.session_state[key]
+
+    value = st.selectbox(label, options, key=key, format_func=format_func, help=help, on_change=remember)
+    st.session_state[f"keep_{name}"] = value
+    ctx.state = replace(ctx.state, **{name: value if value != "" else None})
     return value
 
 

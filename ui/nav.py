@@ -16,13 +16,14 @@ from __future__ import annotations
 import streamlit as st
 
 from indicators.present.state import to_params
-from pages import about, area, availability, compare, downloads, lottery
+from pages import about, area, availability, compare, downloads, lottery, scorecard
 from pages import map as map_page
 
 # url path -> (page module, title, icon, short title for the row of links in the page on narrow screens)
 PAGES = {
     "map": (map_page, "Map", ":material/map:", "Map"),
     "lottery": (lottery, "Postcode lottery", ":material/balance:", "Lottery"),
+    "scorecard": (scorecard, "Scorecard", ":material/table_view:", "Scorecard"),
     "area": (area, "Area profile", ":material/location_on:", "Area"),
     "compare": (compare, "Compare areas", ":material/leaderboard:", "Compare"),
     "availability": (availability, "Data availability", ":material/grid_view:", "Availability"),

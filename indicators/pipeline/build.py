@@ -42,6 +42,7 @@ from indicators.pipeline.sources import Source, all_sources
 from indicators.pipeline.sources.numbers import EXPECTED as NOT_FINITE_EXPECTED
 from indicators.pipeline.sources.numbers import NOT_FINITE
 from indicators.present import text
+from indicators.pipeline.scorecard import publish_scorecard
 from indicators.pipeline.statistics import publish_statistics
 from indicators.stats.sql import apply_statistics, register_macros
 
@@ -383,6 +384,7 @@ def families_frame() -> pd.DataFrame:
     return pd.DataFrame([{
         "family": f.id, "title": f.title, "noun": f.noun, "sort_order": f.order, "side_by_side": f.side_by_side,
         "not_published_title": f.not_published_title, "not_published_note": f.not_published_note,
+        "scorecard": ",".join(f.scorecard),
     } for f in load_families().values()])
 
 
@@ -678,6 +680,7 @@ def _build_into(path: Path, raw_dir: Path, sources: list[Source], catalogue: lis
                                                                  newest, catalogue, with_figures))
         stage("statistics: comparisons, peer groups, ranks, funnels, gaps and trends")
         publish_statistics(con)
+        publish_scorecard(con)
         built_at = datetime.now(timezone.utc).replace(microsecond=0)
         is_synthetic = bool(report.synthetic_files)
         if is_synthetic:

@@ -31,6 +31,10 @@ TABLE_CSS = """
 .ind-table .ind-num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ind-table .ind-nowrap { white-space: nowrap; }
 .ind-table .ind-prose { overflow-wrap: anywhere; min-width: 10em; }
+.ind-table .ind-swatch { display: inline-block; width: 0.75em; height: 0.75em; margin-right: 0.35em;
+  border: 1px solid #555555; vertical-align: -0.05em; }
+.ind-table .ind-sub { display: block; color: #4d4d4d; font-size: 0.8rem; }
+.ind-table a { color: #1a64a8; }
 """
 KINDS = ("text", "prose", "number", "count", "period", "interval")
 _CLASSES = {"number": ' class="ind-num"', "count": ' class="ind-num"', "period": ' class="ind-nowrap"',
@@ -64,9 +68,28 @@ class Column:
         return "" if text.is_missing(value) else str(value)
 
 
+@dataclass(frozen=True)
+class Cell:
+    """A cell with more than text: words (always shown), a second line in smaller type, a colour swatch beside the
+    words (never instead of them) and a link. Every part is escaped where it is written."""
+    text: str
+    sub: str = ""
+    colour: str | None = None
+    href: str | None = None
+
+    def html(self) -> str:
+        e = html.escape
+        swatch = f'<span class="ind-swatch" style="background:{e(self.colour)}" aria-hidden="true"></span>' \
+            if self.colour else ""
+        words = f'<a href="{e(self.href)}">{e(self.text)}</a>' if self.href else e(self.text)
+        sub = f'<span class="ind-sub">{e(self.sub)}</span>' if self.sub else ""
+        return f"{swatch}{words}{sub}"
+
+
 def html_table(rows: pd.DataFrame | Iterable[Mapping], columns: Sequence[Column], *, caption: str,
                row_headers: bool = True) -> str:
-    """The rows as an HTML table under `caption`; the first column heads each row when `row_headers`."""
+    """The rows as an HTML table under `caption`; the first column heads each row when `row_headers`. A value that
+    is a Cell is drawn as one (words, swatch, link); any other by its column's kind."""
     records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
     e = html.escape
     classes = [_CLASSES.get(c.kind, "") for c in columns]
@@ -77,7 +100,9 @@ def html_table(rows: pd.DataFrame | Iterable[Mapping], columns: Sequence[Column]
         for i, (column, cls) in enumerate(zip(columns, classes)):
             tag = "th" if row_headers and i == 0 else "td"
             scope = ' scope="row"' if tag == "th" else ""
-            cells.append(f"<{tag}{scope}{cls}>{e(column.cell(record.get(column.key)))}</{tag}>")
+            value = record.get(column.key)
+            content = value.html() if isinstance(value, Cell) else e(column.cell(value))
+            cells.append(f"<{tag}{scope}{cls}>{content}</{tag}>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<div class="ind-table-wrap" role="region" aria-label="{e(caption)}" tabindex="0">'
             f'<table class="ind-table"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'

@@ -16,7 +16,8 @@ import pandas as pd
 
 from indicators.config import COMPARATOR_GROUPS
 
-PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted", "family")
+PARAM_NAMES = ("indicator", "period", "area", "peers", "colour", "completion", "adjusted", "family", "region",
+               "sort")
 MAX_PARAM_LENGTH = 64
 PEER_GROUPS = COMPARATOR_GROUPS
 PEER_GROUP_LABELS = {"neighbours": "Geographic neighbours (bordering, then nearest)",
@@ -30,6 +31,10 @@ BALANCE_DEATHS = "deaths_drug_misuse"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _SAFE = re.compile(r"[^A-Za-z0-9 _./-]")
+# The scorecard's orders: by area name (the default), by region, or by a column's figures, worst or best first
+# ("<column>" or "<column>-best"; a column is an indicator or a family id).
+SORT_DEFAULT = "area"
+BEST_SUFFIX = "-best"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Choices:
     default_indicator: str | None = None
     completions: tuple[str, ...] = ()
     families: tuple[str, ...] = ()
+    regions: Mapping[str, str] = field(default_factory=dict)
+    sorts: tuple[str, ...] = (SORT_DEFAULT,)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class State:
     completion: str | None = None
     adjusted: bool = False
     family: str | None = None
+    region: str | None = None
+    sort: str = SORT_DEFAULT
 
 
 def default_indicator(indicator_ids, periods: Mapping[str, tuple[str, ...]]) -> str | None:
@@ -82,8 +91,13 @@ def make_choices(catalogue: pd.DataFrame, periods: Mapping[str, list[str]], area
                         if fam == "completions") if len(catalogue) else ()
     area_names = dict(zip(areas["area_code"], areas["area_name"])) if len(areas) else {}
     families = tuple(dict.fromkeys(str(f) for f in catalogue["family"])) if len(catalogue) else ()
+    regions = ({c: n for c, n in sorted(zip(areas["region_code"], areas["region_name"]), key=lambda cn: str(cn[1]))
+                if isinstance(c, str) and c} if len(areas) and "region_code" in areas else {})
+    columns = list(ids) + list(families)
+    sorts = (SORT_DEFAULT, "region") + tuple(c + suffix for c in columns for suffix in ("", BEST_SUFFIX))
     return Choices(indicators=ids, periods=per, areas=area_names, titles=titles,
-                   default_indicator=default_indicator(ids, per), completions=completions, families=families)
+                   default_indicator=default_indicator(ids, per), completions=completions, families=families,
+                   regions=regions, sorts=sorts)
 
 
 def default_completion(choices: Choices) -> str | None:
@@ -185,9 +199,19 @@ def parse_params(params: Mapping[str, object], choices: Choices) -> tuple[State,
                "the first family")
         family = None
 
+    region = usable("region")
+    if region is not None and region not in choices.regions:
+        reject("region", "is not the code of a region in this build", "every region")
+        region = None
+
+    sort = usable("sort")
+    if sort is not None and sort not in choices.sorts:
+        reject("sort", "is not a column of the scorecard", "areas by name")
+        sort = None
+
     state = State(indicator=indicator, period=period, area=area, peers=peers,
                   colour=colour or "comparison", completion=completion or default_completion(choices),
-                  adjusted=adjusted, family=family)
+                  adjusted=adjusted, family=family, region=region, sort=sort or SORT_DEFAULT)
     return state, notices
 
 
@@ -201,7 +225,8 @@ def to_params(state: State, names=PARAM_NAMES) -> dict[str, str]:
     values = {"indicator": state.indicator, "period": state.period, "area": state.area, "peers": state.peers,
               "colour": None if state.colour == "comparison" else state.colour,
               "completion": state.completion, "adjusted": "true" if state.adjusted else None,
-              "family": state.family}
+              "family": state.family, "region": state.region,
+              "sort": None if state.sort == SORT_DEFAULT else state.sort}
     return {name: str(values[name]) for name in names if values.get(name)}
 
 

@@ -1,4 +1,4 @@
-"""What exists openly, per area and family, worked out from what the warehouse holds; status words and colours for every view; the ODN caption; what the build could not fetch; depends on pandas, plotly and the FOI label and Markdown escaping of indicators.present.text, never on Streamlit or on SQL.
+"""What exists openly, per area and family, worked out from what the warehouse holds; status words and colours for every view; the ODN caption; what the build could not fetch; depends on pandas, plotly, indicators.catalogue (per-area status) and the FOI label and Markdown escaping of indicators.present.text, never on Streamlit or on SQL.
 
 The families the dashboard puts side by side (`side_by_side` in data/families.toml: completions,
 deaths, hcv, naloxone) are not equally published: deaths and completions are open per area,
@@ -28,6 +28,7 @@ import re
 
 import pandas as pd
 
+from indicators.catalogue import STATUS_RANK, per_area_status
 from indicators.present.text import foi_label, format_value, md_escape, network_label, period_display
 
 OPEN_FIGURE = "open figure"
@@ -80,8 +81,6 @@ STATUS_COLOURS = {
 STATUS_SYMBOLS = {OPEN_FIGURE: "●", FOI_FIGURE: "◆", LOCAL_ONLY: "◐", SUPPRESSED: "✱", NETWORK_FIGURE: "◇", NO_DATA: "○",
                   NOT_PUBLISHED: "⊘"}
 
-PER_AREA_GEOGRAPHIES = {"", "upper-tier local authority", "local authority"}
-_STATUS_RANK = {"open": 0, "foi": 1, "restricted": 2, "not collected": 3}
 
 MATRIX_COLUMNS = ["area_code", "area_name", "region_name", "family", "family_title", "status", "status_label",
                   "has_open_figure", "latest_open_period", "sources", "figure_status", "per_area_status",
@@ -97,16 +96,6 @@ def _availability(text) -> list[dict]:
     except (TypeError, ValueError):
         return []
     return [i for i in items if isinstance(i, dict)]
-
-
-def per_area_status(publication_status: str, availability: list[dict]) -> str:
-    """The best status any source has *per local authority* (ODN, regional or national sources don't count)."""
-    statuses = [i.get("status", "") for i in availability
-                if str(i.get("geography", "")).lower() in PER_AREA_GEOGRAPHIES]
-    if not availability:
-        statuses = [publication_status]
-    ranked = sorted((s for s in statuses if s in _STATUS_RANK), key=_STATUS_RANK.get)
-    return ranked[0] if ranked else "not collected"
 
 
 def side_by_side(families: pd.DataFrame) -> list[str]:
@@ -171,7 +160,7 @@ def availability_matrix(areas: pd.DataFrame, catalogue: pd.DataFrame, figures: p
     family_note = {}
     for family in shown:
         part = cat.loc[cat["family"].eq(family)].sort_values("indicator_id")
-        ranked = sorted(part["_per_area"], key=lambda s: _STATUS_RANK.get(s, 9))
+        ranked = sorted(part["_per_area"], key=lambda s: STATUS_RANK.get(s, 9))
         family_status[family] = ranked[0] if ranked else ""
         family_note[family] = " ".join(dict.fromkeys(n for n in part["status_note"].fillna("") if n))
 

@@ -539,6 +539,17 @@ def network_figures(con, area_code: str | None = None) -> pd.DataFrame:
     return frame[NETWORK_COLUMNS]
 
 
+def scorecard(con) -> pd.DataFrame:
+    """published.scorecard: per current area and scorecard column, the latest figure and its comparison with England
+    or the state that stands in for it (indicators.pipeline.scorecard), areas by name, columns in order. Empty (with
+    its columns) for a warehouse built before the table existed."""
+    if not table_exists(con, "scorecard"):
+        from indicators.pipeline.scorecard import COLUMNS
+
+        return pd.DataFrame(columns=COLUMNS)
+    return _df(con, "SELECT * FROM published.scorecard ORDER BY area_name, area_code, column_order")
+
+
 def area_profile(con, area_code: str) -> pd.DataFrame:
     """One row per catalogue indicator for one area at the indicator's latest period (the latest with any
     figure for any area): the area's row (has_row False when it has none); England's value and 95% limits;

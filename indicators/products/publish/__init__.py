@@ -7,7 +7,7 @@ charts, tables, sentences), carries the build id and the sources, and links to t
 app; embeds (embed/...) are bare pages sized for an iframe.
 
 The site is the sum of SECTIONS: each entry is a generator of pages (and an optional header link),
-so a new kind of page, such as the scorecard once its query exists, is one entry there.
+so a new kind of page (the scorecard, for one) is one entry there.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from indicators.present.htmltable import TABLE_CSS
 from indicators.present.svgcharts import CHART_CSS
 from indicators.present.svgmap import MAP_CSS
 from indicators.products import downloads, queries
-from indicators.products.publish import about, areas, layout, maps
+from indicators.products.publish import about, areas, layout, maps, scorecard
 from indicators.products.publish.layout import Page, Shell
 from indicators.products.publish.site import Site
 
@@ -60,6 +60,7 @@ SECTIONS = (
     Section("maps", maps.pages),
     Section("areas", areas.index, (areas.INDEX, "Areas")),
     Section("profiles", areas.pages, items=areas.codes),
+    Section("scorecard", scorecard.pages, (scorecard.PATH, "Scorecard")),
     Section("about", about.about, ("about/", "About the data")),
     Section("downloads", lambda site: about.downloads_page(site, site.folder / about.DOWNLOADS),
             (about.DOWNLOADS, "Downloads")),
