@@ -32,8 +32,8 @@ def render() -> None:
                                                         "comparison with England, then the value); areas "
                                                         "without a figure last.")
     rows = sc.chosen(data, region or None, sort)
-    markup.show(sc.table_html(rows, sc.app_area_link, sc.caption(regions.get(region), orders[sort])),
-                key="scorecard_table")
+    markup.show(sc.table_html(rows, sc.app_area_link, sc.caption(regions.get(region), orders[sort]),
+                              lead=sc.sorted_column(sort)), key="scorecard_table")
     st.markdown(text.md_escape(sc.TABLE_HELP))
     with st.expander("What the cells say"):
         markup.show(sc.legend_html(), key="scorecard_legend")

@@ -212,6 +212,7 @@ def test_page(fixture_db, tmp_path, monkeypatch):
     markup = [json.loads(e.proto.json) for e in app.get("bidi_component")]
     (table,) = [t for m in markup for t in read_html_tables(m) if "Area" in t.columns]
     assert [a.split("London")[0] for a in table["Area"]] == ["Camden", "Westminster", "Hackney"]
+    assert list(table.columns)[:2] == ["Area", "Drug-misuse deaths (2019–21)"]  # the sorted column beside the name
     # Camden has no open naloxone or HCV figure: the request to its council is offered.
     assert [h.value for h in app.header] == ["Ask for this data", "Choose"]
     assert any(b.label == "Download CSV" for b in app.get("download_button"))

@@ -35,6 +35,9 @@ TABLE_CSS = """
   border: 1px solid #555555; vertical-align: -0.05em; }
 .ind-table .ind-sub { display: block; color: #4d4d4d; font-size: 0.8rem; }
 .ind-table a { color: #1a64a8; }
+.ind-table.ind-sticky tbody th, .ind-table.ind-sticky thead th:first-child { position: sticky; left: 0; z-index: 1;
+  background: #ffffff; box-shadow: 1px 0 0 #e6e6e6; }
+.ind-table.ind-sticky thead th:first-child { background: #f0f2f6; }
 """
 KINDS = ("text", "prose", "number", "count", "period", "interval")
 _CLASSES = {"number": ' class="ind-num"', "count": ' class="ind-num"', "period": ' class="ind-nowrap"',
@@ -87,9 +90,10 @@ class Cell:
 
 
 def html_table(rows: pd.DataFrame | Iterable[Mapping], columns: Sequence[Column], *, caption: str,
-               row_headers: bool = True) -> str:
+               row_headers: bool = True, sticky_first: bool = False) -> str:
     """The rows as an HTML table under `caption`; the first column heads each row when `row_headers`. A value that
-    is a Cell is drawn as one (words, swatch, link); any other by its column's kind."""
+    is a Cell is drawn as one (words, swatch, link); any other by its column's kind. `sticky_first` keeps the first
+    column in view while a wide table scrolls sideways (on a phone)."""
     records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
     e = html.escape
     classes = [_CLASSES.get(c.kind, "") for c in columns]
@@ -105,5 +109,5 @@ def html_table(rows: pd.DataFrame | Iterable[Mapping], columns: Sequence[Column]
             cells.append(f"<{tag}{scope}{cls}>{content}</{tag}>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<div class="ind-table-wrap" role="region" aria-label="{e(caption)}" tabindex="0">'
-            f'<table class="ind-table"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<table class="ind-table{" ind-sticky" if sticky_first else ""}"><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')

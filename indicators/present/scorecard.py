@@ -156,9 +156,8 @@ def ordered_areas(frame: pd.DataFrame, sort: str) -> list[str]:
     by_name = areas.sort_values(["area_name", "area_code"])
     if sort == "region":
         return list(areas.sort_values(["region_name", "area_name", "area_code"])["area_code"])
-    column_id = sort[: -len(BEST_SUFFIX)] if sort.endswith(BEST_SUFFIX) else sort
-    part = frame.loc[frame["column_id"].eq(column_id)]
-    if sort == SORT_DEFAULT or part.empty:
+    part = frame.loc[frame["column_id"].eq(sorted_column(sort))]
+    if part.empty:
         return list(by_name["area_code"])
     rank = _rank(part, sort.endswith(BEST_SUFFIX))
     rank["area_code"], rank["area_name"] = part["area_code"], part["area_name"]
@@ -173,10 +172,19 @@ def chosen(frame: pd.DataFrame, region: str | None, sort: str) -> pd.DataFrame:
             .drop(columns="_order").reset_index(drop=True))
 
 
-def table_html(frame: pd.DataFrame, area_href: Callable[[str], str], caption: str) -> str:
+def sorted_column(sort: str) -> str | None:
+    """The column an order sorts by ('deaths_drug_misuse' for 'deaths_drug_misuse-best'); None for name or region."""
+    if sort in (SORT_DEFAULT, "region"):
+        return None
+    return sort[: -len(BEST_SUFFIX)] if sort.endswith(BEST_SUFFIX) else sort
+
+
+def table_html(frame: pd.DataFrame, area_href: Callable[[str], str], caption: str, lead: str | None = None) -> str:
     """One row per area (its name linking to its profile, `area_href(code)`), one cell per column: frame as
-    `chosen` returned it."""
+    `chosen` returned it. The column `lead` (the one the rows are ordered by) comes first, beside the area's name,
+    so that a phone shows it without scrolling sideways."""
     heads = columns(frame)
+    heads = [c for c in heads if c["column_id"] == lead] + [c for c in heads if c["column_id"] != lead]
     records = []
     for code, part in frame.groupby("area_code", sort=False):
         first = part.iloc[0]
@@ -187,7 +195,7 @@ def table_html(frame: pd.DataFrame, area_href: Callable[[str], str], caption: st
     table_columns = [Column("area", "Area")] + [
         Column(c["column_id"], f"{c['title']} ({text.period_display(c['period_label'])})" if c["period_label"]
                else c["title"]) for c in heads]
-    return htmltable.html_table(records, table_columns, caption=caption)
+    return htmltable.html_table(records, table_columns, caption=caption, sticky_first=True)
 
 
 def legend_items() -> list[tuple[str, str, str]]:
@@ -244,8 +252,8 @@ def app_area_link(code: str) -> str:
 
 
 def caption(region_name: str | None, order: str) -> str:
-    where = f"Areas in {region_name}" if region_name else "Every current upper-tier area"
-    return f"{where} against England, one column per family or indicator; order: {order}"
+    where = f"Areas in {region_name}" if region_name else "Every area"
+    return f"{where} against England; order: {order}"
 
 
 def areas_without_open_figures(frame: pd.DataFrame, families: Iterable[str]) -> list[str]:
