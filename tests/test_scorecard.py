@@ -149,35 +149,35 @@ DEATHS_UNIT = '"per 100,000 (age-standardised)"'
 NALOXONE_UNIT = "kits per 100 people using opiates"
 EXPECTED_CSV = "\n".join([
     "indicator_id,area_code,area_name,period_label,value,lower_ci_95,upper_ci_95,numerator,denominator,value_note,"
-    "compared_to_england,source_id,region_name,column_id,column_title,state,england_value,unit,figure_status,"
+    "compared_to_england,source_id,value_status,region_name,column_id,column_title,state,england_value,unit,figure_status,"
     "network_name,network_member_areas,network_value,build_id",
-    "completion_opiate,E09000007,Camden,2020/21,7.5,6.0,9.3,75.0,1000.0,,better,fingertips,London,completion_opiate,"
+    "completion_opiate,E09000007,Camden,2020/21,7.5,6.0,9.3,75.0,1000.0,,better,fingertips,value,London,completion_opiate,"
     "Completions (opiate),value,5.0,%,open,,,,b1",
-    "completion_alcohol,E09000007,Camden,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,b1",
-    "deaths_drug_misuse,E09000007,Camden,2019-21,4.0,2.9,5.4,40.0,,,similar,ons_deaths,London,deaths_drug_misuse,"
+    "completion_alcohol,E09000007,Camden,,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,b1",
+    "deaths_drug_misuse,E09000007,Camden,2019-21,4.0,2.9,5.4,40.0,,,similar,ons_deaths,value,London,deaths_drug_misuse,"
     f"Drug-misuse deaths,value,5.1,{DEATHS_UNIT},open,,,,b1",
-    f"hcv_treatment_starts_pwid,E09000007,Camden,2021/22,,,,,,{ODN_NOTE},,,London,hcv,Hepatitis C treatment,"
+    f"hcv_treatment_starts_pwid,E09000007,Camden,2021/22,,,,,,{ODN_NOTE},,,,London,hcv,Hepatitis C treatment,"
     "network-level figure,,people starting treatment,network,Fixture Network London,3,80.0,b1",
-    "naloxone_kits_per_100_ocu,E09000007,Camden,2017/18,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,16.0,"
+    "naloxone_kits_per_100_ocu,E09000007,Camden,2017/18,,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,16.0,"
     f"{NALOXONE_UNIT},,,,,b1",
-    "completion_opiate,E09000033,Westminster,2020/21,5.2,4.0,6.7,52.0,1000.0,,similar,fingertips,London,"
+    "completion_opiate,E09000033,Westminster,2020/21,5.2,4.0,6.7,52.0,1000.0,,similar,fingertips,value,London,"
     "completion_opiate,Completions (opiate),value,5.0,%,open,,,,b1",
-    "completion_alcohol,E09000033,Westminster,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,"
+    "completion_alcohol,E09000033,Westminster,,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,"
     "b1",
-    "deaths_drug_misuse,E09000033,Westminster,2019-21,3.0,2.0,4.3,28.0,,,better,ons_deaths,London,deaths_drug_misuse,"
+    "deaths_drug_misuse,E09000033,Westminster,2019-21,3.0,2.0,4.3,28.0,,,better,ons_deaths,value,London,deaths_drug_misuse,"
     f"Drug-misuse deaths,value,5.1,{DEATHS_UNIT},open,,,,b1",
-    f"hcv_treatment_starts_pwid,E09000033,Westminster,2021/22,,,,,,{ODN_NOTE},,,London,hcv,Hepatitis C treatment,"
+    f"hcv_treatment_starts_pwid,E09000033,Westminster,2021/22,,,,,,{ODN_NOTE},,,,London,hcv,Hepatitis C treatment,"
     "network-level figure,,people starting treatment,network,Fixture Network London,3,80.0,b1",
-    "naloxone_kits_per_100_ocu,E09000033,Westminster,2017/18,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,"
+    "naloxone_kits_per_100_ocu,E09000033,Westminster,2017/18,,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,"
     f"16.0,{NALOXONE_UNIT},,,,,b1",
-    "completion_opiate,E09000012,Hackney,2020/21,,,,,,Value suppressed: small numbers,,fingertips,London,"
+    "completion_opiate,E09000012,Hackney,2020/21,,,,,,Value suppressed: small numbers,,fingertips,suppressed,London,"
     "completion_opiate,Completions (opiate),withheld,5.0,%,,,,,b1",
-    "completion_alcohol,E09000012,Hackney,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,b1",
-    "deaths_drug_misuse,E09000012,Hackney,2019-21,,,,,,Rate not calculated: fewer than 10 deaths,,ons_deaths,London,"
+    "completion_alcohol,E09000012,Hackney,,,,,,,,,,,London,completion_alcohol,Completions (alcohol),no data,,%,,,,,b1",
+    "deaths_drug_misuse,E09000012,Hackney,2019-21,,,,,,Value suppressed for disclosure control,,ons_deaths,suppressed,London,"
     f"deaths_drug_misuse,Drug-misuse deaths,withheld,5.1,{DEATHS_UNIT},,,,,b1",
-    f"hcv_treatment_starts_pwid,E09000012,Hackney,2021/22,,,,,,{ODN_NOTE},,,London,hcv,Hepatitis C treatment,"
+    f"hcv_treatment_starts_pwid,E09000012,Hackney,2021/22,,,,,,{ODN_NOTE},,,,London,hcv,Hepatitis C treatment,"
     "network-level figure,,people starting treatment,network,Fixture Network London,3,80.0,b1",
-    "naloxone_kits_per_100_ocu,E09000012,Hackney,2017/18,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,16.0,"
+    "naloxone_kits_per_100_ocu,E09000012,Hackney,2017/18,,,,,,,,,,London,naloxone,Take-home naloxone,FOI only,16.0,"
     f"{NALOXONE_UNIT},,,,,b1",
 ]) + "\n"
 

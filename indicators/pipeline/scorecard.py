@@ -10,7 +10,8 @@ that a row reads against the others.
 States, in the order they are decided for an area and column:
 - 'value': a figure, with its comparison with England as the build made it (`compared_to_england`);
 - 'withheld': the publisher withheld the area's figure (the row is suppressed);
-- 'not calculated': a count but no value (a rate that cannot be re-derived after a boundary change);
+- 'not calculated': a count but no value: the publisher calculated none (ONS, from fewer than 10 deaths), or
+  the rate cannot be re-derived for boundaries made after the period (`value_status` says which);
 - 'network-level figure': no figure for the area, but one for the HCV network it belongs to
   (published.network_figures): the whole network's figure, in `network_value`, never in the area's `value`;
 - 'FOI only': nobody publishes the figure per area; councils hold it and must answer a Freedom of
@@ -42,7 +43,8 @@ STATES = (VALUE, WITHHELD, NOT_CALCULATED, NETWORK, FOI_ONLY, NOT_PUBLISHED, NO_
 COLUMNS = ["area_code", "area_name", "region_code", "region_name", "column_id", "column_title", "column_order",
            "family", "indicator_id", "state", "period_label", "value", "lower_ci_95", "upper_ci_95", "numerator",
            "denominator", "compared_to_england", "comparison_note", "england_value", "unit", "polarity",
-           "figure_status", "value_note", "source_id", "network_name", "network_member_areas", "network_value"]
+           "figure_status", "value_status", "value_note", "source_id", "network_name", "network_member_areas",
+           "network_value"]
 
 
 def scorecard_columns(indicators: pd.DataFrame, families: pd.DataFrame) -> list[dict]:
@@ -116,10 +118,13 @@ def build_scorecard(areas: pd.DataFrame, values: pd.DataFrame, network: pd.DataF
                        period_label=latest or "", unit=indicator["unit"] if indicator is not None else "",
                        polarity=indicator["polarity"] if indicator is not None else "",
                        england_value=None if england is None else england["value"],
-                       figure_status="", value_note="", source_id="", compared_to_england="", comparison_note="")
+                       figure_status="", value_status="", value_note="", source_id="", compared_to_england="",
+                       comparison_note="")
             key = (chosen, area["area_code"], latest)
             mine = keyed.loc[key] if chosen is not None and key in keyed.index else None
-            if mine is not None and bool(mine["is_suppressed"]):
+            if mine is not None:
+                row["value_status"] = mine["value_status"] or ""
+            if mine is not None and (bool(mine["is_suppressed"]) or mine["value_status"] == "suppressed"):
                 row.update(state=WITHHELD, value_note=mine["value_note"] or "", source_id=mine["source_id"] or "")
             elif mine is not None and pd.notna(mine["value"]):
                 row.update(state=VALUE, **{c: mine[c] for c in ("value", "lower_ci_95", "upper_ci_95", "numerator",
@@ -164,8 +169,8 @@ def publish_scorecard(con: duckdb.DuckDBPyConnection) -> None:
                         [list(UPPER_TIER_TYPES)]).df()
     values = con.execute("""
         SELECT indicator_id, area_code, period_label, period_end, value, lower_ci_95, upper_ci_95, numerator,
-               denominator, coalesce(is_suppressed, false) AS is_suppressed, value_note, compared_to_england,
-               comparison_note, source_id
+               denominator, coalesce(is_suppressed, false) AS is_suppressed, value_status, value_note,
+               compared_to_england, comparison_note, source_id
         FROM published.indicator_values""").df()
     network = (con.execute("SELECT * FROM published.network_figures").df() if _exists(con, "network_figures")
                else pd.DataFrame(columns=["area_code", "indicator_id", "odn_name", "n_member_areas", "period_label",

@@ -50,8 +50,9 @@ SUMMARY_WORDS = {
 }
 STATE_MEANINGS = {
     "withheld": "The publisher has a figure for the area but withheld it, usually because the numbers are small.",
-    "not calculated": "The area's count is known (added up across a boundary change) but its rate cannot be "
-                      "worked out for the new boundaries.",
+    "not calculated": "The area's count is known but there is no rate: the publisher calculates none from so few "
+                      "events (ONS: fewer than 10 deaths), or the area was made after the period and the publisher's "
+                      "rate covers the old areas only.",
     "network-level figure": "Published only for the HCV operational delivery network the area belongs to: the "
                             "whole network's figure, never split between its areas and never compared.",
     "FOI only": "Nobody publishes it per area; the council holds the figures and must answer a Freedom of "
@@ -70,7 +71,7 @@ STATE_COLOURS = {
 # Comparison words, worst to best, for ordering a column (a cell without a figure comes after every figure).
 _WORST_FIRST = {"worse": 0, "similar": 1, "better": 2}
 CSV_COLUMNS = ["area_code", "area_name", "region_name", "column_id", "column_title", "indicator_id", "period_label",
-               "state", "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator", "compared_to_england",
+               "state", "value_status", "value", "lower_ci_95", "upper_ci_95", "numerator", "denominator", "compared_to_england",
                "england_value", "unit", "figure_status", "network_name", "network_member_areas", "network_value",
                "value_note", "source_id"]
 
@@ -113,7 +114,9 @@ def cell_words(row: dict) -> tuple[str, str]:
                   else text.format_value(row["network_value"], row.get("unit"), 0))
         return STATE_WORDS[state], f"{label[:1].upper()}{label[1:]}: {figure}, {text.period_display(row['period_label'])}"
     if state == "not calculated":
-        return STATE_WORDS[state], f"count {text.format_count(row.get('numerator'))}"
+        why = ("the publisher calculates none from so few" if row.get("value_status") == "not calculated"
+               else "no rate for boundaries made after the period")
+        return STATE_WORDS[state], f"count {text.format_count(row.get('numerator'))}; {why}"
     return STATE_WORDS[state], ""
 
 
