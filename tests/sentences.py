@@ -164,11 +164,15 @@ def _profile_sentences(con, code: str, out: list[Said]) -> None:
     _add(out, where, profile.area_line(info, code))
     records = {r["indicator_id"]: r for r in frame.to_dict("records")}
     _add(out, where, profile.GLANCE_INTRO)
-    for (england, region), row in zip(profile.glance(name, frame, info.get("region_name")),
-                                      [r for r in records.values() if text.has_figure(r)]):
+    # The at-a-glance list: each row with a figure, and each with only its HCV network's figure (said as the
+    # network's, never checked as the area's own value).
+    listed = [r for r in records.values()
+              if text.has_figure(r) or (r.get("network_label") and not text.is_missing(r.get("network_label")))]
+    for (england, region), row in zip(profile.glance(name, frame, info.get("region_name")), listed):
         _add(out, f"{where} {row['indicator_id']}", england, value=row.get("value"), count=row.get("numerator"),
              unit=row.get("unit"), indicator=row["indicator_id"], area=code, period=row.get("period_label"),
-             england=row.get("england_value"), kind="glance", status=row.get("publication_status"))
+             england=row.get("england_value"), kind="glance" if text.has_figure(row) else "network glance",
+             status=row.get("publication_status"))
         _add(out, f"{where} {row['indicator_id']} region", region)
     _add(out, where, [profile.deaths_caveat(name, frame), profile.missing_sentence(name, frame)])
     _add(out, where, profile.SPINE_EXPLAINED if svgcharts.spine_svg(frame, name) else profile.NO_SPINE)
