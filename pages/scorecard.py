@@ -8,8 +8,11 @@ from indicators.products import foi as requests
 from ui import foi, frame, markup
 
 
+URL_NAMES = ("area", "region", "sort")  # what this page writes to its address
+
+
 def render() -> None:
-    ctx = frame.context(("area", "region", "sort"))
+    ctx = frame.context(URL_NAMES)
     st.title("Scorecard: the postcode lottery in one table")
     data = ctx.wh.q("scorecard")
     if data.empty:

@@ -198,7 +198,8 @@ def page_select(ctx: Context, name: str, label: str, options: list, format_func=
     """A select box for page-owned state `name` (region, sort), remembered like page_choice's; the option "" stands
     for no choice (state None)."""
     key = f"w_{name}_{page}"
-    st.session_state[key] = _remembered(name, options, default)
+    kept = st.session_state.get(f"keep_{name}")
+    st.session_state[key] = kept if kept in options else (default if default in options else options[0])
 
     def remember() -> None:
         st.session_state[f"keep_{name}"] = st.session_state[key]
