@@ -20,6 +20,8 @@ import pytest
 from browser_support import CHROMIUM, CHROMIUM_ARGS, MAP_DRAWN, PAGE_LINKS, SETTLED, streamlit_server
 from support import make_warehouse
 
+from ui import nav
+
 pytestmark = pytest.mark.browser
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -258,7 +260,7 @@ def test_every_page_as_first_request(fresh_server, browser, path, title):
         assert page.locator("h1").first.inner_text() == title
         assert page.get_by_text("Page not found").count() == 0
         page.locator(PAGE_LINKS).nth(6).wait_for(state="attached", timeout=30_000)  # drawn as the run ends
-        assert page.locator(PAGE_LINKS).count() == 7  # the navigation (ui.nav.links)
+        assert page.locator(PAGE_LINKS).count() == len(nav.PAGES)  # the navigation (ui.nav.links), every page
         assert page.get_by_text("Data build").count() >= 1  # the shared footer
         if "area=" in path:
             assert sidebar_input(page, "Area").input_value() == "Blackpool"
