@@ -97,9 +97,9 @@ def render() -> None:
                 st.warning(say(words.balance_too_few(len(both))))
             st.plotly_chart(charts.balance_figure(balance, x_meta, deaths, view["england"], ctx.state.area), theme=None,
                             config=charts.PLOT_CONFIG, key="balance")
-            quadrants = charts.balance_quadrants(both).value_counts()
-            st.markdown("Areas in each quadrant: " + " · ".join(f"**{text.md_escape(q)}** ({n})"
-                                                                for q, n in quadrants.items()))
+            counts = words.quadrant_counts(charts.balance_quadrants(both), charts.QUADRANT_NAMES.values())
+            if counts:
+                st.markdown(say(counts))
             with frame.table_expander():
                 st.dataframe(both.assign(quadrant=charts.balance_quadrants(both)).rename(columns={
                     "area_name": "Area", "region_name": "Region", "x_period": "Completions period",

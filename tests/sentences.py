@@ -151,7 +151,11 @@ def _balance_sentences(con, catalogue: pd.DataFrame, out: list[Said]) -> None:
                           lottery.balance_lines(x_meta, y_meta, view["england"])])
         if both.empty:
             _add(out, where, lottery.balance_nothing(x_meta, y_meta))
-        elif len(both) < charts.BIVARIATE_MIN_AREAS:
+            continue
+        counts = lottery.quadrant_counts(charts.balance_quadrants(both), charts.QUADRANT_NAMES.values())
+        if counts:
+            _add(out, where, counts)
+        if len(both) < charts.BIVARIATE_MIN_AREAS:
             _add(out, where, [lottery.balance_too_few(len(both)),
                               lottery.bivariate_too_few(charts.BIVARIATE_MIN_AREAS, len(both))])
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from support import ENGLAND, VALUES, make_warehouse
 
-from indicators.present import charts, svgmap, text
+from indicators.present import charts, lottery, svgmap, text
 from indicators.present.state import (
     MAX_PARAM_LENGTH,
     Choices,
@@ -336,6 +336,20 @@ def test_balance_view_uses_each_latest_period(con):
     no_england = frame.reset_index().assign(x_england=np.nan)
     assert charts.balance_quadrants(no_england).iloc[frame.index.get_loc("E06000009")] == (
         "No England value to compare with")
+
+
+def test_balance_without_an_england_figure_counts_no_quadrant(con):
+    view = queries.balance_view(con, "completion_opiate", "deaths_drug_misuse")
+    x_meta, y_meta = {"short_title": "Completions (opiate)", "unit": "%"}, {"short_title": "Deaths", "unit": "per 100,000"}
+    both = view["frame"].dropna(subset=["x_value", "y_value"])
+    names = charts.QUADRANT_NAMES.values()
+    assert lottery.quadrant_counts(charts.balance_quadrants(both), names) == (
+        "Areas in each quadrant: High completions, low deaths (2) · Low completions, high deaths (2).")
+    no_england = both.assign(x_england=np.nan)
+    assert lottery.quadrant_counts(charts.balance_quadrants(no_england), names) is None
+    lines = lottery.balance_lines(x_meta, y_meta, {**view["england"], "x": None})
+    assert lines.startswith("There is no England figure for Completions (opiate), so no area is placed in a quadrant")
+    assert "build" not in lines
 
 
 def test_funnel_needs_ten_areas_and_says_so(con, tmp_path):

@@ -113,12 +113,23 @@ def balance_lines(x_meta: Mapping, y_meta: Mapping, england: Mapping) -> str:
     has = [(name, value, meta, england.get(f"{axis}_period"))
            for axis, name, value, meta in (("x", x_name, ex, x_meta), ("y", y_name, ey, y_meta))
            if not text.is_missing(value)]
-    sentence = (f"This build has no England figure for {' or '.join(missing)}, so no area is placed in a quadrant "
+    sentence = (f"There is no England figure for {' or '.join(missing)}, so no area is placed in a quadrant "
                 "(high or low against England)")
     if has:
         name, value, meta, period = has[0]
         return sentence + f"; the one dashed line is England’s {name}, {figure(value, meta, period)}."
     return sentence + " and no line is drawn."
+
+
+def quadrant_counts(quadrants: Iterable[str], names: Iterable[str]) -> str | None:
+    """How many areas are in each quadrant, `names` (charts.QUADRANT_NAMES' values) in their order, from each area's
+    quadrant (charts.balance_quadrants); None when no area is in one (no England figure to compare with), since
+    balance_lines already says why."""
+    counts: dict[str, int] = {}
+    for quadrant in quadrants:
+        counts[quadrant] = counts.get(quadrant, 0) + 1
+    placed = [f"{name} ({counts[name]})" for name in names if counts.get(name)]
+    return "Areas in each quadrant: " + " · ".join(placed) + "." if placed else None
 
 
 def balance_too_few(n: int) -> str:
