@@ -5,7 +5,7 @@ import streamlit as st
 from indicators.present import about as words
 from indicators.present import text
 from indicators.products import downloads
-from ui import frame
+from ui import frame, nav
 
 URL_NAMES = ("indicator",)  # what this page writes to its address
 
@@ -48,7 +48,8 @@ def render() -> None:
     except Exception as exc:  # a downloads bug must not take the page down; say so instead
         st.warning(f"Downloads are unavailable ({type(exc).__name__}).")
     st.subheader("Licence and how to cite")
-    st.markdown(md(words.LICENCE))
+    st.markdown(md(words.DOWNLOADS_LICENCE))
+    st.page_link(nav.page("about"), label=words.DOWNLOADS_SOURCES_LINK, icon=":material/info:")
     st.code(frame.citation(ctx, "Download the data"), language=None, wrap_lines=True)
 
 

@@ -497,3 +497,14 @@ def test_theme_keeps_faded_text_readable():
     assert (1.05) / (luminance(faded) + 0.05) >= 4.5
     default = [0.6 * c + 0.4 * 255 for c in (0x31, 0x33, 0x3F)]
     assert (1.05) / (luminance(default) + 0.05) < 4.5  # why the colour is set
+
+
+def test_downloads_licence_points_to_where_the_checksums_are(monkeypatch, warehouse):
+    """The Downloads page lists no sources, so its licence line must not speak of 'the' sha256 as if it did: it
+    says where the sources and their checksums are, and links there."""
+    at = run(monkeypatch, warehouse, "pages/downloads.py")
+    assert not at.exception
+    said = " ".join(plain(m.value) for m in at.markdown)
+    assert "sha256 is the checksum" not in said
+    assert "sha256 checksum of the exact file the dashboard read, under Sources and licences on the About page" in said
+    assert "Sources and licences (About the data)" in [link.label for link in at.get("page_link")]

@@ -16,6 +16,10 @@ INTRO = ("Every figure here comes from an official publication, is shown with it
          "is labelled when it is suppressed, missing or not published. Nothing is estimated to fill a gap.")
 LICENCE = ("Contains public sector information licensed under the Open Government Licence v3.0. sha256 is the checksum "
            "of the exact file the dashboard read.")
+DOWNLOADS_LICENCE = ("Contains public sector information licensed under the Open Government Licence v3.0. Each source "
+                     "file the figures come from is listed, with its licence and the sha256 checksum of the exact file "
+                     "the dashboard read, under Sources and licences on the About page.")
+DOWNLOADS_SOURCES_LINK = "Sources and licences (About the data)"
 MISSING_WORDS = ("Where a figure is missing the dashboard says which of these it is: withheld by the publisher "
                  "(suppressed), not calculated by the publisher (the count is published but the publisher calculates "
                  "no rate from so few: ONS gives none below 10 deaths), count only (a count for an area whose "
