@@ -120,11 +120,11 @@ def test_orders_and_region(card):
 
 def test_summary_says_how_much_can_be_seen(card):
     assert sc.summary(card) == [
-        "Completions (opiate): a figure for 4 of 7 areas (2020/21); 1 withheld by the publisher; 2 no data in this "
-        "build.",
-        "Completions (alcohol): a figure for 0 of 7 areas; 7 no data in this build.",
+        "Completions (opiate): a figure for 4 of 7 areas (2020/21); 1 withheld by the publisher; 2 no data in the "
+        "files used.",
+        "Completions (alcohol): a figure for 0 of 7 areas; 7 no data in the files used.",
         "Drug-misuse deaths: a figure for 4 of 7 areas (2019–21); 1 withheld by the publisher; 1 a count but no rate; "
-        "1 no data in this build.",
+        "1 no data in the files used.",
         "Hepatitis C treatment: a figure for 0 of 7 areas; 6 only their HCV network's figure; 1 not published.",
         "Take-home naloxone: a figure for 1 of 7 areas (2017/18), 1 of them from a Freedom of Information survey; "
         "6 FOI only (not published; the council can be asked).",

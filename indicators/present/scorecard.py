@@ -38,7 +38,7 @@ STATE_WORDS = {
     "network-level figure": "Network-level figure, not this area's own",
     "FOI only": "FOI only: not published, ask the council",
     "not published": "Not published for areas",
-    "no data": "No data in this build",
+    "no data": "No data in the files used",
 }
 SUMMARY_WORDS = {
     "withheld": "withheld by the publisher",
@@ -46,7 +46,7 @@ SUMMARY_WORDS = {
     "network-level figure": "only their HCV network's figure",
     "FOI only": "FOI only (not published; the council can be asked)",
     "not published": "not published",
-    "no data": "no data in this build",
+    "no data": "no data in the files used",
 }
 STATE_MEANINGS = {
     "withheld": "The publisher has a figure for the area but withheld it, usually because the numbers are small.",
