@@ -99,7 +99,10 @@ def render() -> None:
                      column_config={"Rank": st.column_config.NumberColumn(format="%d", pinned=True, width=48),
                                     "Area": st.column_config.TextColumn(pinned=True),
                                     "Value": st.column_config.NumberColumn(help=f"Unit: {meta['unit']}",
-                                                                           width="small")})
+                                                                           format=text.value_column_format(meta),
+                                                                           width="small"),
+                                    **{c: st.column_config.NumberColumn(format=text.value_column_format(meta))
+                                       for c in ("95% lower", "95% upper")}})
         group_row = (downloads.group_value_row(indicator_id, period, group, labels[choice])
                      if group is not None and not text.is_missing(group["group_value"]) else None)
         view = downloads.with_comparators(table.assign(indicator_id=indicator_id),

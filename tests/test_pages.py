@@ -14,6 +14,8 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from support import SQUARES, VALUES, make_warehouse, read_html_tables
 
+from indicators.present import text as text_module
+
 DASHBOARD = str(REPO / "dashboard.py")
 PAGES = ["pages/map.py", "pages/lottery.py", "pages/area.py", "pages/compare.py", "pages/about.py",
          "pages/availability.py", "pages/downloads.py"]
@@ -508,3 +510,14 @@ def test_downloads_licence_points_to_where_the_checksums_are(monkeypatch, wareho
     assert "sha256 is the checksum" not in said
     assert "sha256 checksum of the exact file the dashboard read, under Sources and licences on the About page" in said
     assert "Sources and licences (About the data)" in [link.label for link in at.get("page_link")]
+
+
+def test_league_table_values_keep_the_indicators_decimals(monkeypatch, warehouse):
+    """'2.0', not '2': the Value column and its interval show one decimal place, as every other figure does."""
+    at = run(monkeypatch, warehouse, "pages/compare.py")
+    assert not at.exception
+    config = json.loads(at.dataframe[-1].proto.columns)
+    for column in ("Value", "95% lower", "95% upper"):
+        assert config[column]["type_config"] == {"type": "number", "format": "%.1f"}, column
+    assert text_module.value_column_format({"value_type": "count"}) == "localized"
+    assert text_module.value_column_format({"value_type": "proportion"}) == "%.1f"

@@ -114,6 +114,18 @@ def format_count(value: object) -> str:
     return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
 
 
+def value_decimals(indicator: Mapping | None) -> int:
+    """Decimal places for an indicator's values: counts are whole numbers (format_count), every other value has one,
+    as format_value prints it."""
+    return 0 if (indicator or {}).get("value_type") == "count" else 1
+
+
+def value_column_format(indicator: Mapping | None) -> str:
+    """A table column's number format for an indicator's values, as format_value would print them: trailing zeros
+    kept ('2.0', not '2'); counts whole with thousands separated."""
+    return "localized" if value_decimals(indicator) == 0 else f"%.{value_decimals(indicator)}f"
+
+
 def round_significant(value: object, figures: int = 2) -> float:
     """A number to `figures` significant figures, never finer than a whole number: 3,737 -> 3,700; 583 -> 580;
     7.3 -> 7."""
