@@ -31,7 +31,9 @@ def render() -> None:
                            if peers is not None else [])
         labels = {ALL: "All areas in England"}
         labels.update({g: f"{PEER_GROUP_LABELS[g]} of {ctx.area_name(code)}" for g in PEER_GROUPS})
-        choice = frame.page_choice(ctx, "peers", "Show", options, labels.get, default=ALL, page="compare")
+        # Without an area there is nothing to choose between: no one-option radio, the sentence below says why.
+        choice = (frame.page_choice(ctx, "peers", "Show", options, labels.get, default=ALL, page="compare")
+                  if len(options) > 1 else ALL)
         if choice == ALL:
             ctx.state = replace(ctx.state, peers=None)
         if not code:

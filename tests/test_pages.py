@@ -521,3 +521,16 @@ def test_league_table_values_keep_the_indicators_decimals(monkeypatch, warehouse
         assert config[column]["type_config"] == {"type": "number", "format": "%.1f"}, column
     assert text_module.value_column_format({"value_type": "count"}) == "localized"
     assert text_module.value_column_format({"value_type": "proportion"}) == "%.1f"
+
+
+def test_compare_offers_no_one_option_choice_without_an_area(monkeypatch, warehouse):
+    """With no area there is only 'All areas in England': no 'Show' radio, and the page says what choosing an area
+    would add. With an area, the choice of peer groups is there."""
+    at = run(monkeypatch, warehouse, "pages/compare.py")
+    assert not at.exception
+    assert [r.label for r in at.radio if r.label == "Show"] == []
+    assert any("Choose an area in the Area box to compare it with its peers" in m.value for m in at.markdown)
+    at = run(monkeypatch, warehouse, "pages/compare.py", {"area": "E06000009"})
+    assert not at.exception
+    show = [r for r in at.radio if r.label == "Show"]
+    assert len(show) == 1 and len(show[0].options) > 1
