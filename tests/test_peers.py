@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import duckdb
 import numpy as np
@@ -39,6 +40,20 @@ def test_too_few_shared_variables_means_no_peer():
     peers = similar_areas(profile)
     assert set(peers[peers.area_code == "C"].peer_code) == set()
     assert set(peers[peers.area_code == "A"].peer_code) == {"B"}
+
+
+def test_an_area_with_no_figure_has_no_peer_and_no_warning():
+    """D has none of the variables: it shares none with any area, so it is nobody's peer and has none itself, and
+    working that out takes no mean of an empty set (numpy's 'Mean of empty slice' warning is an error here)."""
+    profile = pd.DataFrame({"area_code": ["A", "B", "C", "D"], "area_name": ["A", "B", "C", "D"],
+                            "population": [10.0, 20.0, 40.0, np.nan], "ocu_prevalence": [1.0, 2.0, 4.0, np.nan],
+                            "deaths_recent": [np.nan] * 4, "deaths_past": [np.nan] * 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        peers = similar_areas(profile)
+    assert set(peers[peers.area_code == "D"].peer_code) == set()
+    assert "D" not in set(peers.peer_code)
+    assert set(peers[peers.area_code == "A"].peer_code) == {"B", "C"}
 
 
 def test_real_warehouse_peers(shared_raw, tmp_path_factory):

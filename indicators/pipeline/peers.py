@@ -67,10 +67,14 @@ def similar_areas(profile: pd.DataFrame, n_peers: int = N_PEERS, exclude: frozen
     rows = []
     for i, code in enumerate(codes):
         diff = matrix - matrix[i]
-        shared = (~np.isnan(diff)).sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            distance = np.sqrt(np.nanmean(diff ** 2, axis=1))
-        distance[(shared < MIN_SHARED_VARIABLES) | (np.arange(len(codes)) == i)] = np.inf
+        present = ~np.isnan(diff)
+        shared = present.sum(axis=1)
+        # The mean over the shared variables only; an area sharing none (or too few) with this one is no peer
+        # (infinite distance), said explicitly rather than by a mean of nothing.
+        squares = np.where(present, diff, 0.0) ** 2
+        distance = np.full(len(codes), np.inf)
+        enough = (shared >= MIN_SHARED_VARIABLES) & (np.arange(len(codes)) != i)
+        distance[enough] = np.sqrt(squares[enough].sum(axis=1) / shared[enough])
         order = [j for j in np.argsort(distance, kind="stable") if np.isfinite(distance[j])][:n_peers]
         for rank, j in enumerate(order, start=1):
             reasons = []
