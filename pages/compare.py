@@ -52,7 +52,7 @@ def render() -> None:
         england = ctx.wh.q("benchmark_value", indicator_id, period)
         name = text.md_escape(ctx.area_name(code)) if code else ""
         if group is not None and not text.is_missing(group["group_value"]):
-            st.markdown(f"The peers' value: **{text.format_value(group['group_value'], meta['unit'])}** "
+            st.markdown(f"The peers' value: **{text.format_figure(group['group_value'], meta)}** "
                         f"({'pooled' if group['group_method'] == 'pooled' else 'average of their values'}, "
                         f"{group['n_with_value']} of {group['n_members']} peers with a value; {name} itself is not "
                         f"part of it). {name} compared with it at 95%: "

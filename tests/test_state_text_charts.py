@@ -616,3 +616,20 @@ def test_funnel_legend_between_title_and_plot():
     legend, title = figure.layout.legend, figure.layout.title
     assert (legend.yref, legend.yanchor, title.yref, title.yanchor) == ("container", "top", "container", "top")
     assert legend.y < title.y and legend.y == pytest.approx(1 - (16 + 44) / charts.FUNNEL_HEIGHT)
+
+
+def test_count_indicators_print_whole_numbers_with_separators():
+    """'388 kits', not '388.0 kits': the map's labels (hover_lines) and the area profile's sentence print a count
+    indicator's value as a count; a rate keeps its decimal place."""
+    kits = {"unit": "kits", "value_type": "count", "short_title": "Naloxone kits", "title": "Naloxone kits issued",
+            "publication_status": "open"}
+    row = {"area_name": "Blackpool", "value": 388.0, "lower_ci_95": None, "upper_ci_95": None,
+           "period_label": "2022/23", "compared_to_england": "not compared"}
+    assert charts.hover_lines(row, kits)[1] == "388 kits"
+    assert charts.hover_lines({**row, "value": 12034.0}, kits)[1] == "12,034 kits"
+    assert text.format_figure(388.0, kits) == "388 kits"
+    assert text.format_figure(2.0, {"unit": "%", "value_type": "proportion"}) == "2.0%"
+    sentence = text.comparison_sentence("Blackpool", kits, row, None)
+    assert "388 kits in 2022/23" in sentence and "388.0" not in sentence
+    from indicators.present import mapview
+    assert mapview.england_sentence({"value": 388.0}, kits, "2022/23")[1] == "388 kits. Unit: kits."

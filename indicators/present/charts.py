@@ -112,7 +112,7 @@ def hover_lines(row: Mapping, indicator: Mapping) -> list[str]:
     lines = ["" if is_missing(name) else str(name)]
     cat = row.get("category") or text.category(row, indicator.get("publication_status"))
     if not is_missing(row.get("value")):
-        lines.append(f"{format_value(row['value'], unit)}")
+        lines.append(text.format_figure(row["value"], indicator))
         lines.append(f"95% interval: {format_interval(row.get('lower_ci_95'), row.get('upper_ci_95'), unit)}")
     count = row.get("numerator")
     denominator = row.get("denominator")

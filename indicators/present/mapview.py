@@ -102,7 +102,7 @@ def england_sentence(england: Mapping | None, meta: Mapping, period: str | None)
     interval = ("" if text.is_missing(lower) or text.is_missing(upper)
                 else f" (95% interval {text.format_interval(lower, upper, unit)})")
     return (f"England, {text.period_display(period)}:",
-            f"{text.format_value(england['value'], unit)}{interval}. Unit: {unit}.")
+            f"{text.format_figure(england['value'], meta)}{interval}. Unit: {unit}.")
 
 
 def map_notice(england: Mapping | None, meta: Mapping, period: str | None, other_colouring: str) -> str | None:

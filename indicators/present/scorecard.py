@@ -100,7 +100,7 @@ def cell_words(row: dict) -> tuple[str, str]:
     for this cell ('Figure for <network> (covers N areas), 2021/22')."""
     state = row["state"]
     if state == VALUE:
-        figure = text.format_value(row["value"], row.get("unit"))
+        figure = text.format_figure(row["value"], row)
         cat = category(row)
         words = text.CATEGORY_LABELS[cat]
         if cat == "not compared":

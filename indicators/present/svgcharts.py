@@ -187,7 +187,7 @@ def spine_svg(profile: pd.DataFrame, area_name: str) -> str | None:
                          f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{_e(said)}</text>')
         count = ([f"Count: {text.format_count(r.get('numerator'))} (no rate)"]
                  if is_missing(r.get("value")) and not is_missing(r.get("numerator")) else [])
-        tip = "\n".join([f"{label}", f"{area_name}: {format_value(r.get('value'), unit)}", *count,
+        tip = "\n".join([f"{label}", f"{area_name}: {text.format_figure(r.get('value'), r)}", *count,
                          f"England: {format_value(r.get('england_value'), unit)}",
                          f"Rest of the region: {format_value(r.get('region_value'), unit)}",
                          f"Range of {spans}: {format_bare(r.get('area_min'), unit)} to "

@@ -146,6 +146,14 @@ def format_value(value: object, unit: object, decimals: int = 1) -> str:
     return f"{number} {unit}".strip()
 
 
+def format_figure(value: object, indicator: Mapping) -> str:
+    """An indicator's value with its unit, as format_value prints it, but a count indicator's (value_type 'count')
+    as a count: '388 kits', '1,204 kits', not '388.0 kits'."""
+    if value_decimals(indicator) == 0 and not is_missing(value):
+        return f"{format_count(value)} {unit_short(indicator.get('unit'))}".strip()
+    return format_value(value, indicator.get("unit"))
+
+
 def format_bare(value: object, unit: object, decimals: int = 1) -> str:
     """A number with a % sign when the unit is a percentage, otherwise the number alone: '5.1', '5.0%'."""
     if is_missing(value):
@@ -332,7 +340,7 @@ def comparison_sentence(area_name: str, indicator: Mapping, row: Mapping, benchm
         decimals = comparison_decimals(lower, upper, benchmark_value)
     interval = ("" if is_missing(lower) or is_missing(upper) else
                 f" (95% interval {format_interval(lower, upper, unit, decimals)})")
-    head = f"{possessive(area_name)} {noun}, {format_value(value, unit)} in {period}{interval},"
+    head = f"{possessive(area_name)} {noun}, {format_figure(value, indicator)} in {period}{interval},"
     if is_missing(benchmark_value):
         return f"{head} cannot be compared: there is no {benchmark_name} figure."
     bench = format_bare(benchmark_value, unit, decimals)
