@@ -151,6 +151,25 @@ def test_no_script_and_nothing_from_elsewhere(site):
     assert ".ind-map a path" in css and ".ind-table" in css and ".ind-spine" in css  # the app's own rules
 
 
+def test_the_map_page_has_the_apps_skip_link_and_its_inset_is_out_of_the_tab_order(site):
+    """As on the dashboard (svgmap's skip_link and focusable=False): a 'Skip the map' link comes before the first
+    area link and leads to a focusable point after the map; the London inset repeats boroughs the main map has, so
+    its figure is hidden from screen readers and none of its links is in the tab order."""
+    css = (site / "site.css").read_text()
+    assert ".ind-skip:focus" in css
+    for rel in ("index.html", "map/deaths_drug_misuse/index.html"):
+        page = (site / rel).read_text(encoding="utf-8")
+        skip = page.index('<a class="ind-skip" href="#ind-map-end">Skip the map</a>')
+        main = page.index('<figure class="ind-map ind-map-main">')
+        assert skip < main < page.index('id="ind-map-end"'), rel
+        inset = re.search(r'<figure class="ind-map ind-map-london" aria-hidden="true">(.*?)</figure>', page, re.S)
+        assert inset, rel
+        links = re.findall(r"<a [^>]*>", inset.group(1))
+        assert links and all('tabindex="-1"' in link for link in links), rel
+        main_links = re.findall(r"<a [^>]*>", page[main:page.index("</figure>", main)])
+        assert main_links and not any("tabindex" in link for link in main_links), rel
+
+
 def test_every_page_has_its_head_footer_and_app_link(site):
     for path in site.rglob("*.html"):
         rel = path.relative_to(site).as_posix()
