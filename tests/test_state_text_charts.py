@@ -350,6 +350,7 @@ def test_balance_without_an_england_figure_counts_no_quadrant(con):
     lines = lottery.balance_lines(x_meta, y_meta, {**view["england"], "x": None})
     assert lines.startswith("There is no England figure for Completions (opiate), so no area is placed in a quadrant")
     assert "build" not in lines
+    assert "build" not in lottery.balance_needs() and "build" not in lottery.gap_change_sentence(None)
 
 
 def test_funnel_needs_ten_areas_and_says_so(con, tmp_path):

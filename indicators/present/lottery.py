@@ -42,7 +42,7 @@ def gap_change_sentence(over: Mapping | None) -> str:
     compared (published.gap_change, indicators.stats.gaps.gap_change), with the areas it rests on and the test;
     where the build tested nothing, why, and no claim of a change. `over` is queries.gap_over_time's dict."""
     if not over or not over.get("indicator_id"):
-        return "Whether the gap between areas has changed cannot be said: this indicator has no figures in this build."
+        return "Whether the gap between areas has changed cannot be said: this indicator has no figures in the published files the dashboard uses."
     if not over.get("available"):
         return f"Whether the gap between areas has changed cannot be said: {over.get('reason')}."
     first, last = text.period_display(over["first_period"]), text.period_display(over["last_period"])
@@ -81,8 +81,8 @@ def no_funnel(reason: object) -> str:
 
 
 def balance_needs() -> str:
-    return ("The balance view needs a completions indicator and drug-misuse deaths, and this build has not got "
-            "both.")
+    return ("The balance view needs a completions indicator and drug-misuse deaths, and the published files the "
+            "dashboard uses do not have both.")
 
 
 def _periods(periods: Iterable[str]) -> str:
