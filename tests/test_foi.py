@@ -432,7 +432,7 @@ def test_the_map_shows_their_values_labelled_as_foi_responses(replied_db):
     assert table.loc[list(REPLIES), "category"].tolist() == ["not compared"] * 3
     assert table.loc["E09000033", "category"] == "not published"
     camden = charts.hover_lines(table.loc["E09000007"].to_dict() | {"area_name": "Camden"}, meta)
-    assert camden[:2] == ["Camden", "388.0 kits"]  # text.format_value gives counts below 1,000 one decimal
+    assert camden[:2] == ["Camden", "388 kits"]  # a count indicator's value is a whole number (text.format_figure)
     assert camden[-1].startswith("Local data, not official statistics: FOI response to request "
                                  "FOI-naloxone-E09000007-20261005, reply of 3 November 2026")
 
@@ -520,7 +520,7 @@ def test_the_map_page_draws_the_replies(replied_db, tmp_path, monkeypatch):
     labels = dict(re.findall(r'href="area\?[^"]*area=(E\d+)[^"]*"[^>]*aria-label="([^"]*)"', svg))
     assert "1,204 kits" in labels["E08000003"]
     assert "FOI response to request FOI-naloxone-E08000003-20261005" in labels["E08000003"]
-    assert "388.0 kits" in labels["E09000007"] and "97.0 kits" in labels["E06000063"]
+    assert "388 kits" in labels["E09000007"] and "97 kits" in labels["E06000063"]
     assert "FOI response" not in labels["E09000033"]
     shown = re.sub(r"\\(.)", r"\1", " ".join(m.value for m in app.markdown))  # as read, without escapes
     assert ("3 areas’ figures are FOI responses: councils’ replies to a Freedom of Information request, not official "
